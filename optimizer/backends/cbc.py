@@ -1,0 +1,129 @@
+"""CBC through PuLP. PuLP runs CBC as a separate program, and the same PuLP model can be written
+as an MPS or LP file for any other solver (``territory solve --export-model model.mps``).
+
+PuLP does not hand back CBC's best bound, so it is read from CBC's log file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import pulp
+
+from ..formulation import LinearModel
+from ..scenario import SolverSettings
+from .base import ProgressCallback, RawSolution, SolverBackend, safe_name
+
+
+def to_pulp(
+    model: LinearModel, name: str = "territory"
+) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+    """The PuLP problem of ``model`` with readable, unique names."""
+    problem = pulp.LpProblem(safe_name(name), pulp.LpMinimize)
+    variables = [
+        pulp.LpVariable(
+            f"{safe_name(var.name)}_{i}",
+            lowBound=None if math.isinf(var.lb) else var.lb,
+            upBound=None if math.isinf(var.ub) else var.ub,
+            cat=pulp.LpBinary
+            if var.integer and var.lb == 0 and var.ub == 1
+            else (pulp.LpInteger if var.integer else pulp.LpContinuous),
+        )
+        for i, var in enumerate(model.variables)
+    ]
+    problem += pulp.lpSum(c * variables[i] for i, c in model.objective.items()) + model.constant
+    for j, row in enumerate(model.rows):
+        expr = pulp.LpAffineExpression(
+            [(variables[i], c) for i, c in zip(row.index, row.coef, strict=True)]
+        )
+        base = f"{safe_name(row.name)}_{j}"
+        if row.lb == row.ub:
+            problem += (expr == row.lb, base)
+            continue
+        if not math.isinf(row.lb):
+            problem += (expr >= row.lb, f"{base}_lo")
+        if not math.isinf(row.ub):
+            problem += (expr <= row.ub, f"{base}_hi")
+    return problem, variables
+
+
+def export_model(model: LinearModel, path: str | Path) -> Path:
+    """Write ``model`` as MPS (``.mps``) or CPLEX LP (``.lp``) for any MILP solver."""
+    path = Path(path)
+    problem, _ = to_pulp(model)
+    if path.suffix.lower() == ".lp":
+        problem.writeLP(str(path))
+    elif path.suffix.lower() == ".mps":
+        problem.writeMPS(str(path))
+    else:
+        raise ValueError(f"unknown model file type {path.suffix!r}: use .mps or .lp")
+    return path
+
+
+_BOUND = re.compile(
+    r"^(?:Lower bound|Objective bound|Best possible):\s*(-?[0-9.eE+-]+)", re.MULTILINE
+)
+_RESULT = re.compile(r"^Result - (.*)$", re.MULTILINE)
+
+
+class CbcBackend(SolverBackend):
+    name = "cbc"
+    features = frozenset({"hint", "export"})
+
+    def solve(
+        self,
+        model: LinearModel,
+        settings: SolverSettings,
+        hint: dict[int, float] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RawSolution:
+        start = time.perf_counter()
+        problem, variables = to_pulp(model)
+        if hint:
+            for i, value in hint.items():
+                variables[i].setInitialValue(value)
+        with tempfile.TemporaryDirectory(prefix="territory-cbc-") as tmp:
+            log_path = Path(tmp) / "cbc.log"
+            command = pulp.PULP_CBC_CMD(
+                msg=False,
+                timeLimit=settings.time_limit_s,
+                gapRel=settings.gap,
+                threads=settings.threads or 1,
+                warmStart=bool(hint),
+                logPath=str(log_path),
+                options=[f"randomCbcSeed {settings.seed + 1}", "allowableGap 1e-9"],
+            )
+            try:
+                problem.solve(command)
+            except pulp.PulpSolverError as exc:
+                return RawSolution(
+                    "error", None, None, None, time.perf_counter() - start, f"CBC failed: {exc}"
+                )
+            log = log_path.read_text(errors="replace") if log_path.exists() else ""
+        seconds = time.perf_counter() - start
+        result = _RESULT.search(log)
+        result_text = result.group(1).strip() if result else pulp.LpStatus[problem.status]
+        sol_status = problem.sol_status
+        has_solution = sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+        values = [float(v.varValue or 0.0) for v in variables] if has_solution else None
+        objective = float(pulp.value(problem.objective)) if has_solution else None
+        if problem.status == pulp.LpStatusInfeasible or "infeasible" in result_text.lower():
+            status = "infeasible"
+            values, objective = None, None
+        elif sol_status == pulp.LpSolutionOptimal and "Optimal" in result_text:
+            status = "optimal"
+        elif has_solution:
+            status = "feasible"
+        else:
+            status = "no_solution"
+        bound = None
+        match = _BOUND.search(log)
+        if match:
+            bound = float(match.group(1)) + 0.0
+        elif status == "optimal":
+            bound = objective
+        return RawSolution(status, values, objective, bound, seconds, result_text, log.splitlines())

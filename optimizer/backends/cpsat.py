@@ -1,0 +1,144 @@
+"""CP-SAT (OR-Tools). Needs integer data: each row is scaled by its ``steps`` (money in cents)
+and continuous variables become integers counted in their own ``steps``.
+
+The objective keeps its floating-point coefficients (CP-SAT scales them itself). CP-SAT has real
+solution callbacks, so progress is reported on every improving plan. With more than one worker
+CP-SAT's search is not reproducible from run to run unless ``interleave_search`` is on, which
+this backend sets so the same seed gives the same plan.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+from ortools.sat.python import cp_model
+
+from ..formulation import LinearModel
+from ..scenario import SolverSettings
+from .base import Progress, ProgressCallback, RawSolution, SolverBackend, relative_gap
+
+_EPS = 1e-6
+#: The largest objective coefficient becomes this integer; the others are rounded in proportion.
+OBJECTIVE_RESOLUTION = 1e7
+
+
+def _round_coef(value: float, where: str) -> int:
+    rounded = round(value)
+    if abs(value - rounded) > 1e-3 * max(1.0, abs(value)):
+        raise ValueError(f"{where}: coefficient {value} is not integral at the row's resolution")
+    return int(rounded)
+
+
+class _Callback(cp_model.CpSolverSolutionCallback):
+    def __init__(self, progress: ProgressCallback, start: float, factor: float):
+        super().__init__()
+        self._factor = factor
+        self._progress = progress
+        self._start = start
+
+    def on_solution_callback(self) -> None:
+        incumbent = self.objective_value / self._factor
+        bound = self.best_objective_bound / self._factor
+        self._progress(
+            Progress(
+                elapsed_s=time.perf_counter() - self._start,
+                incumbent=incumbent,
+                bound=bound,
+                gap=relative_gap(incumbent, bound),
+                backend="cpsat",
+            )
+        )
+
+
+class CpSatBackend(SolverBackend):
+    name = "cpsat"
+    features = frozenset({"hint", "progress"})
+
+    def solve(
+        self,
+        model: LinearModel,
+        settings: SolverSettings,
+        hint: dict[int, float] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RawSolution:
+        start = time.perf_counter()
+        cp = cp_model.CpModel()
+        cp_vars: list[cp_model.IntVar] = []
+        for var in model.variables:
+            if var.integer:
+                cp_vars.append(
+                    cp.new_int_var(math.ceil(var.lb - _EPS), math.floor(var.ub + _EPS), var.name)
+                )
+            else:
+                cp_vars.append(
+                    cp.new_int_var(
+                        math.floor(var.lb * var.steps + _EPS),
+                        math.ceil(var.ub * var.steps - _EPS),
+                        var.name,
+                    )
+                )
+        for row in model.rows:
+            terms = []
+            for i, c in zip(row.index, row.coef, strict=True):
+                var = model.variables[i]
+                scale = row.steps if var.integer else row.steps / var.steps
+                terms.append((cp_vars[i], _round_coef(c * scale, row.name)))
+            expr = sum(coef * v for v, coef in terms)
+            lo = None if math.isinf(row.lb) else math.ceil(row.lb * row.steps - 1e-6)
+            hi = None if math.isinf(row.ub) else math.floor(row.ub * row.steps + 1e-6)
+            if not terms:
+                if (lo is not None and lo > 0) or (hi is not None and hi < 0):
+                    cp.add_bool_or([])  # an empty row that cannot hold: infeasible
+                continue
+            if lo is not None and lo == hi:
+                cp.add(expr == lo)
+                continue
+            if lo is not None:
+                cp.add(expr >= lo)
+            if hi is not None:
+                cp.add(expr <= hi)
+        # An integer objective: CP-SAT's own scaling of float objectives loses the small terms.
+        per_step = {
+            i: (c if model.variables[i].integer else c / model.variables[i].steps)
+            for i, c in model.objective.items()
+        }
+        largest = max((abs(c) for c in per_step.values()), default=1.0) or 1.0
+        factor = OBJECTIVE_RESOLUTION / largest
+        cp.minimize(
+            sum(round(c * factor) * cp_vars[i] for i, c in per_step.items() if round(c * factor))
+        )
+        if hint:
+            for i, value in hint.items():
+                cp.add_hint(cp_vars[i], round(value))
+
+        solver = cp_model.CpSolver()
+        p = solver.parameters
+        p.max_time_in_seconds = max(0.0, settings.time_limit_s - (time.perf_counter() - start))
+        p.relative_gap_limit = settings.gap
+        p.absolute_gap_limit = 1e-9
+        p.random_seed = settings.seed
+        p.num_workers = settings.threads or min(8, os.cpu_count() or 1)
+        if p.num_workers > 1:
+            p.interleave_search = True
+        callback = _Callback(progress, start, factor) if progress else None
+        status = solver.solve(cp, callback)
+        seconds = time.perf_counter() - start
+        values = None
+        obj_value = None
+        bound = None
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            values = []
+            for var, cp_var in zip(model.variables, cp_vars, strict=True):
+                raw = solver.value(cp_var)
+                values.append(float(raw) if var.integer else raw / var.steps)
+            obj_value = solver.objective_value / factor + model.constant
+            bound = solver.best_objective_bound / factor + model.constant
+        mapped = {
+            cp_model.OPTIMAL: "optimal",
+            cp_model.FEASIBLE: "feasible",
+            cp_model.INFEASIBLE: "infeasible",
+            cp_model.UNKNOWN: "no_solution",
+        }.get(status, "error")
+        return RawSolution(mapped, values, obj_value, bound, seconds, solver.status_name(status))

@@ -1,0 +1,167 @@
+"""HiGHS through OR-Tools MathOpt (the default backend).
+
+MathOpt fires no MIP callbacks for HiGHS, so progress is read from HiGHS's own log lines
+(delivered through ``msg_cb``): each branch-and-bound line carries the bound, the incumbent and
+the gap. Threads are set through HiGHS's own options, not MathOpt's generic field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from datetime import timedelta
+
+from ortools.math_opt import model_pb2, sparse_containers_pb2
+from ortools.math_opt.python import mathopt
+from ortools.math_opt.solvers import highs_pb2
+
+from ..formulation import LinearModel
+from ..scenario import SolverSettings
+from .base import Progress, ProgressCallback, RawSolution, SolverBackend, relative_gap
+
+_NUMBER = r"(-?inf|-?[0-9.]+(?:e[-+]?[0-9]+)?)"
+# A B&B log line: "... BestBound BestSol Gap% | ... Time s" (see HiGHS's MIP log header).
+_BB_LINE = re.compile(
+    rf"^\s*\S?\s+\d+\s+\d+\s+\d+\s+[0-9.]+%\s+{_NUMBER}\s+{_NUMBER}\s+(?:{_NUMBER}%|Large|inf)"
+)
+
+
+def to_proto(model: LinearModel, name: str = "territory") -> model_pb2.ModelProto:
+    """The MathOpt model proto of ``model`` (built directly: fast for large models)."""
+    n = len(model.variables)
+    proto = model_pb2.ModelProto(name=name)
+    v = proto.variables
+    v.ids.extend(range(n))
+    v.lower_bounds.extend(var.lb for var in model.variables)
+    v.upper_bounds.extend(var.ub for var in model.variables)
+    v.integers.extend(var.integer for var in model.variables)
+    v.names.extend(var.name for var in model.variables)
+    obj = sorted(model.objective.items())
+    proto.objective.maximize = False
+    proto.objective.offset = model.constant
+    proto.objective.linear_coefficients.CopyFrom(
+        sparse_containers_pb2.SparseDoubleVectorProto(
+            ids=[i for i, _ in obj], values=[c for _, c in obj]
+        )
+    )
+    rows = proto.linear_constraints
+    rows.ids.extend(range(len(model.rows)))
+    rows.lower_bounds.extend(r.lb for r in model.rows)
+    rows.upper_bounds.extend(r.ub for r in model.rows)
+    rows.names.extend(r.name for r in model.rows)
+    row_ids: list[int] = []
+    col_ids: list[int] = []
+    coefs: list[float] = []
+    for j, row in enumerate(model.rows):
+        merged: dict[int, float] = {}
+        for i, c in zip(row.index, row.coef, strict=True):
+            merged[i] = merged.get(i, 0.0) + c
+        for i in sorted(merged):
+            if merged[i] != 0.0:
+                row_ids.append(j)
+                col_ids.append(i)
+                coefs.append(merged[i])
+    proto.linear_constraint_matrix.row_ids.extend(row_ids)
+    proto.linear_constraint_matrix.column_ids.extend(col_ids)
+    proto.linear_constraint_matrix.coefficients.extend(coefs)
+    return proto
+
+
+class HighsBackend(SolverBackend):
+    name = "highs"
+    features = frozenset({"hint", "progress"})
+
+    def solve(
+        self,
+        model: LinearModel,
+        settings: SolverSettings,
+        hint: dict[int, float] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RawSolution:
+        start = time.perf_counter()
+        mo = mathopt.Model.from_model_proto(to_proto(model))
+        variables = [mo.get_variable(i) for i in range(len(model.variables))]
+        params = mathopt.SolveParameters(
+            time_limit=timedelta(seconds=settings.time_limit_s),
+            relative_gap_tolerance=settings.gap,
+            absolute_gap_tolerance=1e-9,
+            random_seed=settings.seed,
+        )
+        params.highs.CopyFrom(
+            highs_pb2.HighsOptionsProto(
+                int_options={"threads": settings.threads or 1, "random_seed": settings.seed},
+                bool_options={"output_flag": True},
+            )
+        )
+        model_params = None
+        if hint:
+            model_params = mathopt.ModelSolveParameters(
+                solution_hints=[
+                    mathopt.SolutionHint(variable_values={variables[i]: v for i, v in hint.items()})
+                ]
+            )
+        log: list[str] = []
+
+        def on_lines(lines: list[str]) -> None:
+            log.extend(lines)
+            if progress is None:
+                return
+            for line in lines:
+                match = _BB_LINE.match(line)
+                if match:
+                    bound, incumbent = _num(match.group(1)), _num(match.group(2))
+                    progress(
+                        Progress(
+                            elapsed_s=time.perf_counter() - start,
+                            incumbent=incumbent,
+                            bound=bound,
+                            gap=relative_gap(incumbent, bound),
+                            backend=self.name,
+                        )
+                    )
+
+        try:
+            result = mathopt.solve(
+                mo,
+                mathopt.SolverType.HIGHS,
+                params=params,
+                model_params=model_params,
+                msg_cb=on_lines,
+            )
+        except Exception as exc:  # a solver failure is an outcome, not a crash
+            return RawSolution(
+                "error", None, None, None, time.perf_counter() - start, f"HiGHS failed: {exc}", log
+            )
+        seconds = time.perf_counter() - start
+        reason = result.termination.reason
+        R = mathopt.TerminationReason
+        has_solution = result.has_primal_feasible_solution()
+        bound = result.termination.objective_bounds.dual_bound
+        bound_value = None if math.isinf(bound) else bound
+        values = None
+        objective = None
+        if has_solution:
+            var_values = result.variable_values(variables)
+            values = [float(v) for v in var_values]
+            objective = result.objective_value()
+        if reason == R.OPTIMAL:
+            status = "optimal"
+        elif reason == R.INFEASIBLE:
+            status = "infeasible"
+        elif has_solution:
+            status = "feasible"
+        elif reason in (R.NO_SOLUTION_FOUND, R.FEASIBLE):
+            status = "no_solution"
+        else:
+            status = "error"
+        message = result.termination.detail or reason.name.lower()
+        return RawSolution(status, values, objective, bound_value, seconds, message, log)
+
+
+def _num(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if math.isinf(value) else value

@@ -1,0 +1,378 @@
+"""One solver-neutral model of the assignment problem; each rule and term is a named function.
+
+The model is a plain mixed-integer linear program (:class:`LinearModel`): variables with bounds,
+rows with bounds and a *group* (the hard rule and its subject, e.g. ``("max_accounts", "C")``),
+and a linear objective to minimize. Backends translate it; nothing here knows about a solver.
+
+Variables
+    ``x[a, c]`` binary, 1 when account ``a`` goes to CSM ``c``; created only for eligible pairs
+    (locks, renewal freezes, skills, region and language are applied by not creating the others).
+    ``over_arr[c]``, ``under_arr[c]`` (and the workload pair): continuous, the deviation of a book
+    beyond its comfort band, in units of one full-time book.
+
+Money is expressed in full-time books (ARR / (total ARR / total capacity)) and effort likewise,
+so coefficients stay near 1 whatever the currency: a term in raw dollars is silently ignored by
+some solvers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .instance import (
+    FREEZE,
+    LANGUAGE,
+    LOCKED,
+    REGION,
+    SKILLS,
+    Instance,
+)
+
+Group = tuple[str, str]  # (rule, subject id)
+
+
+@dataclass
+class Variable:
+    name: str
+    lb: float
+    ub: float
+    integer: bool
+    #: Integer steps per model unit, for backends that need integers (CP-SAT): 100 = cents of a unit.
+    steps: float = 1.0
+
+
+@dataclass
+class Row:
+    name: str
+    group: Group | None  # None: part of an objective term, never relaxed
+    index: list[int]
+    coef: list[float]
+    lb: float = -float("inf")
+    ub: float = float("inf")
+    #: Multiply the row by this to get (near) integer coefficients, for CP-SAT.
+    steps: float = 1.0
+
+
+@dataclass
+class LinearModel:
+    """A minimization MILP with named rows grouped by the hard rule they express."""
+
+    variables: list[Variable] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    objective: dict[int, float] = field(default_factory=dict)
+    constant: float = 0.0
+
+    def add_var(self, name: str, lb: float, ub: float, integer: bool, steps: float = 1.0) -> int:
+        self.variables.append(Variable(name, lb, ub, integer, steps))
+        return len(self.variables) - 1
+
+    def add_row(
+        self,
+        name: str,
+        group: Group | None,
+        index: list[int],
+        coef: list[float],
+        lb: float = -float("inf"),
+        ub: float = float("inf"),
+        steps: float = 1.0,
+    ) -> None:
+        self.rows.append(Row(name, group, index, coef, lb, ub, steps))
+
+    def add_objective(self, var: int, coef: float) -> None:
+        if coef:
+            self.objective[var] = self.objective.get(var, 0.0) + coef
+
+    def value(self, values: list[float]) -> float:
+        return self.constant + sum(c * values[i] for i, c in self.objective.items())
+
+
+@dataclass
+class AssignmentModel:
+    """The built model plus the maps needed to read a solution back."""
+
+    instance: Instance
+    model: LinearModel
+    x: dict[tuple[int, int], int]
+
+    def assignment(self, values: list[float]) -> dict[str, str]:
+        """Read the account -> CSM assignment from a solution vector."""
+        out: dict[str, str] = {}
+        inst = self.instance
+        best: dict[int, tuple[float, int]] = {}
+        for (a, c), var in self.x.items():
+            v = values[var]
+            if a not in best or v > best[a][0]:
+                best[a] = (v, c)
+        for a, (_, c) in best.items():
+            out[inst.accounts[a].id] = inst.csms[c].id
+        return out
+
+    def hint(self, assignment: dict[str, str | None]) -> dict[int, float]:
+        """A (possibly partial) starting solution for the binary variables."""
+        inst = self.instance
+        hint: dict[int, float] = {}
+        for (a, c), var in self.x.items():
+            chosen = assignment.get(inst.accounts[a].id)
+            if chosen is not None:
+                hint[var] = 1.0 if inst.csm_index.get(chosen) == c else 0.0
+        return hint
+
+
+MONEY_STEPS = 100.0  # CP-SAT resolution for money rows: cents
+
+
+def build_model(instance: Instance, *, relax: frozenset[str] = frozenset()) -> AssignmentModel:
+    """Build the model of ``instance``.
+
+    ``relax`` names rules to drop (used by the diagnosis to price a rule); eligibility rules in
+    it (``locked``, ``renewal_freeze``, ``required_skills``, ``match_region``, ``match_language``)
+    re-admit the pairs they exclude.
+    """
+    model = LinearModel()
+    x: dict[tuple[int, int], int] = {}
+    inst = instance
+    for a, account in enumerate(inst.accounts):
+        for c, csm in enumerate(inst.csms):
+            reason = inst.exclusions[a].get(c)
+            if reason is not None and reason not in relax:
+                continue
+            x[a, c] = model.add_var(f"x[{account.id},{csm.id}]", 0.0, 1.0, True)
+    built = AssignmentModel(inst, model, x)
+    weights = inst.weights()
+
+    each_account_once(built)
+    for rule in (max_accounts, arr_limits, workload_limits, max_high_risk, move_budget):
+        rule(built, relax)
+    assignment_costs(built, weights, inst.tie_break)
+    if weights["balance"] > 0:
+        balance_term(built, weights["balance"])
+    return built
+
+
+def _by_csm(built: AssignmentModel) -> list[list[tuple[int, int]]]:
+    """For each CSM, its (account, variable) pairs."""
+    out: list[list[tuple[int, int]]] = [[] for _ in built.instance.csms]
+    for (a, c), var in built.x.items():
+        out[c].append((a, var))
+    return out
+
+
+# ---------------------------------------------------------------------------- hard rules
+
+
+def each_account_once(built: AssignmentModel) -> None:
+    """Hard: every account goes to exactly one CSM."""
+    per_account: dict[int, list[int]] = {}
+    for (a, _c), var in built.x.items():
+        per_account.setdefault(a, []).append(var)
+    for a, account in enumerate(built.instance.accounts):
+        vars_ = per_account.get(a, [])
+        built.model.add_row(
+            f"assign[{account.id}]", ("assign", account.id), vars_, [1.0] * len(vars_), 1.0, 1.0
+        )
+
+
+def max_accounts(built: AssignmentModel, relax: frozenset[str]) -> None:
+    """Hard: a CSM holds at most ``max_accounts`` accounts (team limit scaled by capacity)."""
+    if "max_accounts" in relax:
+        return
+    for c, pairs in enumerate(_by_csm(built)):
+        limit = built.instance.limits[c].max_accounts
+        if limit is not None:
+            csm = built.instance.csms[c]
+            built.model.add_row(
+                f"max_accounts[{csm.id}]",
+                ("max_accounts", csm.id),
+                [v for _, v in pairs],
+                [1.0] * len(pairs),
+                ub=limit,
+            )
+
+
+def arr_limits(built: AssignmentModel, relax: frozenset[str]) -> None:
+    """Hard: a CSM's ARR lies within min/max ARR and within ±arr_tolerance of their target."""
+    inst = built.instance
+    unit = inst.arr_unit
+    for c, pairs in enumerate(_by_csm(built)):
+        csm = inst.csms[c]
+        lim = inst.limits[c]
+        idx = [v for _, v in pairs]
+        coef = [inst.arr[a] / unit for a, _ in pairs]
+        steps = unit * MONEY_STEPS
+        if lim.min_arr is not None and "min_arr" not in relax:
+            built.model.add_row(
+                f"min_arr[{csm.id}]",
+                ("min_arr", csm.id),
+                idx,
+                coef,
+                lb=lim.min_arr / unit,
+                steps=steps,
+            )
+        if lim.max_arr is not None and "max_arr" not in relax:
+            built.model.add_row(
+                f"max_arr[{csm.id}]",
+                ("max_arr", csm.id),
+                idx,
+                coef,
+                ub=lim.max_arr / unit,
+                steps=steps,
+            )
+        if lim.arr_window is not None and "arr_tolerance" not in relax:
+            lo, hi = lim.arr_window
+            built.model.add_row(
+                f"arr_tolerance[{csm.id}]",
+                ("arr_tolerance", csm.id),
+                idx,
+                coef,
+                lo / unit,
+                hi / unit,
+                steps=steps,
+            )
+
+
+def workload_limits(built: AssignmentModel, relax: frozenset[str]) -> None:
+    """Hard: a CSM's workload stays under max_workload and within ±workload_tolerance of target."""
+    inst = built.instance
+    unit = inst.workload_unit
+    for c, pairs in enumerate(_by_csm(built)):
+        csm = inst.csms[c]
+        lim = inst.limits[c]
+        idx = [v for _, v in pairs]
+        coef = [inst.workload[a] / unit for a, _ in pairs]
+        steps = unit * MONEY_STEPS
+        if lim.max_workload is not None and "max_workload" not in relax:
+            built.model.add_row(
+                f"max_workload[{csm.id}]",
+                ("max_workload", csm.id),
+                idx,
+                coef,
+                ub=lim.max_workload / unit,
+                steps=steps,
+            )
+        if lim.workload_window is not None and "workload_tolerance" not in relax:
+            lo, hi = lim.workload_window
+            built.model.add_row(
+                f"workload_tolerance[{csm.id}]",
+                ("workload_tolerance", csm.id),
+                idx,
+                coef,
+                lo / unit,
+                hi / unit,
+                steps=steps,
+            )
+
+
+def max_high_risk(built: AssignmentModel, relax: frozenset[str]) -> None:
+    """Hard: a CSM holds at most ``max_high_risk_per_csm`` high-risk accounts (scaled by capacity)."""
+    if "max_high_risk" in relax:
+        return
+    inst = built.instance
+    for c, pairs in enumerate(_by_csm(built)):
+        limit = inst.limits[c].max_high_risk
+        if limit is None:
+            continue
+        idx = [v for a, v in pairs if inst.high_risk[a]]
+        csm = inst.csms[c]
+        built.model.add_row(
+            f"max_high_risk[{csm.id}]", ("max_high_risk", csm.id), idx, [1.0] * len(idx), ub=limit
+        )
+
+
+def move_budget(built: AssignmentModel, relax: frozenset[str]) -> None:
+    """Hard: at most ``max_moves`` accounts and ``max_moved_arr`` ARR change CSM.
+
+    An account moves when it has a current CSM and is not assigned to them, so the number of
+    moves is ``accounts_with_current - sum(x[a, current(a)])``.
+    """
+    inst = built.instance
+    rule = inst.scenario.constraints
+    stays = [
+        (a, built.x[a, c])
+        for a, c in enumerate(inst.current)
+        if c is not None and (a, c) in built.x
+    ]
+    # Accounts whose current CSM is not even a variable are forced moves (a constant).
+    forced = [a for a, c in enumerate(inst.current) if c is not None and (a, c) not in built.x]
+    if rule.max_moves is not None and "max_moves" not in relax:
+        # moves = with_current - sum(stay) <= max_moves  <=>  sum(stay) >= with_current - max_moves
+        built.model.add_row(
+            "max_moves",
+            ("max_moves", "team"),
+            [v for _, v in stays],
+            [1.0] * len(stays),
+            lb=inst.accounts_with_current - rule.max_moves,
+        )
+    if rule.max_moved_arr is not None and "max_moved_arr" not in relax:
+        unit = inst.arr_unit
+        movable = sum(inst.arr[a] for a, _ in stays) + sum(inst.arr[a] for a in forced)
+        built.model.add_row(
+            "max_moved_arr",
+            ("max_moved_arr", "team"),
+            [v for _, v in stays],
+            [inst.arr[a] / unit for a, _ in stays],
+            lb=(movable - rule.max_moved_arr) / unit,
+            steps=unit * MONEY_STEPS,
+        )
+
+
+# ---------------------------------------------------------------------------- soft terms
+
+
+def assignment_costs(built: AssignmentModel, weights: dict[str, float], tie_break: float) -> None:
+    """Soft: churn risk, expertise, expansion and continuity, each linear in ``x``."""
+    inst = built.instance
+    for (a, c), var in built.x.items():
+        costs = inst.pair_costs(a, c)
+        value = sum(weights[name] * costs[name] for name in costs) + tie_break * costs["continuity"]
+        built.model.add_objective(var, value)
+    # An account whose current CSM is ineligible pays continuity on every pair: a forced move.
+
+
+def balance_term(built: AssignmentModel, weight: float) -> None:
+    """Soft: ARR (and workload) beyond ``balance_band`` of target, as a share of the team total.
+
+    ``over[c] >= load[c] - (1 + band) * target[c]`` and ``under[c] >= (1 - band) * target[c] -
+    load[c]``; the objective pays ``weight * (over + under) / total_capacity`` (halved when the
+    workload part is active), which equals :meth:`Instance.balance_excess` at the optimum.
+    """
+    inst = built.instance
+    band = inst.scenario.constraints.balance_band
+    parts = [("arr", inst.arr, inst.arr_unit, inst.arr_target)]
+    if inst.balances_workload:
+        parts.append(("workload", inst.workload, inst.workload_unit, inst.workload_target))
+    by_csm = _by_csm(built)
+    for label, amounts, unit, targets in parts:
+        share = weight / len(parts) / inst.total_capacity / inst.balance_reference(label)
+        for c, pairs in enumerate(by_csm):
+            csm = inst.csms[c]
+            target = targets[c] / unit
+            idx = [v for _, v in pairs]
+            coef = [amounts[a] / unit for a, _ in pairs]
+            top = sum(coef)
+            # CP-SAT counts ARR deviation in $10 steps and workload deviation in hundredths.
+            var_steps = unit / 10 if label == "arr" else unit * MONEY_STEPS
+            over = built.model.add_var(
+                f"over_{label}[{csm.id}]", 0.0, max(top, 0.0), False, var_steps
+            )
+            under = built.model.add_var(f"under_{label}[{csm.id}]", 0.0, target, False, var_steps)
+            built.model.add_row(
+                f"over_{label}[{csm.id}]",
+                None,
+                [*idx, over],
+                [*coef, -1.0],
+                ub=(1 + band) * target,
+                steps=unit * MONEY_STEPS,
+            )
+            built.model.add_row(
+                f"under_{label}[{csm.id}]",
+                None,
+                [*idx, under],
+                [*coef, 1.0],
+                lb=(1 - band) * target,
+                steps=unit * MONEY_STEPS,
+            )
+            built.model.add_objective(over, share)
+            built.model.add_objective(under, share)
+
+
+ELIGIBILITY_RULES = (LOCKED, FREEZE, SKILLS, REGION, LANGUAGE)

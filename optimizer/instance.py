@@ -1,0 +1,332 @@
+"""Derived data shared by the formulation and the evaluator.
+
+An :class:`Instance` turns a validated scenario into the numbers both the solver and the
+evaluator use: each CSM's targets and limits, each account's eligible CSMs (and, for the others,
+the rule that excludes them), and the per-(account, CSM) cost of every objective term. Because
+the solver's objective coefficients and the evaluator's scores come from the same functions here,
+the solver's reported objective equals the evaluator's score of its plan.
+
+Objective terms (0 = ideal, documented in docs/scenario-format.md):
+
+- ``churn_risk``: expected ARR lost, ``arr * p_churn * (1 - retention_rate)``, above the best
+  eligible CSM for each account, as a share of the range between the best and the worst.
+- ``expansion``: expansion opportunity ``arr * expansion_potential * expansion_rate`` left on
+  the table compared with the best eligible CSM, as a share of the best-to-worst range.
+- ``expertise``: share of ARR (among accounts whose industry some eligible CSM covers) placed
+  with a CSM who does not cover that industry.
+- ``continuity``: share of accounts with a current CSM that change CSM.
+- ``balance``: deviation of each CSM's ARR (and workload) beyond a comfort band of
+  ``balance_band`` around their target, summed over CSMs, as a share of the team total; the
+  ARR and workload parts are averaged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .scenario import Account, Csm, Scenario
+
+TERMS = ("churn_risk", "balance", "expertise", "expansion", "continuity")
+#: Weight of the move-count tie-breaker added when the continuity weight is zero: among plans
+#: that are otherwise equally good, the one with fewer moves wins.
+TIE_BREAK_WEIGHT = 1e-3
+#: Tolerance assumed for scaling the balance term when the scenario sets none.
+DEFAULT_BALANCE_TOLERANCE = 0.30
+#: Smallest imbalance reference, so a tolerance equal to the band does not divide by zero.
+MIN_BALANCE_REFERENCE = 0.01
+
+# Why a CSM is not eligible for an account: the rule names used in diagnoses and violations.
+LOCKED = "locked"
+FREEZE = "renewal_freeze"
+SKILLS = "required_skills"
+REGION = "match_region"
+LANGUAGE = "match_language"
+
+
+@dataclass(frozen=True)
+class CsmLimits:
+    """The bounds that apply to one CSM's book (``None`` = no bound)."""
+
+    max_accounts: int | None
+    min_arr: float | None
+    max_arr: float | None
+    max_workload: float | None
+    max_high_risk: int | None
+    arr_window: tuple[float, float] | None  # from arr_tolerance, in currency
+    workload_window: tuple[float, float] | None  # from workload_tolerance, in workload units
+
+
+@dataclass
+class Instance:
+    """Numbers derived from a scenario, indexed by account position ``a`` and CSM position ``c``."""
+
+    scenario: Scenario
+    accounts: tuple[Account, ...] = field(init=False)
+    csms: tuple[Csm, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.accounts = self.scenario.accounts
+        self.csms = self.scenario.csms
+        self.csm_index = {c.id: i for i, c in enumerate(self.csms)}
+        self.account_index = {a.id: i for i, a in enumerate(self.accounts)}
+        s = self.scenario
+        rule = s.constraints
+
+        self.arr = [a.arr for a in self.accounts]
+        self.p_churn = [a.churn_probability for a in self.accounts]
+        self.potential = [a.expansion_score for a in self.accounts]
+        self.workload = [a.workload_units for a in self.accounts]
+        self.high_risk = [p >= rule.high_risk_threshold for p in self.p_churn]
+        self.current: list[int | None] = [
+            None if a.current_csm is None else self.csm_index[a.current_csm] for a in self.accounts
+        ]
+
+        # CSM rates: missing values take the team mean of the given ones (neutral, documented).
+        self.retention = _fill_mean([c.retention_rate for c in self.csms], default=0.9)
+        self.expansion_rate = _fill_mean([c.expansion_rate for c in self.csms], default=0.2)
+
+        capacity = [c.capacity for c in self.csms]
+        self.total_capacity = sum(capacity)
+        self.total_arr = sum(self.arr)
+        self.total_workload = sum(self.workload)
+        self.arr_target = [self.total_arr * k / self.total_capacity for k in capacity]
+        self.workload_target = [self.total_workload * k / self.total_capacity for k in capacity]
+        #: One full-time book of ARR / workload: the unit the model expresses money and effort in.
+        self.arr_unit = self.total_arr / self.total_capacity if self.total_arr > 0 else 1.0
+        self.workload_unit = (
+            self.total_workload / self.total_capacity if self.total_workload > 0 else 1.0
+        )
+
+        self.limits = [self._limits(c, i) for i, c in enumerate(self.csms)]
+        self.fixed: list[str | None] = [self._fixed_reason(a) for a in self.accounts]
+        self.exclusions: list[dict[int, str]] = [
+            self._exclusions(i) for i in range(len(self.accounts))
+        ]
+        self.eligible: list[list[int]] = [
+            [c for c in range(len(self.csms)) if c not in self.exclusions[a]]
+            for a in range(len(self.accounts))
+        ]
+        self.accounts_with_current = sum(1 for c in self.current if c is not None)
+
+    # ------------------------------------------------------------------ limits and rules
+    def _limits(self, csm: Csm, index: int) -> CsmLimits:
+        rule = self.scenario.constraints
+        k = csm.capacity
+
+        def tighter(
+            own: float | None, team: float | None, pick: Callable[[list[float]], float]
+        ) -> float | None:
+            values = [v for v in (own, None if team is None else team * k) if v is not None]
+            return pick(values) if values else None
+
+        max_accounts = tighter(csm.max_accounts, rule.max_accounts_per_csm, min)
+        max_high_risk = (
+            None
+            if rule.max_high_risk_per_csm is None
+            else math.floor(rule.max_high_risk_per_csm * k + 1e-9)
+        )
+        arr_window = None
+        if rule.arr_tolerance is not None:
+            t = self.arr_target[index]
+            arr_window = ((1 - rule.arr_tolerance) * t, (1 + rule.arr_tolerance) * t)
+        workload_window = None
+        if rule.workload_tolerance is not None:
+            t = self.workload_target[index]
+            workload_window = ((1 - rule.workload_tolerance) * t, (1 + rule.workload_tolerance) * t)
+        return CsmLimits(
+            max_accounts=None if max_accounts is None else math.floor(max_accounts + 1e-9),
+            min_arr=tighter(csm.min_arr, rule.min_arr_per_csm, max),
+            max_arr=tighter(csm.max_arr, rule.max_arr_per_csm, min),
+            max_workload=csm.max_workload,
+            max_high_risk=max_high_risk,
+            arr_window=arr_window,
+            workload_window=workload_window,
+        )
+
+    def renewal_in_freeze(self, account: Account) -> bool:
+        days = self.scenario.constraints.renewal_freeze_days
+        if days is None or account.renewal_date is None:
+            return False
+        delta = (account.renewal_date - self.scenario.as_of).days
+        return 0 <= delta <= days
+
+    def _fixed_reason(self, account: Account) -> str | None:
+        """Why an account must keep its current CSM (``None`` if it may move)."""
+        if account.current_csm is None:
+            return None
+        if account.locked:
+            return LOCKED
+        if self.renewal_in_freeze(account):
+            return FREEZE
+        return None
+
+    def _exclusions(self, a: int) -> dict[int, str]:
+        """CSMs the account may not go to, each with the rule that excludes it."""
+        account = self.accounts[a]
+        reason = self.fixed[a]
+        if reason is not None:
+            keep = self.current[a]
+            return {c: reason for c in range(len(self.csms)) if c != keep}
+        rule = self.scenario.constraints
+        out: dict[int, str] = {}
+        for c, csm in enumerate(self.csms):
+            if (
+                rule.required_skills
+                and account.required_skills
+                and not set(account.required_skills) <= set(csm.skills)
+            ):
+                out[c] = SKILLS
+            elif (
+                rule.match_region and account.region and csm.region and account.region != csm.region
+            ):
+                out[c] = REGION
+            elif (
+                rule.match_language
+                and account.language
+                and csm.languages
+                and account.language not in csm.languages
+            ):
+                out[c] = LANGUAGE
+        return out
+
+    def freeze_until(self, account: Account) -> dt.date | None:
+        if not self.renewal_in_freeze(account):
+            return None
+        return account.renewal_date
+
+    # ------------------------------------------------------------------ objective costs
+    def industry_match(self, a: int, c: int) -> bool:
+        industry = self.accounts[a].industry
+        return industry is not None and industry in self.csms[c].industries
+
+    @cached_property
+    def _churn_norm(self) -> float:
+        total = 0.0
+        for a, cs in enumerate(self.eligible):
+            if cs:
+                rates = [self.retention[c] for c in cs]
+                total += self.arr[a] * self.p_churn[a] * (max(rates) - min(rates))
+        return total
+
+    @cached_property
+    def _expansion_norm(self) -> float:
+        total = 0.0
+        for a, cs in enumerate(self.eligible):
+            if cs:
+                rates = [self.expansion_rate[c] for c in cs]
+                total += self.arr[a] * self.potential[a] * (max(rates) - min(rates))
+        return total
+
+    @cached_property
+    def _expertise_norm(self) -> float:
+        return sum(self.arr[a] for a in range(len(self.accounts)) if self._expertise_counts(a))
+
+    def _expertise_counts(self, a: int) -> bool:
+        """An account counts for expertise when some eligible CSM covers its industry."""
+        return any(self.industry_match(a, c) for c in self.eligible[a])
+
+    @cached_property
+    def _best_retention(self) -> list[float]:
+        return [max((self.retention[c] for c in cs), default=0.0) for cs in self.eligible]
+
+    @cached_property
+    def _best_expansion(self) -> list[float]:
+        return [max((self.expansion_rate[c] for c in cs), default=0.0) for cs in self.eligible]
+
+    @cached_property
+    def _expertise_flags(self) -> list[bool]:
+        return [self._expertise_counts(a) for a in range(len(self.accounts))]
+
+    def pair_costs(self, a: int, c: int) -> dict[str, float]:
+        """The per-assignment part of each objective term for account ``a`` with CSM ``c``."""
+        return {
+            "churn_risk": self.churn_cost(a, c),
+            "expertise": self.expertise_cost(a, c),
+            "expansion": self.expansion_cost(a, c),
+            "continuity": self.continuity_cost(a, c),
+        }
+
+    def churn_cost(self, a: int, c: int) -> float:
+        norm = self._churn_norm
+        if norm <= 0:
+            return 0.0
+        return self.arr[a] * self.p_churn[a] * (self._best_retention[a] - self.retention[c]) / norm
+
+    def expansion_cost(self, a: int, c: int) -> float:
+        norm = self._expansion_norm
+        if norm <= 0:
+            return 0.0
+        return (
+            self.arr[a]
+            * self.potential[a]
+            * (self._best_expansion[a] - self.expansion_rate[c])
+            / norm
+        )
+
+    def expertise_cost(self, a: int, c: int) -> float:
+        norm = self._expertise_norm
+        if norm <= 0 or not self._expertise_flags[a] or self.industry_match(a, c):
+            return 0.0
+        return self.arr[a] / norm
+
+    def continuity_cost(self, a: int, c: int) -> float:
+        current = self.current[a]
+        if current is None or current == c or self.accounts_with_current == 0:
+            return 0.0
+        return 1.0 / self.accounts_with_current
+
+    # ------------------------------------------------------------------ balance
+    @property
+    def balances_workload(self) -> bool:
+        return self.total_workload > 0
+
+    def balance_excess(self, arr_by_csm: list[float], workload_by_csm: list[float]) -> float:
+        """The balance term for given per-CSM totals (see module docstring)."""
+        band = self.scenario.constraints.balance_band
+        parts = [_excess_share(arr_by_csm, self.arr_target, band) / self.balance_reference("arr")]
+        if self.balances_workload:
+            parts.append(
+                _excess_share(workload_by_csm, self.workload_target, band)
+                / self.balance_reference("workload")
+            )
+        return sum(parts) / len(parts)
+
+    def balance_reference(self, kind: str) -> float:
+        """The imbalance that scores 1: every book at the edge of its tolerance.
+
+        That is ``tolerance - balance_band`` (as a share of the team total); without a tolerance
+        for ``kind`` the ARR tolerance is used, and without either, 30%.
+        """
+        rule = self.scenario.constraints
+        tolerance = rule.workload_tolerance if kind == "workload" else None
+        if tolerance is None:
+            tolerance = (
+                rule.arr_tolerance if rule.arr_tolerance is not None else DEFAULT_BALANCE_TOLERANCE
+            )
+        return max(tolerance - rule.balance_band, MIN_BALANCE_REFERENCE)
+
+    def weights(self) -> dict[str, float]:
+        return self.scenario.objectives.normalized()
+
+    @property
+    def tie_break(self) -> float:
+        """Weight of the move-count tie-breaker (zero when continuity already has a weight)."""
+        return TIE_BREAK_WEIGHT if self.weights()["continuity"] == 0 else 0.0
+
+
+def _excess_share(values: list[float], targets: list[float], band: float) -> float:
+    total = sum(targets)
+    if total <= 0:
+        return 0.0
+    excess = sum(max(0.0, abs(v - t) - band * t) for v, t in zip(values, targets, strict=True))
+    return excess / total
+
+
+def _fill_mean(values: list[float | None], default: float) -> list[float]:
+    given = [v for v in values if v is not None]
+    mean = sum(given) / len(given) if given else default
+    return [mean if v is None else v for v in values]

@@ -1,0 +1,139 @@
+"""The result of a solve: a reassignment plan with its proof of quality and its reasons.
+
+``Plan.to_dict()`` is the plan JSON documented in docs/plan-format.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .diagnose import Diagnosis
+from .evaluate import Evaluation
+from .instance import TERMS
+from .scenario import ScenarioIssue
+
+#: Plan statuses. optimal: proven within the requested gap; feasible: a plan, not proven;
+#: infeasible: no plan can satisfy the hard rules (see ``diagnosis``); no_solution: the time
+#: limit ended before any plan was found; invalid: the input was rejected (see ``issues``).
+STATUSES = ("optimal", "feasible", "infeasible", "no_solution", "invalid")
+EXIT_CODES = {"optimal": 0, "feasible": 0, "infeasible": 1, "no_solution": 1, "invalid": 2}
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    """Where one account goes, where it was, and why."""
+
+    account_id: str
+    account_name: str | None
+    csm_id: str
+    csm_name: str | None
+    previous_csm_id: str | None
+    moved: bool
+    arr: float
+    reasons: list[str]
+
+
+@dataclass
+class Plan:
+    """A reassignment plan, or the reason there is none."""
+
+    status: str
+    message: str = ""
+    scenario: str = ""
+    backend: str = ""
+    seconds: float = 0.0
+    bound: float | None = None
+    gap: float | None = None
+    assignments: list[AssignmentRow] = field(default_factory=list)
+    before: Evaluation | None = None
+    after: Evaluation | None = None
+    diagnosis: Diagnosis | None = None
+    issues: list[ScenarioIssue] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_plan(self) -> bool:
+        return self.after is not None and self.status in ("optimal", "feasible")
+
+    @property
+    def objective(self) -> float | None:
+        return None if self.after is None else self.after.objective
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def assignment(self) -> dict[str, str]:
+        """account id -> CSM id."""
+        return {row.account_id: row.csm_id for row in self.assignments}
+
+    def moves(self) -> list[AssignmentRow]:
+        return [row for row in self.assignments if row.moved]
+
+    @classmethod
+    def invalid(cls, issues: list[ScenarioIssue], scenario: str = "") -> Plan:
+        text = f"{len(issues)} problem(s) in the input; nothing was solved."
+        return cls(status="invalid", message=text, scenario=scenario, issues=list(issues))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan JSON (docs/plan-format.md)."""
+        after = self.after
+        before = self.before
+        objective = None
+        if after is not None:
+            objective = {
+                "total": after.objective,
+                "tie_break": after.tie_break,
+                "terms": {
+                    name: {
+                        "value": after.terms[name],
+                        "weight": after.weights[name],
+                        "contribution": after.weights[name] * after.terms[name],
+                        "before": None if before is None else before.terms[name],
+                    }
+                    for name in TERMS
+                },
+                "before": None if before is None else before.objective,
+            }
+        csms: list[dict[str, Any]] = []
+        books_before = {b.csm_id: b for b in before.books} if before else {}
+        books_after = {b.csm_id: b for b in after.books} if after else {}
+        for csm_id in books_before or books_after:
+            csms.append(
+                {
+                    "csm_id": csm_id,
+                    "name": (books_before.get(csm_id) or books_after[csm_id]).name,
+                    "before": _book(books_before.get(csm_id)),
+                    "after": _book(books_after.get(csm_id)),
+                }
+            )
+        return {
+            "status": self.status,
+            "message": self.message,
+            "scenario": self.scenario,
+            "backend": self.backend,
+            "seconds": round(self.seconds, 4),
+            "solver": self.settings,
+            "objective": objective,
+            "bound": self.bound,
+            "gap": self.gap,
+            "assignments": [asdict(row) for row in self.assignments],
+            "csms": csms,
+            "kpis": {
+                "before": None if before is None else before.kpis,
+                "after": None if after is None else after.kpis,
+            },
+            "violations": [] if after is None else [asdict(v) for v in after.violations],
+            "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
+            "issues": [issue.model_dump() for issue in self.issues],
+        }
+
+
+def _book(book: Any) -> dict[str, Any] | None:
+    if book is None:
+        return None
+    data = asdict(book)
+    data.pop("csm_id", None)
+    data.pop("name", None)
+    return data

@@ -1,0 +1,507 @@
+"""The scenario contract: accounts, CSMs, objective weights, hard rules, solver settings.
+
+A scenario is immutable and validated when it is built. Every problem found in the input is
+collected and reported at once, each naming the account or CSM and the field, so an analyst can
+fix a spreadsheet in one pass instead of one error per run.
+
+Use :func:`load_scenario` for files (JSON, with accounts and CSMs inline or as CSV paths next
+to the scenario) and :meth:`Scenario.from_dict` for data already in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+#: Churn probability used for each named risk level (documented in docs/scenario-format.md).
+RISK_LEVELS: dict[str, float] = {"low": 0.05, "medium": 0.2, "high": 0.5}
+#: Expansion potential used for each named level.
+POTENTIAL_LEVELS: dict[str, float] = {"low": 0.1, "medium": 0.4, "high": 0.8}
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Level = Literal["low", "medium", "high"]
+
+
+class ScenarioIssue(BaseModel):
+    """One problem in a scenario: where it is and what is wrong, in words."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ScenarioError(ValueError):
+    """The scenario is invalid. ``issues`` holds every problem found, not just the first."""
+
+    def __init__(self, issues: Iterable[ScenarioIssue]):
+        self.issues = list(issues)
+        lines = "\n".join(f"  - {issue}" for issue in self.issues)
+        super().__init__(f"{len(self.issues)} problem(s) in the scenario:\n{lines}")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Csm(_Frozen):
+    """A Customer Success Manager and what their book may hold.
+
+    ``capacity`` is the share of a full-time book (1 = full time). ARR and workload targets,
+    and the team-wide per-CSM limits in :class:`Constraints`, scale with it; the per-CSM limits
+    given here (``max_accounts``, ``min_arr``, ``max_arr``, ``max_workload``) are absolute.
+    """
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+    capacity: float = Field(default=1.0, gt=0.0, le=10.0)
+    max_accounts: int | None = Field(default=None, ge=0)
+    min_arr: float | None = Field(default=None, ge=0.0)
+    max_arr: float | None = Field(default=None, ge=0.0)
+    max_workload: float | None = Field(default=None, ge=0.0)
+    industries: tuple[str, ...] = ()
+    skills: tuple[str, ...] = ()
+    region: str | None = None
+    languages: tuple[str, ...] = ()
+    retention_rate: Probability | None = None
+    expansion_rate: Probability | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.id})" if self.name and self.name != self.id else self.id
+
+
+class Account(_Frozen):
+    """A customer account. ``arr`` is annual recurring revenue in the scenario's currency.
+
+    ``churn_risk`` and ``expansion_potential`` accept a level (``low``/``medium``/``high``) or a
+    probability between 0 and 1. ``workload`` is the effort the account takes in workload units;
+    when absent it is the account's ``complexity`` (1-5).
+    """
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+    arr: float = Field(ge=0.0)
+    health_score: float | None = Field(default=None, ge=0.0, le=100.0)
+    churn_risk: Level | Probability = "low"
+    industry: str | None = None
+    complexity: int = Field(default=3, ge=1, le=5)
+    workload: float | None = Field(default=None, ge=0.0)
+    renewal_date: dt.date | None = None
+    expansion_potential: Level | Probability = "low"
+    region: str | None = None
+    language: str | None = None
+    required_skills: tuple[str, ...] = ()
+    current_csm: str | None = None
+    locked: bool = False
+
+    @field_validator("arr")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @property
+    def churn_probability(self) -> float:
+        risk = self.churn_risk
+        return RISK_LEVELS[risk] if isinstance(risk, str) else float(risk)
+
+    @property
+    def expansion_score(self) -> float:
+        potential = self.expansion_potential
+        return POTENTIAL_LEVELS[potential] if isinstance(potential, str) else float(potential)
+
+    @property
+    def workload_units(self) -> float:
+        return float(self.complexity) if self.workload is None else self.workload
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.id})" if self.name and self.name != self.id else self.id
+
+
+class Objectives(_Frozen):
+    """Non-negative weights of the five objective terms; they are normalized to sum to 1.
+
+    Every term is scaled to a share between 0 (ideal) and 1, so 40/30/20/10 means what it says:
+    a point of churn-risk term is worth 4/3 of a point of balance term.
+    """
+
+    churn_risk: float = Field(default=0.4, ge=0.0)
+    balance: float = Field(default=0.3, ge=0.0)
+    expertise: float = Field(default=0.2, ge=0.0)
+    expansion: float = Field(default=0.1, ge=0.0)
+    continuity: float = Field(default=0.0, ge=0.0)
+
+    def normalized(self) -> dict[str, float]:
+        """Weights scaled to sum to 1 (the scenario validation rejects all-zero weights)."""
+        raw = self.model_dump()
+        total = sum(raw.values())
+        return {name: value / total for name, value in raw.items()}
+
+
+class Constraints(_Frozen):
+    """Hard rules. ``None`` switches a rule off.
+
+    Team-wide per-CSM limits (``max_accounts_per_csm``, ``min_arr_per_csm``,
+    ``max_arr_per_csm``, ``max_high_risk_per_csm``) are for a full-time CSM and scale with the
+    CSM's ``capacity``; a CSM's own limit, when given, applies too (the stricter one binds).
+    """
+
+    arr_tolerance: float | None = Field(default=None, ge=0.0, le=1.0)
+    workload_tolerance: float | None = Field(default=None, ge=0.0, le=1.0)
+    balance_band: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_accounts_per_csm: int | None = Field(default=None, ge=0)
+    min_arr_per_csm: float | None = Field(default=None, ge=0.0)
+    max_arr_per_csm: float | None = Field(default=None, ge=0.0)
+    max_high_risk_per_csm: int | None = Field(default=None, ge=0)
+    high_risk_threshold: Probability = 0.5
+    max_moves: int | None = Field(default=None, ge=0)
+    max_moved_arr: float | None = Field(default=None, ge=0.0)
+    renewal_freeze_days: int | None = Field(default=None, ge=0)
+    match_region: bool = False
+    match_language: bool = False
+    required_skills: bool = True
+
+
+Backend = Literal["auto", "highs", "cpsat", "cbc"]
+
+
+class SolverSettings(_Frozen):
+    """How to solve: backend, limits, gap, seed and threads (``None`` = backend default)."""
+
+    backend: Backend = "auto"
+    time_limit_s: float = Field(default=60.0, gt=0.0)
+    gap: float = Field(default=1e-4, ge=0.0, le=1.0)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    threads: int | None = Field(default=None, ge=1, le=256)
+
+
+class Scenario(_Frozen):
+    """A complete assignment problem: who, what, which goals, which rules, how to solve."""
+
+    name: str = "scenario"
+    description: str | None = None
+    as_of: dt.date = Field(default_factory=dt.date.today)
+    csms: tuple[Csm, ...]
+    accounts: tuple[Account, ...]
+    objectives: Objectives = Objectives()
+    constraints: Constraints = Constraints()
+    solver: SolverSettings = SolverSettings()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        """Validate ``data`` and build a scenario, or raise :class:`ScenarioError` with every issue."""
+        issues = _cross_field_issues(data)
+        try:
+            scenario = cls.model_validate(data)
+        except ValidationError as exc:
+            issues = _pydantic_issues(exc, data) + issues
+            raise ScenarioError(issues) from None
+        if issues:
+            raise ScenarioError(issues)
+        return scenario
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A validated copy with some top-level fields replaced."""
+        data = self.model_dump(mode="json")
+        for key, value in changes.items():
+            data[key] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        return Scenario.from_dict(data)
+
+    # Convenience look-ups -------------------------------------------------------------
+    def csm(self, csm_id: str) -> Csm:
+        for csm in self.csms:
+            if csm.id == csm_id:
+                return csm
+        raise KeyError(csm_id)
+
+    def account(self, account_id: str) -> Account:
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        raise KeyError(account_id)
+
+    def current_assignment(self) -> dict[str, str | None]:
+        return {a.id: a.current_csm for a in self.accounts}
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the scenario contract, generated from the models."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Territory scenario"
+    return schema
+
+
+# ----------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def _label(items: Any, index: Any, kind: str) -> str:
+    """``accounts[acme]`` when the item has an id, else ``accounts[3]``."""
+    if isinstance(items, list | tuple) and isinstance(index, int) and 0 <= index < len(items):
+        item = items[index]
+        if isinstance(item, Mapping) and item.get("id") not in (None, ""):
+            return f"{kind}[{item['id']}]"
+    return f"{kind}[{index}]"
+
+
+_LEVEL_FIELDS = ("churn_risk", "expansion_potential")
+
+
+def _pydantic_issues(exc: ValidationError, data: Mapping[str, Any]) -> list[ScenarioIssue]:
+    """Field errors as issues whose path names the account or CSM id (``accounts[A7].arr``)."""
+    issues: list[ScenarioIssue] = []
+    seen: set[str] = set()
+    for error in exc.errors():
+        loc = list(error["loc"])
+        parts: list[str] = []
+        i = 0
+        while i < len(loc):
+            key = loc[i]
+            if key in ("accounts", "csms") and i + 1 < len(loc) and isinstance(loc[i + 1], int):
+                parts.append(_label(data.get(str(key)), loc[i + 1], str(key)))
+                i += 2
+                continue
+            parts.append(str(key))
+            if key in _LEVEL_FIELDS:
+                break  # the union's branches ("literal[...]", "constrained-float") are one field
+            i += 1
+        path = ".".join(parts)
+        if path in seen:
+            continue
+        seen.add(path)
+        if parts and parts[-1] in _LEVEL_FIELDS:
+            message = "must be 'low', 'medium', 'high' or a probability between 0 and 1"
+        elif error["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling against docs/scenario-format.md)"
+        else:
+            message = error["msg"]
+        value = error.get("input")
+        if error["type"] not in ("missing", "extra_forbidden") and not isinstance(
+            value, dict | list
+        ):
+            message = f"{message} (got {value!r})"
+        issues.append(ScenarioIssue(path=path, message=message))
+    return issues
+
+
+def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
+    """Checks that span records: duplicate ids, unknown references, contradictory limits."""
+    issues: list[ScenarioIssue] = []
+    csms = data.get("csms")
+    accounts = data.get("accounts")
+    if not isinstance(csms, list | tuple) or not csms:
+        issues.append(ScenarioIssue(path="csms", message="at least one CSM is required"))
+        csms = []
+    if not isinstance(accounts, list | tuple) or not accounts:
+        issues.append(ScenarioIssue(path="accounts", message="at least one account is required"))
+        accounts = []
+
+    csm_ids = [c.get("id") for c in csms if isinstance(c, Mapping)]
+    for csm_id, count in Counter(csm_ids).items():
+        if csm_id not in (None, "") and count > 1:
+            issues.append(
+                ScenarioIssue(
+                    path=f"csms[{csm_id}].id", message=f"duplicate CSM id (appears {count} times)"
+                )
+            )
+    account_ids = [a.get("id") for a in accounts if isinstance(a, Mapping)]
+    for account_id, count in Counter(account_ids).items():
+        if account_id not in (None, "") and count > 1:
+            issues.append(
+                ScenarioIssue(
+                    path=f"accounts[{account_id}].id",
+                    message=f"duplicate account id (appears {count} times)",
+                )
+            )
+
+    known = {str(c) for c in csm_ids if c not in (None, "")}
+    for index, account in enumerate(accounts):
+        if not isinstance(account, Mapping):
+            continue
+        where = _label(accounts, index, "accounts")
+        current = account.get("current_csm")
+        if current not in (None, "") and str(current) not in known:
+            issues.append(
+                ScenarioIssue(path=f"{where}.current_csm", message=f"unknown CSM id {current!r}")
+            )
+        if account.get("locked") is True and current in (None, ""):
+            issues.append(
+                ScenarioIssue(
+                    path=f"{where}.locked",
+                    message="a locked account needs a current_csm to stay with",
+                )
+            )
+
+    for index, csm in enumerate(csms):
+        if not isinstance(csm, Mapping):
+            continue
+        where = _label(csms, index, "csms")
+        low, high = csm.get("min_arr"), csm.get("max_arr")
+        if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+            issues.append(
+                ScenarioIssue(
+                    path=f"{where}.min_arr",
+                    message=f"min_arr {low:,.0f} is above max_arr {high:,.0f}",
+                )
+            )
+
+    objectives = data.get("objectives")
+    if isinstance(objectives, Mapping):
+        weights = [v for v in objectives.values() if isinstance(v, int | float)]
+        if weights and all(v == 0 for v in weights) and len(weights) == len(objectives):
+            default_keys = set(Objectives.model_fields) - set(objectives)
+            if not default_keys:
+                issues.append(
+                    ScenarioIssue(
+                        path="objectives",
+                        message="all weights are zero: at least one must be positive",
+                    )
+                )
+    constraints = data.get("constraints")
+    if isinstance(constraints, Mapping):
+        low, high = constraints.get("min_arr_per_csm"), constraints.get("max_arr_per_csm")
+        if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+            issues.append(
+                ScenarioIssue(
+                    path="constraints.min_arr_per_csm",
+                    message=f"min_arr_per_csm {low:,.0f} is above max_arr_per_csm {high:,.0f}",
+                )
+            )
+    return issues
+
+
+# ----------------------------------------------------------------------------------------
+# Files
+
+
+_LIST_FIELDS = {"industries", "skills", "languages", "required_skills"}
+_BOOL_WORDS = {
+    "true": True,
+    "yes": True,
+    "y": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "n": False,
+    "0": False,
+}
+
+
+def _csv_records(path: Path, kind: str) -> list[dict[str, Any]]:
+    """Read a CSV of accounts or CSMs: empty cells are absent, lists are split on ';' or '|'."""
+    if not path.is_file():
+        raise ScenarioError([ScenarioIssue(path=kind, message=f"file not found: {path}")])
+    records: list[dict[str, Any]] = []
+    issues: list[ScenarioIssue] = []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        for row_number, row in enumerate(reader, start=2):
+            record: dict[str, Any] = {}
+            for key, raw in row.items():
+                if key is None:
+                    issues.append(
+                        ScenarioIssue(
+                            path=f"{path.name}:{row_number}",
+                            message="more cells than header columns",
+                        )
+                    )
+                    continue
+                value = (raw or "").strip()
+                if value == "":
+                    continue
+                key = key.strip()
+                if key in _LIST_FIELDS:
+                    record[key] = [
+                        p.strip() for p in value.replace("|", ";").split(";") if p.strip()
+                    ]
+                elif key == "locked":
+                    if value.lower() not in _BOOL_WORDS:
+                        issues.append(
+                            ScenarioIssue(
+                                path=f"{path.name}:{row_number}.locked",
+                                message=f"not a yes/no value: {value!r}",
+                            )
+                        )
+                        continue
+                    record[key] = _BOOL_WORDS[value.lower()]
+                else:
+                    record[key] = _number_or_text(value)
+            if record:
+                records.append(record)
+    if issues:
+        raise ScenarioError(issues)
+    return records
+
+
+def _number_or_text(value: str) -> Any:
+    try:
+        number = float(value.replace(",", "")) if any(ch.isdigit() for ch in value) else None
+    except ValueError:
+        return value
+    if number is None:
+        return value
+    return int(number) if number.is_integer() and "." not in value else number
+
+
+_TEXT_FIELDS = {"id", "name", "industry", "region", "language", "current_csm", "renewal_date"}
+
+
+def _stringify_text_fields(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for record in records:
+        for key in _TEXT_FIELDS & record.keys():
+            if isinstance(record[key], int | float):
+                record[key] = str(record[key])
+    return records
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario JSON file. ``accounts`` and ``csms`` may be inline or CSV file paths."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError([ScenarioIssue(path=str(path), message="file not found")]) from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(
+            [
+                ScenarioIssue(
+                    path=str(path),
+                    message=f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                )
+            ]
+        ) from None
+    if not isinstance(data, dict):
+        raise ScenarioError([ScenarioIssue(path=str(path), message="a scenario is a JSON object")])
+    return Scenario.from_dict(resolve_files(data, path.parent))
+
+
+def resolve_files(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Replace ``accounts``/``csms`` given as CSV paths (relative to ``base``) by their rows."""
+    data = dict(data)
+    issues: list[ScenarioIssue] = []
+    for kind in ("accounts", "csms"):
+        value = data.get(kind)
+        if isinstance(value, str):
+            try:
+                data[kind] = _stringify_text_fields(_csv_records(base / value, kind))
+            except ScenarioError as exc:
+                issues.extend(exc.issues)
+                data[kind] = []
+    if issues:
+        raise ScenarioError(issues)
+    return data

@@ -1,0 +1,139 @@
+"""``solve(scenario)``: pre-check, build the one model, run a backend, score and explain the plan."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from .backends import ProgressCallback, get_backend, relative_gap
+from .backends.cbc import export_model as write_model
+from .diagnose import Diagnosis, find_conflicts, precheck
+from .evaluate import Evaluation, evaluate
+from .explain import reasons_for
+from .formulation import build_model
+from .instance import Instance
+from .plan import AssignmentRow, Plan
+from .scenario import Scenario
+
+
+def solve(
+    scenario: Scenario,
+    *,
+    backend: str | None = None,
+    time_limit_s: float | None = None,
+    progress: ProgressCallback | None = None,
+    export_model: str | Path | None = None,
+) -> Plan:
+    """Find the best reassignment of ``scenario`` under its hard rules.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario (see :func:`optimizer.load_scenario`).
+    backend, time_limit_s
+        Override ``scenario.solver.backend`` / ``time_limit_s``.
+    progress
+        Called with :class:`optimizer.backends.Progress` as the solver improves (HiGHS, CP-SAT).
+    export_model
+        Also write the model to this ``.mps`` or ``.lp`` file (any MILP solver can read it).
+
+    Returns
+    -------
+    Plan
+        ``status`` is ``optimal`` (proven within ``solver.gap``), ``feasible``, ``infeasible``
+        (with a ``diagnosis``) or ``no_solution``. The plan's objective is the evaluator's score
+        of its assignment; ``bound`` and ``gap`` say how far from optimal it can be at most.
+    """
+    start = time.perf_counter()
+    overrides: dict[str, Any] = {}
+    if backend is not None:
+        overrides["backend"] = backend
+    if time_limit_s is not None:
+        overrides["time_limit_s"] = time_limit_s
+    settings = scenario.solver.model_copy(update=overrides)
+    inst = Instance(scenario)
+    before = evaluate(inst)
+    chosen_backend = "highs" if settings.backend == "auto" else settings.backend
+
+    def finish(status: str, message: str, **extra: Any) -> Plan:
+        return Plan(
+            status=status,
+            message=message,
+            scenario=scenario.name,
+            backend=chosen_backend,
+            settings=settings.model_dump(),
+            before=before,
+            seconds=time.perf_counter() - start,
+            **extra,
+        )
+
+    no_plan = "The hard rules cannot all hold; see the diagnosis."
+    found = precheck(inst)
+    if found:
+        return finish("infeasible", no_plan, diagnosis=Diagnosis("precheck", found))
+
+    built = build_model(inst)
+    if export_model is not None:
+        write_model(built.model, export_model)
+    hint = built.hint(scenario.current_assignment())
+    raw = get_backend(chosen_backend).solve(built.model, settings, hint=hint, progress=progress)
+
+    if raw.status == "infeasible":
+        return finish("infeasible", no_plan, diagnosis=find_conflicts(inst, settings))
+    if raw.values is None:
+        if raw.status == "no_solution":
+            return finish("no_solution", "The time limit ended before any plan was found.")
+        return finish("no_solution", f"The solver stopped without a plan: {raw.message}")
+
+    assignment = built.assignment(raw.values)
+    after = evaluate(inst, assignment)
+    bound = None if raw.bound is None else min(raw.bound, after.objective)
+    gap = relative_gap(after.objective, bound)
+    status = "optimal" if raw.status == "optimal" else "feasible"
+    return finish(
+        status,
+        _message(status, after, gap, settings.gap),
+        bound=bound,
+        gap=gap,
+        assignments=_rows(inst, assignment, before),
+        after=after,
+    )
+
+
+def _message(status: str, after: Evaluation, gap: float | None, wanted: float) -> str:
+    moves = after.kpis["moves"]
+    if status == "optimal":
+        head = (
+            f"Optimal plan (gap {gap:.4%} within the requested {wanted:.4%})"
+            if gap
+            else "Optimal plan"
+        )
+    elif gap is not None:
+        head = f"Feasible plan, at most {gap:.2%} from optimal (time limit reached)"
+    else:
+        head = "Feasible plan, optimality not proven (time limit reached)"
+    text = f"{head}: {moves} account(s) change CSM."
+    if after.violations:
+        text += f" WARNING: {len(after.violations)} rule violation(s) found when checking the plan."
+    return text
+
+
+def _rows(inst: Instance, assignment: dict[str, str], before: Evaluation) -> list[AssignmentRow]:
+    rows = []
+    for a, account in enumerate(inst.accounts):
+        csm_id = assignment[account.id]
+        c = inst.csm_index[csm_id]
+        rows.append(
+            AssignmentRow(
+                account_id=account.id,
+                account_name=account.name,
+                csm_id=csm_id,
+                csm_name=inst.csms[c].name,
+                previous_csm_id=account.current_csm,
+                moved=account.current_csm is not None and account.current_csm != csm_id,
+                arr=account.arr,
+                reasons=reasons_for(inst, a, c, before),
+            )
+        )
+    return rows

@@ -1,0 +1,346 @@
+"""The ``territory`` command: parse, call the engine, print. No optimization logic lives here.
+
+Exit codes: 0 a plan was produced (or a plan was evaluated), 1 no plan (infeasible or no
+solution in time), 2 invalid input (the problems are listed, each naming the account or CSM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from optimizer import (
+    BACKENDS,
+    Evaluation,
+    Plan,
+    Progress,
+    ScenarioError,
+    evaluate,
+    json_schema,
+    load_assignment,
+    load_scenario,
+    solve,
+)
+
+EXIT_OK, EXIT_NO_PLAN, EXIT_INVALID = 0, 1, 2
+
+
+def money(value: float) -> str:
+    if abs(value) >= 1e6:
+        return f"${value / 1e6:,.2f}M"
+    if abs(value) >= 1e3:
+        return f"${value / 1e3:,.0f}K"
+    return f"${value:,.0f}"
+
+
+def _pct(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}%}"
+
+
+# ------------------------------------------------------------------------------- printing
+
+
+def print_issues(console: Console, error: ScenarioError) -> None:
+    console.print(
+        f"[bold red]Invalid input[/]: {len(error.issues)} problem(s), nothing was solved."
+    )
+    for issue in error.issues:
+        console.print(f"  - [bold]{issue.path}[/]: {issue.message}")
+
+
+def terms_table(after: Evaluation | None, before: Evaluation | None) -> Table:
+    table = Table(title="Objective (each term: 0 = ideal, 1 = worst)", title_justify="left")
+    table.add_column("term")
+    table.add_column("weight", justify="right")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    source = after or before
+    assert source is not None
+    for name, weight in source.weights.items():
+        table.add_row(
+            name,
+            _pct(weight),
+            "-" if before is None else f"{before.terms[name]:.4f}",
+            "-" if after is None else f"{after.terms[name]:.4f}",
+        )
+    table.add_row(
+        "[bold]total[/]",
+        "",
+        "-" if before is None else f"[bold]{before.objective:.5f}[/]",
+        "-" if after is None else f"[bold]{after.objective:.5f}[/]",
+    )
+    return table
+
+
+def books_table(after: Evaluation | None, before: Evaluation) -> Table:
+    table = Table(title="CSM books (before -> after)", title_justify="left")
+    for column in (
+        "CSM",
+        "accounts",
+        "ARR",
+        "% of target",
+        "workload",
+        "high-risk",
+        "ARR at risk",
+        "expertise",
+    ):
+        table.add_column(column, justify="left" if column == "CSM" else "right")
+    for i, old in enumerate(before.books):
+        new = after.books[i] if after else None
+
+        def pair(get: Any, fmt: Any, old: Any = old, new: Any = new) -> str:
+            return fmt(get(old)) if new is None else f"{fmt(get(old))} -> {fmt(get(new))}"
+
+        table.add_row(
+            f"{old.name or old.csm_id} ({old.csm_id})" if old.name else old.csm_id,
+            pair(lambda b: b.accounts, str),
+            pair(lambda b: b.arr, money),
+            pair(lambda b: b.arr_vs_target, _pct),
+            pair(lambda b: b.workload, lambda v: f"{v:,.0f}"),
+            pair(lambda b: b.high_risk, str),
+            pair(lambda b: b.arr_at_risk, money),
+            pair(lambda b: b.expertise_match_rate, _pct),
+        )
+    return table
+
+
+_KPI_FORMATS: dict[str, Any] = {
+    "arr_spread": lambda v: _pct(v, 1),
+    "arr_max_deviation": lambda v: _pct(v, 1),
+    "workload_cv": lambda v: _pct(v, 1),
+    "expertise_match": lambda v: _pct(v, 1),
+    "arr_at_risk": money,
+    "expected_expansion_arr": money,
+    "max_high_risk_per_csm": str,
+    "moves": str,
+    "moved_arr": money,
+}
+
+
+def kpi_table(after: Evaluation | None, before: Evaluation) -> Table:
+    table = Table(title="KPIs", title_justify="left")
+    table.add_column("KPI")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    for key, fmt in _KPI_FORMATS.items():
+        old = before.kpis.get(key)
+        new = None if after is None else after.kpis.get(key)
+        table.add_row(key, "-" if old is None else fmt(old), "-" if new is None else fmt(new))
+    return table
+
+
+def moves_table(plan: Plan, limit: int) -> Table:
+    moves = sorted(plan.moves(), key=lambda r: -r.arr)
+    table = Table(
+        title=f"Moves ({len(moves)}; largest {min(limit, len(moves))} shown)", title_justify="left"
+    )
+    for column in ("account", "ARR", "from", "to", "why"):
+        table.add_column(column, justify="right" if column == "ARR" else "left")
+    for row in moves[:limit]:
+        table.add_row(
+            f"{row.account_name or row.account_id} ({row.account_id})",
+            money(row.arr),
+            row.previous_csm_id or "-",
+            row.csm_id,
+            "; ".join(row.reasons),
+        )
+    return table
+
+
+def print_plan(console: Console, plan: Plan, moves_shown: int = 15) -> None:
+    colour = {"optimal": "green", "feasible": "yellow"}.get(plan.status, "red")
+    console.print(f"[bold {colour}]{plan.status.upper()}[/] {plan.message}")
+    if plan.has_plan:
+        bound = "-" if plan.bound is None else f"{plan.bound:.5f}"
+        console.print(
+            f"objective {plan.objective:.5f}  bound {bound}  gap {_pct(plan.gap, 4)}  "
+            f"backend {plan.backend}  {plan.seconds:.2f} s"
+        )
+    if plan.diagnosis is not None:
+        console.print(f"[bold]Why[/] ({plan.diagnosis.method}):")
+        for conflict in plan.diagnosis.conflicts:
+            console.print(f"  - {conflict.message}")
+        if plan.diagnosis.note:
+            console.print(f"  {plan.diagnosis.note}")
+    if plan.before is None:
+        return
+    console.print(terms_table(plan.after, plan.before))
+    console.print(books_table(plan.after, plan.before))
+    console.print(kpi_table(plan.after, plan.before))
+    if plan.has_plan and plan.moves():
+        console.print(moves_table(plan, moves_shown))
+
+
+def print_evaluation(console: Console, evaluation: Evaluation) -> None:
+    console.print(terms_table(evaluation, None))
+    console.print(books_table(None, evaluation))
+    console.print(kpi_table(evaluation, evaluation))
+    if evaluation.violations:
+        console.print(f"[bold red]{len(evaluation.violations)} hard-rule violation(s)[/]:")
+        for v in evaluation.violations:
+            console.print(f"  - [bold]{v.rule}[/] ({v.subject}): {v.message}")
+    else:
+        console.print("[green]No hard-rule violations.[/]")
+
+
+# ------------------------------------------------------------------------------- commands
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def cmd_solve(args: argparse.Namespace, console: Console, err: Console) -> int:
+    try:
+        scenario = load_scenario(args.scenario)
+        overrides = {
+            key: value
+            for key, value in {
+                "backend": args.backend,
+                "time_limit_s": args.time_limit,
+                "gap": args.gap,
+                "seed": args.seed,
+                "threads": args.threads,
+            }.items()
+            if value is not None
+        }
+        if overrides:
+            scenario = scenario.replace(solver=scenario.solver.model_copy(update=overrides))
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        if args.out:
+            _write_json(args.out, Plan.invalid(exc.issues, scenario=str(args.scenario)).to_dict())
+        return EXIT_INVALID
+
+    progress_cb = None
+    status = None
+    if not args.json and not args.quiet and err.is_terminal:
+        status = err.status("solving...")
+        status.start()
+
+        def progress_cb(p: Progress) -> None:
+            assert status is not None
+            gap = "-" if p.gap is None else f"{p.gap:.3%}"
+            inc = "-" if p.incumbent is None else f"{p.incumbent:.5f}"
+            bnd = "-" if p.bound is None else f"{p.bound:.5f}"
+            status.update(
+                f"solving ({p.backend}): incumbent {inc}  bound {bnd}  gap {gap}  {p.elapsed_s:.1f} s"
+            )
+
+    try:
+        plan = solve(scenario, progress=progress_cb, export_model=args.export_model)
+    finally:
+        if status is not None:
+            status.stop()
+    data = plan.to_dict()
+    if args.out:
+        _write_json(args.out, data)
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    elif not args.quiet:
+        print_plan(console, plan)
+        if args.out:
+            console.print(f"Plan written to {args.out}")
+        if args.export_model:
+            console.print(f"Model written to {args.export_model}")
+    return plan.exit_code
+
+
+def cmd_evaluate(args: argparse.Namespace, console: Console, err: Console) -> int:
+    try:
+        scenario = load_scenario(args.scenario)
+        assignment = load_assignment(args.plan) if args.plan else None
+        evaluation = evaluate(scenario, assignment)
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps(evaluation.to_dict(), indent=2, default=str))
+    else:
+        what = f"plan {args.plan}" if args.plan else "the current assignment"
+        console.print(
+            f"Evaluating {what} of {scenario.name}: objective [bold]{evaluation.objective:.5f}[/]"
+        )
+        print_evaluation(console, evaluation)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace, console: Console, err: Console) -> int:
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        return EXIT_INVALID
+    console.print(
+        f"[green]Valid[/]: {scenario.name}: {len(scenario.accounts)} accounts, {len(scenario.csms)} CSMs."
+    )
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, console: Console, err: Console) -> int:
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="territory", description="Assign customer accounts to CSMs, optimally."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("solve", help="solve a scenario and write a reassignment plan")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--out", type=Path, help="write the plan JSON here")
+    p.add_argument("--backend", choices=("auto", *BACKENDS))
+    p.add_argument("--time-limit", type=float, help="seconds (overrides solver.time_limit_s)")
+    p.add_argument("--gap", type=float, help="relative gap to stop at (overrides solver.gap)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--export-model", type=Path, help="also write the model as .mps or .lp")
+    p.add_argument("--json", action="store_true", help="print the plan JSON instead of tables")
+    p.add_argument("--quiet", action="store_true", help="print nothing (exit code and --out only)")
+    p.set_defaults(run=cmd_solve)
+
+    p = sub.add_parser("evaluate", help="score an assignment: objective, books, KPIs, violations")
+    p.add_argument("scenario", type=Path)
+    p.add_argument(
+        "--plan", type=Path, help="plan JSON or CSV (account_id,csm_id); default: current CSMs"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("validate", help="check a scenario and list every problem")
+    p.add_argument("scenario", type=Path)
+    p.set_defaults(run=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the scenario JSON Schema")
+    p.add_argument("--out", type=Path)
+    p.set_defaults(run=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+    try:
+        code: int = args.run(args, console, err)
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

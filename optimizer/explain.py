@@ -15,6 +15,9 @@ from .instance import FREEZE, LANGUAGE, LOCKED, REGION, SKILLS, Instance
 RATE_MARGIN = 0.01
 #: Churn probability from which an account counts as at risk in reasons ("medium" and above).
 AT_RISK = 0.2
+#: Expansion potential from which an expansion specialist is worth a reason ("medium"), and "high".
+GROWTH = 0.4
+HIGH_POTENTIAL = 0.8
 
 
 def _pct(value: float) -> str:
@@ -29,7 +32,7 @@ def reasons_for(inst: Instance, a: int, c: int, before: Evaluation) -> list[str]
     fixed = inst.fixed[a]
     out: list[str] = []
     if fixed == LOCKED:
-        return ["locked: strategic account stays with its CSM"]
+        return ["locked: stays with its current CSM"]
     if fixed == FREEZE:
         return [f"renewal on {account.renewal_date}: kept with its CSM through the renewal"]
 
@@ -59,9 +62,10 @@ def reasons_for(inst: Instance, a: int, c: int, before: Evaluation) -> list[str]
                 f"(retention {_pct(inst.retention[c])} vs {_pct(inst.retention[previous])})"
             )
         gain = inst.expansion_rate[c] - inst.expansion_rate[previous]
-        if gain > RATE_MARGIN and inst.potential[a] >= 0.4:
+        if gain > RATE_MARGIN and inst.potential[a] >= GROWTH:
+            level = "high" if inst.potential[a] >= HIGH_POTENTIAL else "medium"
             out.append(
-                f"expansion specialist for a high-potential account "
+                f"expansion specialist for a {level}-potential account "
                 f"(expansion {_pct(inst.expansion_rate[c])} vs {_pct(inst.expansion_rate[previous])})"
             )
         band = inst.scenario.constraints.balance_band

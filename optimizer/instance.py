@@ -16,8 +16,9 @@ Objective terms (0 = ideal, documented in docs/scenario-format.md):
   with a CSM who does not cover that industry.
 - ``continuity``: share of accounts with a current CSM that change CSM.
 - ``balance``: deviation of each CSM's ARR (and workload) beyond a comfort band of
-  ``balance_band`` around their target, summed over CSMs, as a share of the team total; the
-  ARR and workload parts are averaged.
+  ``balance_band`` around their target, summed over CSMs, as a share of the team total, divided
+  by ``max(tolerance - balance_band, 0.01)`` so that 1 means "every book at the edge of its
+  tolerance" (it can exceed 1 for books beyond it); the ARR and workload parts are averaged.
 """
 
 from __future__ import annotations

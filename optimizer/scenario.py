@@ -339,7 +339,10 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
             issues.append(
                 ScenarioIssue(path=f"{where}.current_csm", message=f"unknown CSM id {current!r}")
             )
-        if account.get("locked") is True and current in (None, ""):
+        locked = account.get("locked")
+        if isinstance(locked, str):
+            locked = _BOOL_WORDS.get(locked.strip().lower(), False)
+        if locked is True and current in (None, ""):
             issues.append(
                 ScenarioIssue(
                     path=f"{where}.locked",
@@ -362,16 +365,17 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
 
     objectives = data.get("objectives")
     if isinstance(objectives, Mapping):
-        weights = [v for v in objectives.values() if isinstance(v, int | float)]
-        if weights and all(v == 0 for v in weights) and len(weights) == len(objectives):
-            default_keys = set(Objectives.model_fields) - set(objectives)
-            if not default_keys:
-                issues.append(
-                    ScenarioIssue(
-                        path="objectives",
-                        message="all weights are zero: at least one must be positive",
-                    )
+        defaults = Objectives().model_dump()
+        weights = {**defaults, **objectives}
+        values = [v for v in weights.values() if isinstance(v, int | float)]
+        if len(values) == len(weights) and all(v == 0 for v in values):
+            issues.append(
+                ScenarioIssue(
+                    path="objectives",
+                    message="all weights are zero (unset weights default to 0 only for continuity): "
+                    "at least one must be positive",
                 )
+            )
     constraints = data.get("constraints")
     if isinstance(constraints, Mapping):
         low, high = constraints.get("min_arr_per_csm"), constraints.get("max_arr_per_csm")
@@ -440,7 +444,7 @@ def _csv_records(path: Path, kind: str) -> list[dict[str, Any]]:
                         continue
                     record[key] = _BOOL_WORDS[value.lower()]
                 else:
-                    record[key] = _number_or_text(value)
+                    record[key] = _cell(key, value)
             if record:
                 records.append(record)
     if issues:
@@ -448,25 +452,37 @@ def _csv_records(path: Path, kind: str) -> list[dict[str, Any]]:
     return records
 
 
-def _number_or_text(value: str) -> Any:
-    try:
-        number = float(value.replace(",", "")) if any(ch.isdigit() for ch in value) else None
-    except ValueError:
-        return value
-    if number is None:
-        return value
-    return int(number) if number.is_integer() and "." not in value else number
+_NUMERIC_FIELDS = {
+    "arr",
+    "health_score",
+    "complexity",
+    "workload",
+    "capacity",
+    "max_accounts",
+    "min_arr",
+    "max_arr",
+    "max_workload",
+    "retention_rate",
+    "expansion_rate",
+}
+_LEVEL_OR_NUMBER = {"churn_risk", "expansion_potential"}
 
 
-_TEXT_FIELDS = {"id", "name", "industry", "region", "language", "current_csm", "renewal_date"}
+def _cell(key: str, value: str) -> Any:
+    """A CSV cell as the field expects it: numbers for numeric fields, text for ids and names.
 
-
-def _stringify_text_fields(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for record in records:
-        for key in _TEXT_FIELDS & record.keys():
-            if isinstance(record[key], int | float):
-                record[key] = str(record[key])
-    return records
+    Numeric cells may use thousands separators ("1,250,000"); text cells are kept verbatim, so an
+    id such as "007" stays "007".
+    """
+    if key in _NUMERIC_FIELDS or (key in _LEVEL_OR_NUMBER and value.lower() not in RISK_LEVELS):
+        try:
+            number = float(value.replace(",", ""))
+        except ValueError:
+            return value  # let validation name the field and the bad value
+        return (
+            int(number) if number.is_integer() and key in ("complexity", "max_accounts") else number
+        )
+    return value
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -498,7 +514,7 @@ def resolve_files(data: dict[str, Any], base: Path) -> dict[str, Any]:
         value = data.get(kind)
         if isinstance(value, str):
             try:
-                data[kind] = _stringify_text_fields(_csv_records(base / value, kind))
+                data[kind] = _csv_records(base / value, kind)
             except ScenarioError as exc:
                 issues.extend(exc.issues)
                 data[kind] = []

@@ -46,6 +46,10 @@ def solve(
         of its assignment; ``bound`` and ``gap`` say how far from optimal it can be at most.
     """
     start = time.perf_counter()
+    if export_model is not None and Path(export_model).suffix.lower() not in (".mps", ".lp"):
+        raise ValueError(
+            f"cannot export the model as {Path(export_model).name!r}: use a .mps or .lp file"
+        )
     overrides: dict[str, Any] = {}
     if backend is not None:
         overrides["backend"] = backend
@@ -110,9 +114,9 @@ def _message(status: str, after: Evaluation, gap: float | None, wanted: float) -
             else "Optimal plan"
         )
     elif gap is not None:
-        head = f"Feasible plan, at most {gap:.2%} from optimal (time limit reached)"
+        head = f"Feasible plan, at most {gap:.2%} from optimal (stopped before proving optimality)"
     else:
-        head = "Feasible plan, optimality not proven (time limit reached)"
+        head = "Feasible plan, optimality not proven (stopped before proving optimality)"
     text = f"{head}: {moves} account(s) change CSM."
     if after.violations:
         text += f" WARNING: {len(after.violations)} rule violation(s) found when checking the plan."

@@ -55,31 +55,30 @@ def print_issues(console: Console, error: ScenarioError) -> None:
 
 
 def terms_table(after: Evaluation | None, before: Evaluation | None) -> Table:
-    table = Table(title="Objective (each term: 0 = ideal, 1 = worst)", title_justify="left")
+    """Objective terms; with only ``after`` (evaluate mode) a single value column."""
+    single = before is None
+    table = Table(title="Objective (each term: 0 = ideal)", title_justify="left")
     table.add_column("term")
     table.add_column("weight", justify="right")
-    table.add_column("before", justify="right")
-    table.add_column("after", justify="right")
+    if not single:
+        table.add_column("before", justify="right")
+    table.add_column("value" if single else "after", justify="right")
     source = after or before
     assert source is not None
+
+    def cells(get: Any) -> list[str]:
+        values = [] if single else ["-" if before is None else get(before)]
+        return [*values, "-" if after is None else get(after)]
+
     for name, weight in source.weights.items():
-        table.add_row(
-            name,
-            _pct(weight),
-            "-" if before is None else f"{before.terms[name]:.4f}",
-            "-" if after is None else f"{after.terms[name]:.4f}",
-        )
-    table.add_row(
-        "[bold]total[/]",
-        "",
-        "-" if before is None else f"[bold]{before.objective:.5f}[/]",
-        "-" if after is None else f"[bold]{after.objective:.5f}[/]",
-    )
+        table.add_row(name, _pct(weight), *cells(lambda e, name=name: f"{e.terms[name]:.4f}"))
+    table.add_row("[bold]total[/]", "", *cells(lambda e: f"[bold]{e.objective:.5f}[/]"))
     return table
 
 
 def books_table(after: Evaluation | None, before: Evaluation) -> Table:
-    table = Table(title="CSM books (before -> after)", title_justify="left")
+    title = "CSM books (before -> after)" if after is not None else "CSM books"
+    table = Table(title=title, title_justify="left")
     for column in (
         "CSM",
         "accounts",
@@ -124,14 +123,15 @@ _KPI_FORMATS: dict[str, Any] = {
 
 
 def kpi_table(after: Evaluation | None, before: Evaluation) -> Table:
+    """KPIs before and after; with ``after=None`` (evaluate mode) a single value column."""
     table = Table(title="KPIs", title_justify="left")
     table.add_column("KPI")
-    table.add_column("before", justify="right")
-    table.add_column("after", justify="right")
+    table.add_column("value" if after is None else "before", justify="right")
+    if after is not None:
+        table.add_column("after", justify="right")
     for key, fmt in _KPI_FORMATS.items():
-        old = before.kpis.get(key)
-        new = None if after is None else after.kpis.get(key)
-        table.add_row(key, "-" if old is None else fmt(old), "-" if new is None else fmt(new))
+        row = [before.kpis.get(key)] + ([] if after is None else [after.kpis.get(key)])
+        table.add_row(key, *("-" if v is None else fmt(v) for v in row))
     return table
 
 
@@ -180,7 +180,7 @@ def print_plan(console: Console, plan: Plan, moves_shown: int = 15) -> None:
 def print_evaluation(console: Console, evaluation: Evaluation) -> None:
     console.print(terms_table(evaluation, None))
     console.print(books_table(None, evaluation))
-    console.print(kpi_table(evaluation, evaluation))
+    console.print(kpi_table(None, evaluation))
     if evaluation.violations:
         console.print(f"[bold red]{len(evaluation.violations)} hard-rule violation(s)[/]:")
         for v in evaluation.violations:
@@ -215,8 +215,16 @@ def cmd_solve(args: argparse.Namespace, console: Console, err: Console) -> int:
             scenario = scenario.replace(solver=scenario.solver.model_copy(update=overrides))
     except ScenarioError as exc:
         print_issues(err, exc)
+        invalid = Plan.invalid(exc.issues, scenario=str(args.scenario)).to_dict()
         if args.out:
-            _write_json(args.out, Plan.invalid(exc.issues, scenario=str(args.scenario)).to_dict())
+            _write_json(args.out, invalid)
+        if args.json:
+            print(json.dumps(invalid, indent=2))
+        return EXIT_INVALID
+    if args.export_model and args.export_model.suffix.lower() not in (".mps", ".lp"):
+        err.print(
+            f"[bold red]Invalid option[/]: --export-model must name a .mps or .lp file, not {args.export_model}"
+        )
         return EXIT_INVALID
 
     progress_cb = None

@@ -67,6 +67,7 @@ def export_model(model: LinearModel, path: str | Path) -> Path:
 _BOUND = re.compile(
     r"^(?:Lower bound|Objective bound|Best possible):\s*(-?[0-9.eE+-]+)", re.MULTILINE
 )
+_BEST_POSSIBLE = re.compile(r"best possible (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)")
 _RESULT = re.compile(r"^Result - (.*)$", re.MULTILINE)
 
 
@@ -120,10 +121,10 @@ class CbcBackend(SolverBackend):
             status = "feasible"
         else:
             status = "no_solution"
-        bound = None
-        match = _BOUND.search(log)
-        if match:
-            bound = float(match.group(1)) + 0.0
-        elif status == "optimal":
-            bound = objective
+        bound = objective if status == "optimal" else None
+        precise = _BEST_POSSIBLE.findall(log)  # full precision, unlike the summary's "Lower bound"
+        if status != "optimal" and precise:
+            bound = float(precise[-1])
+        elif status != "optimal" and (match := _BOUND.search(log)):
+            bound = float(match.group(1))
         return RawSolution(status, values, objective, bound, seconds, result_text, log.splitlines())

@@ -1,0 +1,66 @@
+"""Check that the docs still match the code: ``python docs/check_docs.py`` (exit 1 on drift).
+
+- docs/scenario.schema.json equals the schema generated from the pydantic models;
+- every scenario key is in docs/scenario-format.md, every plan/KPI/book key in plan-format.md;
+- examples/tiny/scenario.json solves to the objective quoted in the docs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from optimizer import (  # noqa: E402
+    Account,
+    Constraints,
+    Csm,
+    Objectives,
+    Scenario,
+    SolverSettings,
+    json_schema,
+    load_scenario,
+    solve,
+)
+from optimizer.evaluate import Book  # noqa: E402
+
+TINY_OBJECTIVE = "0.18459"
+
+
+def main() -> int:
+    problems: list[str] = []
+    schema = json.loads((ROOT / "docs" / "scenario.schema.json").read_text(encoding="utf-8"))
+    if schema != json_schema():
+        problems.append("docs/scenario.schema.json is stale: run `territory schema --out ...`")
+
+    scenario_doc = (ROOT / "docs" / "scenario-format.md").read_text(encoding="utf-8")
+    for model in (Scenario, Csm, Account, Objectives, Constraints, SolverSettings):
+        for key in model.model_fields:
+            if f"`{key}`" not in scenario_doc:
+                problems.append(f"scenario-format.md does not document {model.__name__}.{key}")
+
+    plan = solve(load_scenario(ROOT / "examples" / "tiny" / "scenario.json"))
+    data = plan.to_dict()
+    plan_doc = (ROOT / "docs" / "plan-format.md").read_text(encoding="utf-8")
+    keys = set(data) | set(data["objective"]) | set(data["assignments"][0])
+    keys |= set(data["kpis"]["after"]) | set(Book.__dataclass_fields__) - {"csm_id", "name"}
+    for key in sorted(keys):
+        if f"`{key}`" not in plan_doc:
+            problems.append(f"plan-format.md does not document `{key}`")
+
+    if plan.status != "optimal" or f"{plan.objective:.5f}" != TINY_OBJECTIVE:
+        problems.append(
+            f"examples/tiny: got {plan.status} {plan.objective}, docs say {TINY_OBJECTIVE}"
+        )
+
+    for problem in problems:
+        print(problem)
+    print("docs OK" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

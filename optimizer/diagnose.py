@@ -17,6 +17,7 @@ from typing import Any
 from .formulation import ELIGIBILITY_RULES, Group, Row, build_model
 from .instance import FREEZE, LANGUAGE, LOCKED, REGION, SKILLS, Instance
 from .scenario import SolverSettings
+from .units import money
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,6 @@ class Diagnosis:
             "conflicts": [c.to_dict() for c in self.conflicts],
             "note": self.note,
         }
-
-
-def money(value: float) -> str:
-    """$1.50M, $250K, $900: how CS leaders write ARR."""
-    if abs(value) >= 1e6:
-        return f"${value / 1e6:,.2f}M"
-    if abs(value) >= 1e3:
-        return f"${value / 1e3:,.0f}K"
-    return f"${value:,.0f}"
 
 
 _RULE_NAMES = {

@@ -15,6 +15,7 @@ from typing import Any
 
 from .instance import FREEZE, LANGUAGE, LOCKED, REGION, SKILLS, TERMS, Instance
 from .scenario import Scenario, ScenarioError, ScenarioIssue
+from .units import money
 
 Assignment = Mapping[str, str | None]
 
@@ -129,14 +130,6 @@ def _resolve(inst: Instance, assignment: Assignment) -> list[int | None]:
     return out
 
 
-def _money(value: float) -> str:
-    if abs(value) >= 1e6:
-        return f"${value / 1e6:,.2f}M"
-    if abs(value) >= 1e3:
-        return f"${value / 1e3:,.0f}K"
-    return f"${value:,.0f}"
-
-
 def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
     n_csms = len(inst.csms)
     weights = inst.weights()
@@ -223,7 +216,7 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
             Violation(
                 "max_moved_arr",
                 "team",
-                f"{_money(moved_arr)} of ARR changes CSM but max_moved_arr is {_money(rule.max_moved_arr)}",
+                f"{money(moved_arr)} of ARR changes CSM but max_moved_arr is {money(rule.max_moved_arr)}",
                 moved_arr - rule.max_moved_arr,
             )
         )
@@ -351,7 +344,7 @@ def _book_violations(
                 Violation(
                     "min_arr",
                     csm.id,
-                    f"CSM {csm.label} covers {_money(arr)} ARR, below the minimum {_money(lim.min_arr)}",
+                    f"CSM {csm.label} covers {money(arr)} ARR, below the minimum {money(lim.min_arr)}",
                     lim.min_arr - arr,
                 )
             )
@@ -360,7 +353,7 @@ def _book_violations(
                 Violation(
                     "max_arr",
                     csm.id,
-                    f"CSM {csm.label} covers {_money(arr)} ARR, above the maximum {_money(lim.max_arr)}",
+                    f"CSM {csm.label} covers {money(arr)} ARR, above the maximum {money(lim.max_arr)}",
                     arr - lim.max_arr,
                 )
             )
@@ -371,8 +364,8 @@ def _book_violations(
                     Violation(
                         "arr_tolerance",
                         csm.id,
-                        f"CSM {csm.label} covers {_money(arr)} ARR, outside ±{rule.arr_tolerance:.0%} of the "
-                        f"{_money(inst.arr_target[c])} target ({_money(lo)} to {_money(hi)})",
+                        f"CSM {csm.label} covers {money(arr)} ARR, outside ±{rule.arr_tolerance:.0%} of the "
+                        f"{money(inst.arr_target[c])} target ({money(lo)} to {money(hi)})",
                         max(lo - arr, arr - hi),
                     )
                 )

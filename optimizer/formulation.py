@@ -349,8 +349,8 @@ def balance_term(built: AssignmentModel, weight: float) -> None:
             idx = [v for _, v in pairs]
             coef = [amounts[a] / unit for a, _ in pairs]
             top = sum(coef)
-            # CP-SAT counts ARR deviation in $10 steps and workload deviation in hundredths.
-            var_steps = unit / 10 if label == "arr" else unit * MONEY_STEPS
+            # CP-SAT counts deviation in the row's own steps (cents, hundredths of a unit).
+            var_steps = unit * MONEY_STEPS
             over = built.model.add_var(
                 f"over_{label}[{csm.id}]", 0.0, max(top, 0.0), False, var_steps
             )

@@ -13,13 +13,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 #: Churn probability used for each named risk level (documented in docs/scenario-format.md).
 RISK_LEVELS: dict[str, float] = {"low": 0.05, "medium": 0.2, "high": 0.5}
@@ -52,7 +51,9 @@ class ScenarioError(ValueError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
+    )
 
 
 class Csm(_Frozen):
@@ -105,13 +106,6 @@ class Account(_Frozen):
     required_skills: tuple[str, ...] = ()
     current_csm: str | None = None
     locked: bool = False
-
-    @field_validator("arr")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
 
     @property
     def churn_probability(self) -> float:
@@ -406,8 +400,12 @@ _BOOL_WORDS = {
 }
 
 
-def _csv_records(path: Path, kind: str) -> list[dict[str, Any]]:
-    """Read a CSV of accounts or CSMs: empty cells are absent, lists are split on ';' or '|'."""
+def _csv_records(path: Path, kind: str) -> tuple[list[dict[str, Any]], list[ScenarioIssue]]:
+    """Read a CSV of accounts or CSMs: empty cells are absent, lists are split on ';' or '|'.
+
+    Returns the records and the problems with the file's shape; a bad value stays in its record
+    so validation reports it, with the account or CSM id, together with everything else.
+    """
     if not path.is_file():
         raise ScenarioError([ScenarioIssue(path=kind, message=f"file not found: {path}")])
     records: list[dict[str, Any]] = []
@@ -434,22 +432,12 @@ def _csv_records(path: Path, kind: str) -> list[dict[str, Any]]:
                         p.strip() for p in value.replace("|", ";").split(";") if p.strip()
                     ]
                 elif key == "locked":
-                    if value.lower() not in _BOOL_WORDS:
-                        issues.append(
-                            ScenarioIssue(
-                                path=f"{path.name}:{row_number}.locked",
-                                message=f"not a yes/no value: {value!r}",
-                            )
-                        )
-                        continue
-                    record[key] = _BOOL_WORDS[value.lower()]
+                    record[key] = _BOOL_WORDS.get(value.lower(), value)
                 else:
                     record[key] = _cell(key, value)
             if record:
                 records.append(record)
-    if issues:
-        raise ScenarioError(issues)
-    return records
+    return records, issues
 
 
 _NUMERIC_FIELDS = {
@@ -503,21 +491,37 @@ def load_scenario(path: str | Path) -> Scenario:
         ) from None
     if not isinstance(data, dict):
         raise ScenarioError([ScenarioIssue(path=str(path), message="a scenario is a JSON object")])
-    return Scenario.from_dict(resolve_files(data, path.parent))
+    data, file_issues = _resolve_files(data, path.parent)
+    try:
+        scenario = Scenario.from_dict(data)
+    except ScenarioError as exc:
+        raise ScenarioError(file_issues + exc.issues) from None
+    if file_issues:
+        raise ScenarioError(file_issues)
+    return scenario
 
 
 def resolve_files(data: dict[str, Any], base: Path) -> dict[str, Any]:
     """Replace ``accounts``/``csms`` given as CSV paths (relative to ``base``) by their rows."""
+    resolved, issues = _resolve_files(data, base)
+    if issues:
+        raise ScenarioError(issues)
+    return resolved
+
+
+def _resolve_files(data: dict[str, Any], base: Path) -> tuple[dict[str, Any], list[ScenarioIssue]]:
     data = dict(data)
     issues: list[ScenarioIssue] = []
+    missing: list[ScenarioIssue] = []
     for kind in ("accounts", "csms"):
         value = data.get(kind)
         if isinstance(value, str):
             try:
-                data[kind] = _csv_records(base / value, kind)
+                data[kind], found = _csv_records(base / value, kind)
             except ScenarioError as exc:
-                issues.extend(exc.issues)
-                data[kind] = []
-    if issues:
-        raise ScenarioError(issues)
-    return data
+                missing.extend(exc.issues)
+                continue
+            issues.extend(found)
+    if missing:
+        raise ScenarioError(missing + issues)
+    return data, issues

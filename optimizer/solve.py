@@ -86,18 +86,25 @@ def solve(
     if raw.status == "infeasible":
         return finish("infeasible", no_plan, diagnosis=find_conflicts(inst, settings))
     if raw.values is None:
-        if raw.status == "no_solution":
+        if before.feasible:
+            # Never end a time limit with nothing when today's assignment already keeps every rule.
+            assignment = {a: c for a, c in scenario.current_assignment().items() if c is not None}
+        elif raw.status == "no_solution":
             return finish("no_solution", "The time limit ended before any plan was found.")
-        return finish("no_solution", f"The solver stopped without a plan: {raw.message}")
-
-    assignment = built.assignment(raw.values)
+        else:
+            return finish("no_solution", f"The solver stopped without a plan: {raw.message}")
+    else:
+        assignment = built.assignment(raw.values)
     after = evaluate(inst, assignment)
     bound = None if raw.bound is None else min(raw.bound, after.objective)
     gap = relative_gap(after.objective, bound)
     status = "optimal" if raw.status == "optimal" else "feasible"
+    message = _message(status, after, gap, settings.gap)
+    if raw.values is None:
+        message = "No better plan was found in time; the current assignment, which keeps every rule, is returned."
     return finish(
         status,
-        _message(status, after, gap, settings.gap),
+        message,
         bound=bound,
         gap=gap,
         assignments=_rows(inst, assignment, before),

@@ -27,16 +27,9 @@ from optimizer import (
     load_scenario,
     solve,
 )
+from optimizer.units import money
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_INVALID = 0, 1, 2
-
-
-def money(value: float) -> str:
-    if abs(value) >= 1e6:
-        return f"${value / 1e6:,.2f}M"
-    if abs(value) >= 1e3:
-        return f"${value / 1e3:,.0f}K"
-    return f"${value:,.0f}"
 
 
 def _pct(value: float | None, digits: int = 0) -> str:

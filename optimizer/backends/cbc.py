@@ -111,7 +111,7 @@ class CbcBackend(SolverBackend):
         sol_status = problem.sol_status
         has_solution = sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
         values = [float(v.varValue or 0.0) for v in variables] if has_solution else None
-        objective = float(pulp.value(problem.objective)) if has_solution else None
+        objective = float(pulp.value(problem.objective) or 0.0) if has_solution else None
         if problem.status == pulp.LpStatusInfeasible or "infeasible" in result_text.lower():
             status = "infeasible"
             values, objective = None, None

@@ -20,8 +20,11 @@ from ..scenario import SolverSettings
 from .base import Progress, ProgressCallback, RawSolution, SolverBackend, relative_gap
 
 _EPS = 1e-6
-#: The largest objective coefficient becomes this integer; the others are rounded in proportion.
-OBJECTIVE_RESOLUTION = 1e7
+#: The smallest objective coefficient becomes at least this integer, so rounding the objective
+#: to integers moves no coefficient by more than 1/(2 * OBJECTIVE_RESOLUTION) of itself...
+OBJECTIVE_RESOLUTION = 1e4
+#: ...unless the objective's largest possible value would then come near CP-SAT's int64 limit.
+OBJECTIVE_CEILING = 2.0**60
 
 
 def _round_coef(value: float, where: str) -> int:
@@ -104,8 +107,12 @@ class CpSatBackend(SolverBackend):
             i: (c if model.variables[i].integer else c / model.variables[i].steps)
             for i, c in model.objective.items()
         }
-        largest = max((abs(c) for c in per_step.values()), default=1.0) or 1.0
-        factor = OBJECTIVE_RESOLUTION / largest
+        smallest = min((abs(c) for c in per_step.values() if c), default=1.0)
+        activity = sum(
+            abs(c) * max(abs(cp_vars[i].proto.domain[0]), abs(cp_vars[i].proto.domain[-1]))
+            for i, c in per_step.items()
+        )
+        factor = min(OBJECTIVE_RESOLUTION / smallest, OBJECTIVE_CEILING / max(activity, 1e-300))
         cp.minimize(
             sum(round(c * factor) * cp_vars[i] for i, c in per_step.items() if round(c * factor))
         )

@@ -1,0 +1,221 @@
+"""HiGHS, CP-SAT and CBC solve the one model to the same optimum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import (
+    BACKEND_NAMES,
+    EXAMPLE,
+    TIE,
+    account,
+    csm,
+    make,
+    scenario_dict,
+    solve_ok,
+    weights,
+)
+
+from benchmarks.generator import generate
+from optimizer import BACKENDS, Progress, Scenario, load_scenario, solve
+from optimizer.backends import get_backend
+
+#: CP-SAT rounds the objective to integers (1e7 steps for the largest coefficient).
+TOLERANCE = {"highs": 1e-6, "cpsat": 1e-5, "cbc": 1e-6}
+
+
+def generated(n_accounts: int, n_csms: int, seed: int) -> Scenario:
+    data = generate(n_accounts, n_csms, seed=seed)
+    data["solver"] = {"time_limit_s": 30, "gap": 0.0, "seed": 0, "threads": 1}
+    return Scenario.from_dict(data)
+
+
+def mixed_team() -> Scenario:
+    """Every term and most rules on a 6x3 team (default 40/30/20/10 weights plus continuity)."""
+    return make(
+        [
+            csm("C1", retention_rate=0.93, expansion_rate=0.12, industries=["fintech"]),
+            csm(
+                "C2",
+                retention_rate=0.85,
+                expansion_rate=0.25,
+                industries=["retail"],
+                skills=["sql"],
+            ),
+            csm("C3", retention_rate=0.89, expansion_rate=0.18, capacity=0.5, region="EMEA"),
+        ],
+        [
+            account("A1", 420_000, churn_risk="high", industry="fintech", current_csm="C2"),
+            account("A2", 150_000, expansion_potential="high", industry="retail", current_csm="C1"),
+            account("A3", 310_000, churn_risk=0.35, required_skills=["sql"], current_csm="C2"),
+            account("A4", 90_000, industry="retail", region="EMEA", current_csm="C3"),
+            account("A5", 260_000, churn_risk="medium", industry="fintech", current_csm="C3"),
+            account("A6", 180_000, expansion_potential=0.6, current_csm="C1", locked=True),
+        ],
+        objectives={
+            "churn_risk": 40,
+            "balance": 30,
+            "expertise": 20,
+            "expansion": 10,
+            "continuity": 5,
+        },
+        constraints={"arr_tolerance": 0.5, "max_accounts_per_csm": 3, "max_moves": 3},
+    )
+
+
+SCENARIOS = {
+    "mixed_6x3": mixed_team,
+    "generated_20x3": lambda: generated(20, 3, seed=3),
+    "generated_24x4": lambda: generated(24, 4, seed=7),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_backends_reach_the_same_optimum(name: str) -> None:
+    scenario = SCENARIOS[name]()
+    plans = {backend: solve_ok(scenario, backend) for backend in BACKEND_NAMES}
+    reference = plans["highs"].objective
+    assert reference is not None
+    for backend, plan in plans.items():
+        assert plan.backend == backend
+        assert plan.objective == pytest.approx(reference, rel=TOLERANCE[backend], abs=1e-9)
+        # A proven optimum: the bound is (nearly) the plan's value. CP-SAT's bound is that of
+        # its own rounded model (ARR deviation in $10 steps), hence the looser check.
+        assert plan.bound is not None
+        assert plan.bound <= plan.objective + 1e-9
+        slack = 1e-3 if backend == "cpsat" else TOLERANCE[backend]
+        assert plan.objective - plan.bound <= slack * max(1.0, plan.objective)
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_all_backends_recognize_infeasibility(backend: str) -> None:
+    # Four accounts of 100K, three with C1: each book must be 200K +-10%, which takes one move,
+    # but no move is allowed. Nothing a pre-check sees; the model itself is infeasible.
+    scenario = make(
+        [csm("C1"), csm("C2")],
+        [account(f"A{i}", 100_000, current_csm="C1" if i < 4 else "C2") for i in range(1, 5)],
+        constraints={"arr_tolerance": 0.1, "max_moves": 0},
+    )
+    plan = solve(scenario, backend=backend)
+    assert plan.status == "infeasible"
+    assert plan.diagnosis is not None and plan.diagnosis.method == "relaxation"
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "highs",
+        "cpsat",
+        "cbc",
+    ],
+)
+def test_optimum_does_not_depend_on_the_currency_unit(backend: str) -> None:
+    # ARR 7, 4, 2 (say, in $K), band 0: target 6.5 each. Splits: {7} | {4, 2} deviates 0.5 + 0.5
+    # = 1 of 13; the current {7, 4} | {2} deviates 9 of 13. No tolerance: reference 0.30.
+    # Optimum (1/13) / 0.30 + one move of three (A2) * 0.001 / 3.
+    accounts = [
+        account("A1", 7, workload=0, current_csm="C1"),
+        account("A2", 4, workload=0, current_csm="C1"),
+        account("A3", 2, workload=0, current_csm="C2"),
+    ]
+    scenario = make(
+        [csm("C1"), csm("C2")],
+        accounts,
+        objectives=weights(balance=1),
+        constraints={"balance_band": 0.0},
+    )
+    plan = solve(scenario, backend=backend)
+    assert plan.status == "optimal"
+    assert plan.objective == pytest.approx((1 / 13) / 0.30 + TIE / 3, rel=1e-6)
+    assert plan.assignment() == {"A1": "C1", "A2": "C2", "A3": "C2"}
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "highs",
+        "cpsat",
+        "cbc",
+    ],
+)
+def test_an_empty_objective_is_solved(backend: str) -> None:
+    # One new account, no CSM rates (both default to 0.9 and 0.2): the churn term is 0 for
+    # every plan and there is no current CSM for a tie-breaker, so every coefficient is 0.
+    scenario = make(
+        [csm("C1"), csm("C2")], [account("A1", 100, workload=0)], objectives=weights(churn_risk=1)
+    )
+    plan = solve(scenario, backend=backend)
+    assert plan.status == "optimal"
+    assert plan.objective == 0.0
+    assert plan.assignment()["A1"] in ("C1", "C2")
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_scaling_all_arr_by_1000_changes_no_term(backend: str) -> None:
+    base = scenario_dict(
+        [csm("C1", retention_rate=0.9), csm("C2", retention_rate=0.8), csm("C3")],
+        [
+            account("A1", 41_000, churn_risk="high", current_csm="C1"),
+            account("A2", 23_000, workload=2, current_csm="C1"),
+            account("A3", 57_000, churn_risk="medium", current_csm="C2"),
+            account("A4", 12_000, workload=5, current_csm="C3"),
+            account("A5", 30_000, current_csm="C3"),
+        ],
+        objectives={"churn_risk": 1, "balance": 1, "expertise": 0, "expansion": 0, "continuity": 0},
+        constraints={"arr_tolerance": 0.6},
+    )
+    scaled: dict[str, Any] = {
+        **base,
+        "accounts": [{**a, "arr": a["arr"] * 1000} for a in base["accounts"]],
+    }
+    small = solve_ok(Scenario.from_dict(base), backend)
+    large = solve_ok(Scenario.from_dict(scaled), backend)
+    assert large.objective == pytest.approx(small.objective, rel=TOLERANCE[backend])
+
+
+@pytest.mark.parametrize("backend", ["highs", "cpsat"])
+def test_progress_is_reported_while_solving(backend: str) -> None:
+    reports: list[Progress] = []
+    plan = solve(generated(30, 4, seed=3), backend=backend, progress=reports.append)
+    assert plan.status == "optimal"
+    assert reports, "no progress report"
+    assert all(r.backend == backend for r in reports)
+    assert all(r.elapsed_s >= 0 for r in reports)
+    incumbents = [r.incumbent for r in reports if r.incumbent is not None]
+    assert incumbents and min(incumbents) >= plan.objective - 1e-6
+
+
+def test_backend_lookup() -> None:
+    assert BACKENDS == ("highs", "cpsat", "cbc")
+    assert get_backend("auto").name == "highs"
+    assert {get_backend(name).name for name in BACKENDS} == set(BACKENDS)
+    with pytest.raises(ValueError, match="unknown backend 'gurobi'"):
+        get_backend("gurobi")
+
+
+def test_auto_backend_runs_highs(team: dict) -> None:
+    team["solver"]["backend"] = "auto"
+    plan = solve(Scenario.from_dict(team))
+    assert plan.backend == "highs"
+    assert plan.settings["backend"] == "auto"
+
+
+def test_solve_arguments_override_the_scenario_settings(team: dict) -> None:
+    plan = solve(Scenario.from_dict(team), backend="cbc", time_limit_s=7)
+    assert plan.backend == "cbc"
+    assert plan.settings["time_limit_s"] == 7
+
+
+@pytest.mark.slow
+def test_time_limit_gives_a_feasible_plan_with_a_gap() -> None:
+    scenario = load_scenario(EXAMPLE)
+    scenario = scenario.replace(solver={**scenario.solver.model_dump(), "threads": 1, "gap": 0.0})
+    plan = solve(scenario, backend="highs", time_limit_s=2)
+    assert plan.status == "feasible"
+    assert plan.exit_code == 0
+    assert "from optimal" in plan.message
+    assert plan.bound is not None and plan.gap is not None
+    assert plan.bound <= plan.objective
+    assert plan.gap > 0
+    assert plan.after is not None and plan.after.violations == []

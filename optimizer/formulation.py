@@ -7,6 +7,8 @@ and a linear objective to minimize. Backends translate it; nothing here knows ab
 Variables
     ``x[a, c]`` binary, 1 when account ``a`` goes to CSM ``c``; created only for eligible pairs
     (locks, renewal freezes, skills, region and language are applied by not creating the others).
+    ``arr_load[c]``, ``workload_load[c]``: continuous, the book's totals, each defined by one
+    equality; the book rules are short rows on them.
     ``over_arr[c]``, ``under_arr[c]`` (and the workload pair): continuous, the deviation of a book
     beyond its comfort band, in units of one full-time book.
 
@@ -83,6 +85,7 @@ class LinearModel:
             self.objective[var] = self.objective.get(var, 0.0) + coef
 
     def value(self, values: list[float]) -> float:
+        """The objective of a solution vector (what the solver reports)."""
         return self.constant + sum(c * values[i] for i, c in self.objective.items())
 
 
@@ -93,8 +96,9 @@ class AssignmentModel:
     instance: Instance
     model: LinearModel
     x: dict[tuple[int, int], int]
-    #: Per CSM, the variable holding the book's ARR / workload (in full-time books).
-    loads: dict[str, list[int]] = field(default_factory=dict)
+    #: Per quantity ("arr", "workload") and CSM: the book total as (index, coef, largest value),
+    #: in full-time books.
+    books: dict[str, list[tuple[list[int], list[float], float]]] = field(default_factory=dict)
 
     def assignment(self, values: list[float]) -> dict[str, str]:
         """Read the account -> CSM assignment from a solution vector."""
@@ -110,25 +114,33 @@ class AssignmentModel:
         return out
 
     def hint(self, assignment: dict[str, str | None]) -> dict[int, float]:
-        """A (possibly partial) starting solution for the binary variables."""
+        """A (possibly partial) starting solution for the binary variables.
+
+        Accounts without a CSM in ``assignment``, or whose CSM they may no longer have, are left
+        for the solver to place.
+        """
         inst = self.instance
-        hint: dict[int, float] = {}
-        for (a, c), var in self.x.items():
-            chosen = assignment.get(inst.accounts[a].id)
-            if chosen is not None:
-                hint[var] = 1.0 if inst.csm_index.get(chosen) == c else 0.0
-        return hint
+        chosen: dict[int, int] = {}
+        for account_id, csm_id in assignment.items():
+            if csm_id is not None and csm_id in inst.csm_index and account_id in inst.account_index:
+                a, c = inst.account_index[account_id], inst.csm_index[csm_id]
+                if (a, c) in self.x:
+                    chosen[a] = c
+        return {var: float(chosen[a] == c) for (a, c), var in self.x.items() if a in chosen}
 
 
 MONEY_STEPS = 100.0  # CP-SAT resolution for money rows: cents
 
 
-def build_model(instance: Instance, *, relax: frozenset[str] = frozenset()) -> AssignmentModel:
+def build_model(
+    instance: Instance, *, relax: frozenset[str] = frozenset(), dense: bool = False
+) -> AssignmentModel:
     """Build the model of ``instance``.
 
     ``relax`` names rules to drop (used by the diagnosis to price a rule); eligibility rules in
     it (``locked``, ``renewal_freeze``, ``required_skills``, ``match_region``, ``match_language``)
-    re-admit the pairs they exclude.
+    re-admit the pairs they exclude. ``dense`` repeats book sums in every rule (see
+    :func:`book_loads`); the model's optimum is the same either way.
     """
     model = LinearModel()
     x: dict[tuple[int, int], int] = {}
@@ -143,7 +155,7 @@ def build_model(instance: Instance, *, relax: frozenset[str] = frozenset()) -> A
     weights = inst.weights()
 
     each_account_once(built)
-    book_loads(built)
+    book_loads(built, dense)
     for rule in (max_accounts, arr_limits, workload_limits, max_high_risk, move_budget):
         rule(built, relax)
     assignment_costs(built, weights, inst.tie_break)
@@ -192,12 +204,13 @@ def max_accounts(built: AssignmentModel, relax: frozenset[str]) -> None:
             )
 
 
-def book_loads(built: AssignmentModel) -> None:
-    """Definitions (not rules): ``arr_load[c]`` and ``workload_load[c]`` equal the book's totals.
+def book_loads(built: AssignmentModel, dense: bool) -> None:
+    """Definitions (not rules): the expression of each book's ARR and workload total.
 
-    Each book total is written once, as an equality; the rules and the balance term below are
-    short rows on these variables. Repeating the long sums in every rule made HiGHS's presolve
-    take minutes on 5,000 x 40 (parallel dense rows).
+    By default each total is a variable (``arr_load[c]``, ``workload_load[c]``) defined by one
+    equality, and the rules and the balance term are short rows on it: repeating the long sums
+    in every rule made HiGHS's presolve take minutes on 5,000 x 40 (parallel dense rows). With
+    ``dense=True`` the rules repeat the sums instead, which CBC's knapsack cuts need to see.
     """
     inst = built.instance
     for label, amounts, unit in (
@@ -205,22 +218,18 @@ def book_loads(built: AssignmentModel) -> None:
         ("workload", inst.workload, inst.workload_unit),
     ):
         steps = unit * MONEY_STEPS
-        loads = []
+        books: list[tuple[list[int], list[float], float]] = []
         for c, pairs in enumerate(_by_csm(built)):
-            csm = inst.csms[c]
+            index = [v for _, v in pairs]
             coef = [amounts[a] / unit for a, _ in pairs]
-            load = built.model.add_var(f"{label}_load[{csm.id}]", 0.0, sum(coef), False, steps)
-            built.model.add_row(
-                f"{label}_load[{csm.id}]",
-                None,
-                [v for _, v in pairs] + [load],
-                [*coef, -1.0],
-                0.0,
-                0.0,
-                steps,
-            )
-            loads.append(load)
-        built.loads[label] = loads
+            if dense:
+                books.append((index, coef, sum(coef)))
+                continue
+            name = f"{label}_load[{inst.csms[c].id}]"
+            load = built.model.add_var(name, 0.0, sum(coef), False, steps)
+            built.model.add_row(name, None, [*index, load], [*coef, -1.0], 0.0, 0.0, steps)
+            books.append((index, coef, sum(coef)))
+        built.books[label] = books
 
 
 def arr_limits(built: AssignmentModel, relax: frozenset[str]) -> None:
@@ -228,15 +237,15 @@ def arr_limits(built: AssignmentModel, relax: frozenset[str]) -> None:
     inst = built.instance
     unit = inst.arr_unit
     steps = unit * MONEY_STEPS
-    for c, load in enumerate(built.loads["arr"]):
+    for c, (index, coef, _) in enumerate(built.books["arr"]):
         csm = inst.csms[c]
         lim = inst.limits[c]
         if lim.min_arr is not None and "min_arr" not in relax:
             built.model.add_row(
                 f"min_arr[{csm.id}]",
                 ("min_arr", csm.id),
-                [load],
-                [1.0],
+                index,
+                coef,
                 lb=lim.min_arr / unit,
                 steps=steps,
             )
@@ -244,8 +253,8 @@ def arr_limits(built: AssignmentModel, relax: frozenset[str]) -> None:
             built.model.add_row(
                 f"max_arr[{csm.id}]",
                 ("max_arr", csm.id),
-                [load],
-                [1.0],
+                index,
+                coef,
                 ub=lim.max_arr / unit,
                 steps=steps,
             )
@@ -254,8 +263,8 @@ def arr_limits(built: AssignmentModel, relax: frozenset[str]) -> None:
             built.model.add_row(
                 f"arr_tolerance[{csm.id}]",
                 ("arr_tolerance", csm.id),
-                [load],
-                [1.0],
+                index,
+                coef,
                 lo / unit,
                 hi / unit,
                 steps,
@@ -267,15 +276,15 @@ def workload_limits(built: AssignmentModel, relax: frozenset[str]) -> None:
     inst = built.instance
     unit = inst.workload_unit
     steps = unit * MONEY_STEPS
-    for c, load in enumerate(built.loads["workload"]):
+    for c, (index, coef, _) in enumerate(built.books["workload"]):
         csm = inst.csms[c]
         lim = inst.limits[c]
         if lim.max_workload is not None and "max_workload" not in relax:
             built.model.add_row(
                 f"max_workload[{csm.id}]",
                 ("max_workload", csm.id),
-                [load],
-                [1.0],
+                index,
+                coef,
                 ub=lim.max_workload / unit,
                 steps=steps,
             )
@@ -284,8 +293,8 @@ def workload_limits(built: AssignmentModel, relax: frozenset[str]) -> None:
             built.model.add_row(
                 f"workload_tolerance[{csm.id}]",
                 ("workload_tolerance", csm.id),
-                [load],
-                [1.0],
+                index,
+                coef,
                 lo / unit,
                 hi / unit,
                 steps,
@@ -374,25 +383,24 @@ def balance_term(built: AssignmentModel, weight: float) -> None:
     for label, unit, targets in parts:
         share = weight / len(parts) / inst.total_capacity / inst.balance_reference(label)
         steps = unit * MONEY_STEPS
-        for c, load in enumerate(built.loads[label]):
+        for c, (index, coef, top) in enumerate(built.books[label]):
             csm = inst.csms[c]
             target = targets[c] / unit
-            top = built.model.variables[load].ub
             over = built.model.add_var(f"over_{label}[{csm.id}]", 0.0, max(top, 0.0), False, steps)
             under = built.model.add_var(f"under_{label}[{csm.id}]", 0.0, target, False, steps)
             built.model.add_row(
                 f"over_{label}[{csm.id}]",
                 None,
-                [load, over],
-                [1.0, -1.0],
+                [*index, over],
+                [*coef, -1.0],
                 ub=(1 + band) * target,
                 steps=steps,
             )
             built.model.add_row(
                 f"under_{label}[{csm.id}]",
                 None,
-                [load, under],
-                [1.0, 1.0],
+                [*index, under],
+                [*coef, 1.0],
                 lb=(1 - band) * target,
                 steps=steps,
             )

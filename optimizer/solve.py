@@ -77,11 +77,12 @@ def solve(
     if found:
         return finish("infeasible", no_plan, diagnosis=Diagnosis("precheck", found))
 
-    built = build_model(inst)
+    solver = get_backend(chosen_backend)
+    built = build_model(inst, dense=solver.dense_books)
     if export_model is not None:
         write_model(built.model, export_model)
     hint = built.hint(scenario.current_assignment())
-    raw = get_backend(chosen_backend).solve(built.model, settings, hint=hint, progress=progress)
+    raw = solver.solve(built.model, settings, hint=hint, progress=progress)
 
     if raw.status == "infeasible":
         return finish("infeasible", no_plan, diagnosis=find_conflicts(inst, settings))

@@ -55,6 +55,8 @@ class SolverBackend(ABC):
     name: str = ""
     #: What the backend supports: "hint" (warm start), "export" (write MPS/LP), "progress".
     features: frozenset[str] = frozenset()
+    #: Whether the model should repeat each book's sum in every rule (see build_model).
+    dense_books: bool = False
 
     @abstractmethod
     def solve(

@@ -228,7 +228,7 @@ def book_loads(built: AssignmentModel, dense: bool) -> None:
             name = f"{label}_load[{inst.csms[c].id}]"
             load = built.model.add_var(name, 0.0, sum(coef), False, steps)
             built.model.add_row(name, None, [*index, load], [*coef, -1.0], 0.0, 0.0, steps)
-            books.append((index, coef, sum(coef)))
+            books.append(([load], [1.0], sum(coef)))
         built.books[label] = books
 
 

@@ -115,7 +115,14 @@ class CbcBackend(SolverBackend):
         has_solution = sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
         values = [float(v.varValue or 0.0) for v in variables] if has_solution else None
         objective = float(pulp.value(problem.objective) or 0.0) if has_solution else None
-        if problem.status == pulp.LpStatusInfeasible or "infeasible" in result_text.lower():
+        # CBC's own "Result - ..." line decides: PuLP also says "Infeasible" when CBC stopped at
+        # its time limit before finding any plan.
+        proven_infeasible = (
+            "infeasible" in result_text.lower()
+            if result
+            else problem.status == pulp.LpStatusInfeasible
+        )
+        if proven_infeasible:
             status = "infeasible"
             values, objective = None, None
         elif sol_status == pulp.LpSolutionOptimal and "Optimal" in result_text:

@@ -73,20 +73,25 @@ class Evaluation:
     def contributions(self) -> dict[str, float]:
         return {name: self.weights[name] * self.terms[name] for name in TERMS}
 
+    def objective_dict(self, before: Evaluation | None = None) -> dict[str, Any]:
+        """Total, tie-break and each term's value, weight and contribution (and ``before``'s)."""
+        terms: dict[str, Any] = {}
+        for name in TERMS:
+            terms[name] = {
+                "value": self.terms[name],
+                "weight": self.weights[name],
+                "contribution": self.weights[name] * self.terms[name],
+            }
+            if before is not None:
+                terms[name]["before"] = before.terms[name]
+        out: dict[str, Any] = {"total": self.objective, "tie_break": self.tie_break, "terms": terms}
+        if before is not None:
+            out["before"] = before.objective
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "objective": {
-                "total": self.objective,
-                "tie_break": self.tie_break,
-                "terms": {
-                    name: {
-                        "value": self.terms[name],
-                        "weight": self.weights[name],
-                        "contribution": self.weights[name] * self.terms[name],
-                    }
-                    for name in TERMS
-                },
-            },
+            "objective": self.objective_dict(),
             "kpis": self.kpis,
             "csms": [asdict(book) for book in self.books],
             "violations": [asdict(v) for v in self.violations],

@@ -10,7 +10,6 @@ from typing import Any
 
 from .diagnose import Diagnosis
 from .evaluate import Evaluation
-from .instance import TERMS
 from .scenario import ScenarioIssue
 
 #: Plan statuses. optimal: proven within the requested gap; feasible: a plan, not proven;
@@ -80,22 +79,7 @@ class Plan:
         """The plan JSON (docs/plan-format.md)."""
         after = self.after
         before = self.before
-        objective = None
-        if after is not None:
-            objective = {
-                "total": after.objective,
-                "tie_break": after.tie_break,
-                "terms": {
-                    name: {
-                        "value": after.terms[name],
-                        "weight": after.weights[name],
-                        "contribution": after.weights[name] * after.terms[name],
-                        "before": None if before is None else before.terms[name],
-                    }
-                    for name in TERMS
-                },
-                "before": None if before is None else before.objective,
-            }
+        objective = None if after is None else after.objective_dict(before)
         csms: list[dict[str, Any]] = []
         books_before = {b.csm_id: b for b in before.books} if before else {}
         books_after = {b.csm_id: b for b in after.books} if after else {}

@@ -27,8 +27,23 @@ _BB_LINE = re.compile(
 )
 
 
-def to_proto(model: LinearModel, name: str = "territory") -> model_pb2.ModelProto:
-    """The MathOpt model proto of ``model`` (built directly: fast for large models)."""
+def objective_scale(model: LinearModel) -> float:
+    """A power of two that brings the largest objective coefficient near 1.
+
+    HiGHS's optimality tolerances are absolute; terms normalized to shares have coefficients of
+    1e-6 and below on large teams, which HiGHS flags as "excessively small costs".
+    """
+    largest = max((abs(c) for c in model.objective.values()), default=0.0)
+    if largest <= 0.0:
+        return 1.0
+    return float(2.0 ** round(-math.log2(largest)))
+
+
+def to_proto(
+    model: LinearModel, name: str = "territory", scale: float = 1.0
+) -> model_pb2.ModelProto:
+    """The MathOpt model proto of ``model`` (built directly: fast for large models), with the
+    objective multiplied by ``scale``."""
     n = len(model.variables)
     proto = model_pb2.ModelProto(name=name)
     v = proto.variables
@@ -39,10 +54,10 @@ def to_proto(model: LinearModel, name: str = "territory") -> model_pb2.ModelProt
     v.names.extend(var.name for var in model.variables)
     obj = sorted(model.objective.items())
     proto.objective.maximize = False
-    proto.objective.offset = model.constant
+    proto.objective.offset = model.constant * scale
     proto.objective.linear_coefficients.CopyFrom(
         sparse_containers_pb2.SparseDoubleVectorProto(
-            ids=[i for i, _ in obj], values=[c for _, c in obj]
+            ids=[i for i, _ in obj], values=[c * scale for _, c in obj]
         )
     )
     rows = proto.linear_constraints
@@ -80,7 +95,8 @@ class HighsBackend(SolverBackend):
         progress: ProgressCallback | None = None,
     ) -> RawSolution:
         start = time.perf_counter()
-        mo = mathopt.Model.from_model_proto(to_proto(model))
+        scale = objective_scale(model)
+        mo = mathopt.Model.from_model_proto(to_proto(model, scale=scale))
         variables = [mo.get_variable(i) for i in range(len(model.variables))]
         params = mathopt.SolveParameters(
             time_limit=timedelta(seconds=settings.time_limit_s),
@@ -110,7 +126,7 @@ class HighsBackend(SolverBackend):
             for line in lines:
                 match = _BB_LINE.match(line)
                 if match:
-                    bound, incumbent = _num(match.group(1)), _num(match.group(2))
+                    bound, incumbent = _num(match.group(1), scale), _num(match.group(2), scale)
                     progress(
                         Progress(
                             elapsed_s=time.perf_counter() - start,
@@ -138,13 +154,13 @@ class HighsBackend(SolverBackend):
         R = mathopt.TerminationReason
         has_solution = result.has_primal_feasible_solution()
         bound = result.termination.objective_bounds.dual_bound
-        bound_value = None if math.isinf(bound) else bound
+        bound_value = None if math.isinf(bound) else bound / scale
         values = None
         objective = None
         if has_solution:
             var_values = result.variable_values(variables)
             values = [float(v) for v in var_values]
-            objective = result.objective_value()
+            objective = result.objective_value() / scale
         if reason == R.OPTIMAL:
             status = "optimal"
         elif reason == R.INFEASIBLE:
@@ -159,9 +175,9 @@ class HighsBackend(SolverBackend):
         return RawSolution(status, values, objective, bound_value, seconds, message, log)
 
 
-def _num(text: str) -> float | None:
+def _num(text: str, scale: float) -> float | None:
     try:
         value = float(text)
     except ValueError:
         return None
-    return None if math.isinf(value) else value
+    return None if math.isinf(value) else value / scale

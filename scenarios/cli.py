@@ -7,6 +7,7 @@ solution in time), 2 invalid input (the problems are listed, each naming the acc
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
@@ -24,10 +25,12 @@ from optimizer import (
     evaluate,
     json_schema,
     load_assignment,
-    load_scenario,
     solve,
 )
 from optimizer.units import money
+
+from .compare import ROWS, Comparison, compare
+from .variants import load_variant
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_INVALID = 0, 1, 2
 
@@ -192,7 +195,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 def cmd_solve(args: argparse.Namespace, console: Console, err: Console) -> int:
     try:
-        scenario = load_scenario(args.scenario)
+        scenario = load_variant(args.scenario)
         overrides = {
             key: value
             for key, value in {
@@ -256,7 +259,7 @@ def cmd_solve(args: argparse.Namespace, console: Console, err: Console) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, console: Console, err: Console) -> int:
     try:
-        scenario = load_scenario(args.scenario)
+        scenario = load_variant(args.scenario)
         assignment = load_assignment(args.plan) if args.plan else None
         evaluation = evaluate(scenario, assignment)
     except ScenarioError as exc:
@@ -275,7 +278,7 @@ def cmd_evaluate(args: argparse.Namespace, console: Console, err: Console) -> in
 
 def cmd_validate(args: argparse.Namespace, console: Console, err: Console) -> int:
     try:
-        scenario = load_scenario(args.scenario)
+        scenario = load_variant(args.scenario)
     except ScenarioError as exc:
         print_issues(err, exc)
         return EXIT_INVALID
@@ -292,6 +295,62 @@ def cmd_schema(args: argparse.Namespace, console: Console, err: Console) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _compare_cell(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key == "gap" or key in ("arr_spread", "expertise_match"):
+        return _pct(value, 3 if key == "gap" else 1)
+    if key in ("arr_at_risk", "moved_arr"):
+        return money(value)
+    if isinstance(value, float):
+        return f"{value:.4f}" if key.startswith("term.") or key == "objective" else f"{value:,.2f}"
+    return str(value)
+
+
+def comparison_table(result: Comparison) -> Table:
+    table = Table(title="Scenarios side by side", title_justify="left")
+    table.add_column("")
+    for name in result.names:
+        table.add_column(name, justify="right")
+    for key, label in ROWS:
+        table.add_row(
+            label, *(_compare_cell(key, result.value(i, key)) for i in range(len(result.names)))
+        )
+    return table
+
+
+def cmd_compare(args: argparse.Namespace, console: Console, err: Console) -> int:
+    scenarios = []
+    names = []
+    failed = False
+    for path in args.scenarios:
+        try:
+            scenarios.append(load_variant(path))
+            names.append(path.stem if path.stem != "scenario" else path.parent.name)
+        except ScenarioError as exc:
+            failed = True
+            err.print(f"[bold]{path}[/]:")
+            print_issues(err, exc)
+    if not scenarios:
+        return EXIT_INVALID
+    options: dict[str, Any] = {}
+    if args.time_limit is not None:
+        options["time_limit_s"] = args.time_limit
+    if args.backend is not None:
+        options["backend"] = args.backend
+    result = compare(scenarios, names, **options)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    elif args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["metric", *result.names])
+        for key, label in ROWS:
+            writer.writerow([label, *(result.value(i, key) for i in range(len(result.names)))])
+    else:
+        console.print(comparison_table(result))
+    return EXIT_INVALID if failed else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,6 +379,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="solve several scenarios and show them side by side")
+    p.add_argument("scenarios", type=Path, nargs="+")
+    p.add_argument("--backend", choices=("auto", *BACKENDS))
+    p.add_argument("--time-limit", type=float, help="seconds per scenario")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true")
+    form.add_argument("--csv", action="store_true")
+    p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("validate", help="check a scenario and list every problem")
     p.add_argument("scenario", type=Path)

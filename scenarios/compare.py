@@ -1,0 +1,86 @@
+"""Side-by-side comparison of solved scenarios: one row per KPI, one column per scenario."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from optimizer import Plan, Scenario, solve
+from optimizer.instance import TERMS
+
+#: The rows of a comparison, in order: (key, label).
+ROWS: tuple[tuple[str, str], ...] = (
+    ("status", "status"),
+    ("gap", "gap"),
+    ("objective", "objective"),
+    *((f"term.{t}", f"term: {t}") for t in TERMS),
+    ("arr_spread", "ARR spread"),
+    ("workload_variance", "workload variance"),
+    ("arr_at_risk", "ARR at risk"),
+    ("expertise_match", "expertise match"),
+    ("moves", "moves"),
+    ("moved_arr", "moved ARR"),
+    ("differs_from_first", "accounts placed differently than in the first"),
+)
+
+
+@dataclass
+class Comparison:
+    """Solved scenarios and their KPIs; ``differences[i]`` lists the accounts whose CSM in
+    scenario ``i`` differs from scenario 0 (account id, CSM in scenario 0, CSM in scenario i)."""
+
+    names: list[str]
+    plans: list[Plan]
+    differences: list[list[tuple[str, str | None, str | None]]]
+
+    def value(self, index: int, key: str) -> Any:
+        plan = self.plans[index]
+        after = plan.after
+        if key == "status":
+            return plan.status
+        if key == "gap":
+            return plan.gap
+        if key == "objective":
+            return plan.objective
+        if key == "differs_from_first":
+            return len(self.differences[index])
+        if after is None:
+            return None
+        if key.startswith("term."):
+            return after.terms[key.removeprefix("term.")]
+        return after.kpis.get(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenarios": [
+                {
+                    "name": name,
+                    **{key: self.value(i, key) for key, _ in ROWS},
+                    "differences": [
+                        {"account_id": a, "first": first, "this": this}
+                        for a, first, this in self.differences[i]
+                    ],
+                }
+                for i, name in enumerate(self.names)
+            ]
+        }
+
+
+def compare(
+    scenarios: list[Scenario], names: list[str] | None = None, **solve_options: Any
+) -> Comparison:
+    """Solve every scenario (one after another) and line up their KPIs.
+
+    ``solve_options`` go to :func:`optimizer.solve` (``backend``, ``time_limit_s``...).
+    """
+    names = names or [s.name for s in scenarios]
+    plans = [solve(s, **solve_options) for s in scenarios]
+    first = plans[0].assignment()
+    differences = []
+    for plan in plans:
+        mine = plan.assignment()
+        accounts = sorted(set(first) | set(mine))
+        differences.append(
+            [(a, first.get(a), mine.get(a)) for a in accounts if first.get(a) != mine.get(a)]
+        )
+    return Comparison(list(names), plans, differences)

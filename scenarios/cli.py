@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as ProgressBar
 from rich.table import Table
 
 from optimizer import (
@@ -340,7 +342,24 @@ def cmd_compare(args: argparse.Namespace, console: Console, err: Console) -> int
         options["time_limit_s"] = args.time_limit
     if args.backend is not None:
         options["backend"] = args.backend
-    result = compare(scenarios, names, **options)
+    with ProgressBar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("solving", total=len(scenarios))
+        result = compare(
+            scenarios,
+            names,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            on_done=lambda _i, _outcome: bar.advance(task),
+            **options,
+        )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
     elif args.csv:
@@ -384,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenarios", type=Path, nargs="+")
     p.add_argument("--backend", choices=("auto", *BACKENDS))
     p.add_argument("--time-limit", type=float, help="seconds per scenario")
+    p.add_argument("--workers", type=int, help="local processes (default: one per core)")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     form = p.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")

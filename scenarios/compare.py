@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer import Plan, Scenario, solve
+from optimizer import Plan, Scenario
 from optimizer.instance import TERMS
+
+from .executors import Outcome, run_scenarios
 
 #: The rows of a comparison, in order: (key, label).
 ROWS: tuple[tuple[str, str], ...] = (
@@ -67,14 +70,27 @@ class Comparison:
 
 
 def compare(
-    scenarios: list[Scenario], names: list[str] | None = None, **solve_options: Any
+    scenarios: list[Scenario],
+    names: list[str] | None = None,
+    *,
+    scheduler: Any = None,
+    workers: int | None = None,
+    on_done: Callable[[int, Outcome], None] | None = None,
+    **solve_options: Any,
 ) -> Comparison:
-    """Solve every scenario (one after another) and line up their KPIs.
-
-    ``solve_options`` go to :func:`optimizer.solve` (``backend``, ``time_limit_s``...).
+    """Solve every scenario (in parallel, see :func:`scenarios.executors.run_scenarios`) and line
+    up their KPIs. ``solve_options`` go to :func:`optimizer.solve` (``backend``, ``time_limit_s``).
     """
     names = names or [s.name for s in scenarios]
-    plans = [solve(s, **solve_options) for s in scenarios]
+    outcomes = run_scenarios(
+        scenarios, scheduler=scheduler, workers=workers, on_done=on_done, **solve_options
+    )
+    plans = [
+        o.plan
+        if o.plan is not None
+        else Plan(status="no_solution", message=o.error or "", scenario=o.name)
+        for o in outcomes
+    ]
     first = plans[0].assignment()
     differences = []
     for plan in plans:

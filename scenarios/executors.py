@@ -1,0 +1,113 @@
+"""Run many scenarios at once: a local process pool by default, a Dask cluster on request.
+
+``run_scenarios(scenarios, scheduler=None)`` solves every scenario and returns one
+:class:`Outcome` per scenario, in order. A scenario whose solve raises is reported in its
+outcome (``error``) and the others still run.
+
+- Local (default): a process pool with one worker per core; each solve gets one solver thread,
+  so the pool uses the cores instead of oversubscribing them.
+- Dask: ``scheduler="tcp://host:8786"`` (or a ``dask.distributed.Client``) sends the same work to
+  a cluster. Start one with ``dask scheduler`` on one machine and ``dask worker tcp://host:8786
+  --nthreads 1`` on each worker machine (install this package on every worker).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from optimizer import Plan, Scenario, solve
+
+
+@dataclass
+class Outcome:
+    """The result of one scenario in a batch: a plan, or the error that stopped it."""
+
+    name: str
+    plan: Plan | None
+    error: str | None = None
+
+
+def solve_one(scenario: Scenario, options: dict[str, Any]) -> Outcome:
+    """Solve one scenario; any exception becomes the outcome's ``error`` (runs in a worker)."""
+    try:
+        return Outcome(scenario.name, solve(scenario, **options))
+    except Exception as exc:  # reported per scenario: one bad scenario must not stop a sweep
+        return Outcome(scenario.name, None, f"{type(exc).__name__}: {exc}")
+
+
+def _single_threaded(scenario: Scenario) -> Scenario:
+    if scenario.solver.threads == 1:
+        return scenario
+    return scenario.replace(solver={**scenario.solver.model_dump(), "threads": 1})
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario],
+    *,
+    scheduler: Any = None,
+    workers: int | None = None,
+    on_done: Callable[[int, Outcome], None] | None = None,
+    **options: Any,
+) -> list[Outcome]:
+    """Solve ``scenarios`` in parallel; ``options`` go to :func:`optimizer.solve`.
+
+    Parameters
+    ----------
+    scheduler
+        ``None`` for the local process pool, a Dask scheduler address, or a Dask ``Client``.
+    workers
+        Local pool size (default: the number of cores). ``1`` solves in this process.
+    on_done
+        Called with (index, outcome) as each scenario finishes (for progress bars).
+    """
+    tasks = [_single_threaded(s) for s in scenarios]
+    if scheduler is not None:
+        return _run_dask(tasks, scheduler, on_done, options)
+    workers = workers or os.cpu_count() or 1
+    results: list[Outcome | None] = [None] * len(tasks)
+    if workers == 1 or len(tasks) == 1:
+        for i, scenario in enumerate(tasks):
+            results[i] = solve_one(scenario, options)
+            if on_done:
+                on_done(i, results[i])  # type: ignore[arg-type]
+        return [r for r in results if r is not None]
+    # "spawn": solver libraries hold threads that a forked child must not inherit.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+        futures = {pool.submit(solve_one, scenario, options): i for i, scenario in enumerate(tasks)}
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()
+            if on_done:
+                on_done(i, results[i])  # type: ignore[arg-type]
+    return [r for r in results if r is not None]
+
+
+def _run_dask(
+    tasks: list[Scenario],
+    scheduler: Any,
+    on_done: Callable[[int, Outcome], None] | None,
+    options: dict[str, Any],
+) -> list[Outcome]:
+    from dask.distributed import Client
+    from dask.distributed import as_completed as dask_completed
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures = [client.submit(solve_one, scenario, options, pure=False) for scenario in tasks]
+        index = {future.key: i for i, future in enumerate(futures)}
+        results: list[Outcome | None] = [None] * len(tasks)
+        for future in dask_completed(futures):
+            i = index[future.key]
+            results[i] = future.result()
+            if on_done:
+                on_done(i, results[i])  # type: ignore[arg-type]
+        return [r for r in results if r is not None]
+    finally:
+        if client is not scheduler:
+            client.close()

@@ -68,6 +68,9 @@ class Instance:
     scenario: Scenario
     accounts: tuple[Account, ...] = field(init=False)
     csms: tuple[Csm, ...] = field(init=False)
+    #: Score on this instance's scale (normalizers, ideal rates, balance reference) instead of
+    #: our own: a variant that drops a rule is then comparable with its base (price of a rule).
+    reference: Instance | None = None
 
     def __post_init__(self) -> None:
         self.accounts = self.scenario.accounts
@@ -112,6 +115,10 @@ class Instance:
             for a in range(len(self.accounts))
         ]
         self.accounts_with_current = sum(1 for c in self.current if c is not None)
+        if self.reference is not None and [a.id for a in self.reference.accounts] != [
+            a.id for a in self.accounts
+        ]:
+            raise ValueError("a reference instance must have the same accounts in the same order")
 
     # ------------------------------------------------------------------ limits and rules
     def _limits(self, csm: Csm, index: int) -> CsmLimits:
@@ -206,6 +213,8 @@ class Instance:
 
     @cached_property
     def _churn_norm(self) -> float:
+        if self.reference is not None:
+            return self.reference._churn_norm
         total = 0.0
         for a, cs in enumerate(self.eligible):
             if cs:
@@ -215,6 +224,8 @@ class Instance:
 
     @cached_property
     def _expansion_norm(self) -> float:
+        if self.reference is not None:
+            return self.reference._expansion_norm
         total = 0.0
         for a, cs in enumerate(self.eligible):
             if cs:
@@ -224,6 +235,8 @@ class Instance:
 
     @cached_property
     def _expertise_norm(self) -> float:
+        if self.reference is not None:
+            return self.reference._expertise_norm
         return sum(self.arr[a] for a in range(len(self.accounts)) if self._expertise_counts(a))
 
     def _expertise_counts(self, a: int) -> bool:
@@ -232,14 +245,20 @@ class Instance:
 
     @cached_property
     def _best_retention(self) -> list[float]:
+        if self.reference is not None:
+            return self.reference._best_retention
         return [max((self.retention[c] for c in cs), default=0.0) for cs in self.eligible]
 
     @cached_property
     def _best_expansion(self) -> list[float]:
+        if self.reference is not None:
+            return self.reference._best_expansion
         return [max((self.expansion_rate[c] for c in cs), default=0.0) for cs in self.eligible]
 
     @cached_property
     def _expertise_flags(self) -> list[bool]:
+        if self.reference is not None:
+            return self.reference._expertise_flags
         return [self._expertise_counts(a) for a in range(len(self.accounts))]
 
     def pair_costs(self, a: int, c: int) -> dict[str, float]:
@@ -302,6 +321,8 @@ class Instance:
         That is ``tolerance - balance_band`` (as a share of the team total); without a tolerance
         for ``kind`` the ARR tolerance is used, and without either, 30%.
         """
+        if self.reference is not None:
+            return self.reference.balance_reference(kind)
         rule = self.scenario.constraints
         tolerance = rule.workload_tolerance if kind == "workload" else None
         if tolerance is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ def solve(
     time_limit_s: float | None = None,
     progress: ProgressCallback | None = None,
     export_model: str | Path | None = None,
+    warm_start: Mapping[str, str | None] | None = None,
+    score_like: Scenario | None = None,
 ) -> Plan:
     """Find the best reassignment of ``scenario`` under its hard rules.
 
@@ -37,6 +40,12 @@ def solve(
         Called with :class:`optimizer.backends.Progress` as the solver improves (HiGHS, CP-SAT).
     export_model
         Also write the model to this ``.mps`` or ``.lp`` file (any MILP solver can read it).
+    warm_start
+        A starting plan (account id -> CSM id) for the solver, e.g. the plan of a base scenario
+        when solving a variant of it; by default the current assignment.
+    score_like
+        Normalize the objective terms as in this scenario (same accounts) instead of this one, so
+        that a variant without some rule is scored on its base's scale (the price of the rule).
 
     Returns
     -------
@@ -56,7 +65,7 @@ def solve(
     if time_limit_s is not None:
         overrides["time_limit_s"] = time_limit_s
     settings = scenario.solver.model_copy(update=overrides)
-    inst = Instance(scenario)
+    inst = Instance(scenario, reference=None if score_like is None else Instance(score_like))
     before = evaluate(inst)
     chosen_backend = "highs" if settings.backend == "auto" else settings.backend
 
@@ -81,7 +90,7 @@ def solve(
     built = build_model(inst, dense=solver.dense_books)
     if export_model is not None:
         write_model(built.model, export_model)
-    hint = built.hint(scenario.current_assignment())
+    hint = built.hint(dict(warm_start) if warm_start is not None else scenario.current_assignment())
     raw = solver.solve(built.model, settings, hint=hint, progress=progress)
 
     if raw.status == "infeasible":

@@ -32,6 +32,7 @@ from optimizer import (
 from optimizer.units import money
 
 from .compare import ROWS, Comparison, compare
+from .sensitivity import Sensitivity, sensitivity
 from .variants import load_variant
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_INVALID = 0, 1, 2
@@ -372,6 +373,111 @@ def cmd_compare(args: argparse.Namespace, console: Console, err: Console) -> int
     return EXIT_INVALID if failed else EXIT_OK
 
 
+def _signed(value: float | None, fmt: Any = None) -> str:
+    if value is None:
+        return "-"
+    text = fmt(abs(value)) if fmt else f"{abs(value):.4f}"
+    return ("-" if value < 0 else "+") + text
+
+
+def print_sensitivity(console: Console, result: Sensitivity) -> None:
+    base = result.base
+    console.print(
+        f"Base plan: [bold]{base.status}[/], objective {_compare_cell('objective', base.objective)}, "
+        f"gap {_compare_cell('gap', base.gap)}"
+    )
+    table = Table(title="Disruption frontier: best plan per move budget", title_justify="left")
+    for column in ("max moves", "status", "objective", "share of the gain", "moves", "moved ARR"):
+        table.add_column(column, justify="right")
+    for run, (_, share) in zip(result.frontier, result.frontier_gain_shares(), strict=True):
+        after = run.plan.after
+        table.add_row(
+            "unlimited" if run.value is None else str(run.value),
+            run.plan.status,
+            _compare_cell("objective", run.plan.objective),
+            _pct(share),
+            "-" if after is None else str(after.kpis["moves"]),
+            "-" if after is None else money(float(after.kpis["moved_arr"] or 0)),
+        )
+    console.print(table)
+    table = Table(title="Price of each hard rule (objective gain without it)", title_justify="left")
+    for column in ("rule", "status", "price", "accounts placed differently"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for run in sorted(result.prices, key=lambda r: -(r.price or 0.0)):
+        table.add_row(
+            run.input.removeprefix("rule."),
+            run.plan.status,
+            _compare_cell("objective", run.price),
+            str(run.changed_accounts),
+        )
+    console.print(table)
+    for kpi, fmt in (
+        ("objective", None),
+        ("arr_at_risk", money),
+        ("arr_spread", lambda v: _pct(v, 1)),
+        ("moves", lambda v: f"{v:.0f}"),
+    ):
+        rows = result.tornado(kpi)
+        if not rows:
+            continue
+        table = Table(title=f"Tornado: {kpi} (change vs the base plan)", title_justify="left")
+        for column in ("input", "low", "high"):
+            table.add_column(column, justify="left" if column == "input" else "right")
+        for name, low, high in rows:
+            table.add_row(name, _signed(low, fmt), _signed(high, fmt))
+        console.print(table)
+    table = Table(
+        title="Stability: accounts that change CSM when a weight moves by 5%", title_justify="left"
+    )
+    table.add_column("weight")
+    table.add_column("value", justify="right")
+    table.add_column("accounts changed", justify="right")
+    for run in result.stability:
+        table.add_row(
+            run.input.removeprefix("weight."), f"{run.value:g}", str(run.changed_accounts)
+        )
+    console.print(table)
+
+
+def cmd_sensitivity(args: argparse.Namespace, console: Console, err: Console) -> int:
+    try:
+        scenario = load_variant(args.scenario)
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        return EXIT_INVALID
+    options: dict[str, Any] = {}
+    if args.time_limit is not None:
+        options["time_limit_s"] = args.time_limit
+    if args.backend is not None:
+        options["backend"] = args.backend
+    if args.budgets:
+        options["move_budgets"] = [
+            None if b in ("none", "unlimited") else int(b) for b in args.budgets.split(",")
+        ]
+    with ProgressBar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("variants", total=None)
+        result = sensitivity(
+            scenario,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            on_done=lambda _i, _o: bar.advance(task),
+            **options,
+        )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        print_sensitivity(console, result)
+    return EXIT_OK if result.base.has_plan else EXIT_NO_PLAN
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="territory", description="Assign customer accounts to CSMs, optimally."
@@ -409,6 +515,18 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")
     p.set_defaults(run=cmd_compare)
+
+    p = sub.add_parser(
+        "sensitivity", help="which inputs matter, the disruption frontier, rule prices"
+    )
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--backend", choices=("auto", *BACKENDS))
+    p.add_argument("--time-limit", type=float, help="seconds per solve")
+    p.add_argument("--budgets", help="move budgets for the frontier, e.g. 0,5,10,20,none")
+    p.add_argument("--workers", type=int, help="local processes (default: one per core)")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_sensitivity)
 
     p = sub.add_parser("validate", help="check a scenario and list every problem")
     p.add_argument("scenario", type=Path)

@@ -473,24 +473,25 @@ def _cell(key: str, value: str) -> Any:
     return value
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario JSON file. ``accounts`` and ``csms`` may be inline or CSV file paths."""
+def read_json(path: str | Path) -> dict[str, Any]:
+    """A scenario file's JSON object, or a :class:`ScenarioError` saying what is wrong with it."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError([ScenarioIssue(path=str(path), message="file not found")]) from None
     except json.JSONDecodeError as exc:
-        raise ScenarioError(
-            [
-                ScenarioIssue(
-                    path=str(path),
-                    message=f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-                )
-            ]
-        ) from None
+        text = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        raise ScenarioError([ScenarioIssue(path=str(path), message=text)]) from None
     if not isinstance(data, dict):
         raise ScenarioError([ScenarioIssue(path=str(path), message="a scenario is a JSON object")])
+    return data
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario JSON file. ``accounts`` and ``csms`` may be inline or CSV file paths."""
+    path = Path(path)
+    data = read_json(path)
     data, file_issues = _resolve_files(data, path.parent)
     try:
         scenario = Scenario.from_dict(data)

@@ -300,6 +300,29 @@ def cmd_schema(args: argparse.Namespace, console: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def progress_bar(err: Console) -> ProgressBar:
+    """A bar on stderr for batches of solves (hidden when stderr is not a terminal)."""
+    return ProgressBar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    )
+
+
+def solve_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The --time-limit and --backend options of batch commands, as solve() keywords."""
+    options: dict[str, Any] = {}
+    if args.time_limit is not None:
+        options["time_limit_s"] = args.time_limit
+    if args.backend is not None:
+        options["backend"] = args.backend
+    return options
+
+
 def _compare_cell(key: str, value: Any) -> str:
     if value is None:
         return "-"
@@ -338,20 +361,8 @@ def cmd_compare(args: argparse.Namespace, console: Console, err: Console) -> int
             print_issues(err, exc)
     if not scenarios:
         return EXIT_INVALID
-    options: dict[str, Any] = {}
-    if args.time_limit is not None:
-        options["time_limit_s"] = args.time_limit
-    if args.backend is not None:
-        options["backend"] = args.backend
-    with ProgressBar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not err.is_terminal,
-        transient=True,
-    ) as bar:
+    options = solve_options(args)
+    with progress_bar(err) as bar:
         task = bar.add_task("solving", total=len(scenarios))
         result = compare(
             scenarios,
@@ -445,24 +456,12 @@ def cmd_sensitivity(args: argparse.Namespace, console: Console, err: Console) ->
     except ScenarioError as exc:
         print_issues(err, exc)
         return EXIT_INVALID
-    options: dict[str, Any] = {}
-    if args.time_limit is not None:
-        options["time_limit_s"] = args.time_limit
-    if args.backend is not None:
-        options["backend"] = args.backend
+    options = solve_options(args)
     if args.budgets:
         options["move_budgets"] = [
             None if b in ("none", "unlimited") else int(b) for b in args.budgets.split(",")
         ]
-    with ProgressBar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not err.is_terminal,
-        transient=True,
-    ) as bar:
+    with progress_bar(err) as bar:
         task = bar.add_task("variants", total=None)
         result = sensitivity(
             scenario,

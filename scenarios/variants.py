@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer import Scenario, ScenarioError, ScenarioIssue, load_scenario
-from optimizer.scenario import resolve_files
+from optimizer.scenario import read_json, resolve_files
 
 _MERGED = ("objectives", "constraints", "solver")
 _REPLACED = ("name", "description", "as_of")
@@ -43,27 +43,9 @@ def load_variant(path: str | Path) -> Scenario:
     A file without ``extends`` is a plain scenario (:func:`optimizer.load_scenario`).
     """
     path = Path(path)
-    if "extends" not in _read(path):
+    if "extends" not in read_json(path):
         return load_scenario(path)
     return Scenario.from_dict(_resolved(path, chain=()))
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError([ScenarioIssue(path=str(path), message="file not found")]) from None
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(
-            [
-                ScenarioIssue(
-                    path=str(path), message=f"not valid JSON: {exc.msg} at line {exc.lineno}"
-                )
-            ]
-        ) from None
-    if not isinstance(data, dict):
-        raise ScenarioError([ScenarioIssue(path=str(path), message="a scenario is a JSON object")])
-    return data
 
 
 def _resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
@@ -72,7 +54,7 @@ def _resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if path in chain:
         loop = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError([ScenarioIssue(path=str(path), message=f"'extends' loops: {loop}")])
-    data = _read(path)
+    data = read_json(path)
     parent = data.pop("extends", None)
     if parent is None:
         edits = [k for k in _EDITS if k in data]

@@ -416,7 +416,7 @@ def print_sensitivity(console: Console, result: Sensitivity) -> None:
         table.add_column(column, justify="left" if column == "rule" else "right")
     for run in sorted(result.prices, key=lambda r: -(r.price or 0.0)):
         table.add_row(
-            run.input.removeprefix("rule."),
+            run.input.removeprefix("rule.").replace("lock.", "lock on "),
             run.plan.status,
             _compare_cell("objective", run.price),
             str(run.changed_accounts),
@@ -457,6 +457,10 @@ def cmd_sensitivity(args: argparse.Namespace, console: Console, err: Console) ->
         print_issues(err, exc)
         return EXIT_INVALID
     options = solve_options(args)
+    if args.weight_factors:
+        options["weight_factors"] = [float(f) for f in args.weight_factors.split(",")]
+    if args.tolerance_steps:
+        options["tolerance_steps"] = [float(f) for f in args.tolerance_steps.split(",")]
     if args.budgets:
         options["move_budgets"] = [
             None if b in ("none", "unlimited") else int(b) for b in args.budgets.split(",")
@@ -522,6 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("auto", *BACKENDS))
     p.add_argument("--time-limit", type=float, help="seconds per solve")
     p.add_argument("--budgets", help="move budgets for the frontier, e.g. 0,5,10,20,none")
+    p.add_argument("--weight-factors", help="grid of weight multipliers (default 0.5,1.5)")
+    p.add_argument("--tolerance-steps", help="grid of tolerance changes (default -0.05,0.05)")
     p.add_argument("--workers", type=int, help="local processes (default: one per core)")
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--json", action="store_true")

@@ -9,7 +9,8 @@ base plan) a set of variants:
   ``tolerance_steps``;
 - **disruption frontier**: the best objective for each move budget in ``move_budgets``
   (``None`` = unconstrained), with the share of the full gain each budget captures;
-- **price of rules**: the objective gain when one hard rule (or all locks) is switched off;
+- **price of rules**: the objective gain when one hard rule, all locks, or one account's lock
+  is switched off;
 - **stability**: how many accounts change CSM when a weight moves by ±5%.
 
 Weight, tolerance and move-budget variants are solved on the base scenario's scale
@@ -255,6 +256,21 @@ def _variants(
                     scenario.replace(accounts=unlocked, name="without locks"),
                 )
             )
+            # And each lock on its own: what keeping this one account in place costs.
+            for i, account in enumerate(scenario.accounts):
+                if account.locked:
+                    records = [a.model_dump(mode="json") for a in scenario.accounts]
+                    records[i]["locked"] = False
+                    out.append(
+                        (
+                            "prices",
+                            f"lock.{account.id}",
+                            account.current_csm,
+                            scenario.replace(
+                                accounts=records, name=f"without the lock on {account.id}"
+                            ),
+                        )
+                    )
     return out
 
 

@@ -46,6 +46,9 @@ def test_rule_prices_are_non_negative_and_match_their_definition(result) -> None
         "rule.max_moves",
         "rule.arr_tolerance",
     } <= set(prices)
+    # One price per locked account too (A1 is the tiny example's only lock).
+    assert [name for name in prices if name.startswith("lock.")] == ["lock.A1"]
+    assert prices["lock.A1"].value == "C1"
     for run in result.prices:
         assert run.price is not None and run.price >= -1e-9
     # Without the renewal freeze: the freed scenario's score of the base plan minus its optimum.
@@ -81,10 +84,13 @@ def test_tornado_is_ranked_by_the_largest_swing(result) -> None:  # type: ignore
 
 
 def test_sensitivity_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(["sensitivity", str(TINY), "--budgets", "1,3,none", "--workers", "1", "--json"]) == 0
-    )
+    args = ["sensitivity", str(TINY), "--budgets", "1,3,none", "--workers", "1", "--json"]
+    grid = ["--weight-factors", "0.25,2", "--tolerance-steps", "0.1"]
+    assert main([*args, *grid]) == 0
     data = json.loads(capsys.readouterr().out)
+    churn = [w["value"] for w in data["weights"] if w["input"] == "weight.churn_risk"]
+    assert churn == [10.0, 80.0]  # 40 x 0.25 and 40 x 2
+    assert [t["value"] for t in data["tolerances"]] == [0.3]  # 0.2 + 0.1
     assert [p["value"] for p in data["frontier"]] == [1, 3, None]
     assert data["base"]["status"] == "optimal"
     assert set(data["tornado"]) >= {"objective", "arr_at_risk", "moves"}

@@ -33,6 +33,7 @@ from optimizer.units import money
 
 from .compare import ROWS, Comparison, compare
 from .sensitivity import Sensitivity, sensitivity
+from .sweep import SweepRow, parse_axis, sweep
 from .variants import load_variant
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_INVALID = 0, 1, 2
@@ -481,6 +482,63 @@ def cmd_sensitivity(args: argparse.Namespace, console: Console, err: Console) ->
     return EXIT_OK if result.base.has_plan else EXIT_NO_PLAN
 
 
+SWEEP_KPIS = ("arr_spread", "arr_at_risk", "expertise_match", "moves", "moved_arr")
+
+
+def cmd_sweep(args: argparse.Namespace, console: Console, err: Console) -> int:
+    try:
+        scenario = load_variant(args.scenario)
+        axes = [parse_axis(spec) for spec in args.set]
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        return EXIT_INVALID
+    with progress_bar(err) as bar:
+        task = bar.add_task("sweep", total=None)
+        rows = sweep(
+            scenario,
+            axes,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            on_done=lambda _i, _o: bar.advance(task),
+            **solve_options(args),
+        )
+    rejected = [row for row in rows if row.issues]
+    for row in rejected:
+        err.print(f"[bold]{row.name}[/]:")
+        print_issues(err, ScenarioError(row.issues))
+    keys = list(rows[0].settings) if rows else []
+
+    def record(row: SweepRow) -> dict[str, Any]:
+        plan = row.plan
+        kpis = plan.after.kpis if plan is not None and plan.after is not None else {}
+        return {
+            **row.settings,
+            "status": "invalid" if plan is None else plan.status,
+            "gap": None if plan is None else plan.gap,
+            "objective": None if plan is None else plan.objective,
+            **{k: kpis.get(k) for k in SWEEP_KPIS},
+        }
+
+    records = [record(row) for row in rows]
+    if args.json:
+        print(json.dumps(records, indent=2, default=str))
+    elif args.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(records[0]) if records else keys)
+        writer.writeheader()
+        writer.writerows(records)
+    else:
+        table = Table(title=f"Sweep: {len(rows)} combinations", title_justify="left")
+        for column in [*keys, "status", "gap", "objective", *SWEEP_KPIS]:
+            table.add_column(column, justify="right")
+        for rec in records:
+            table.add_row(
+                *(str(rec[k]) for k in keys),
+                *(_compare_cell(k, rec[k]) for k in list(rec)[len(keys) :]),
+            )
+        console.print(table)
+    return EXIT_INVALID if rejected else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="territory", description="Assign customer accounts to CSMs, optimally."
@@ -532,6 +590,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_sensitivity)
+
+    p = sub.add_parser("sweep", help="solve every combination of a few settings")
+    p.add_argument("scenario", type=Path)
+    p.add_argument(
+        "--set",
+        action="append",
+        required=True,
+        metavar="SECTION.FIELD=V1,V2",
+        help="an axis, e.g. constraints.arr_tolerance=0.1,0.15,0.2 (repeat for more axes)",
+    )
+    p.add_argument("--backend", choices=("auto", *BACKENDS))
+    p.add_argument("--time-limit", type=float, help="seconds per solve")
+    p.add_argument("--workers", type=int, help="local processes (default: one per core)")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true")
+    form.add_argument("--csv", action="store_true")
+    p.set_defaults(run=cmd_sweep)
 
     p = sub.add_parser("validate", help="check a scenario and list every problem")
     p.add_argument("scenario", type=Path)

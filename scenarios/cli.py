@@ -301,9 +301,23 @@ def cmd_schema(args: argparse.Namespace, console: Console, err: Console) -> int:
     return EXIT_OK
 
 
-def progress_bar(err: Console) -> ProgressBar:
-    """A bar on stderr for batches of solves (hidden when stderr is not a terminal)."""
-    return ProgressBar(
+def run_batch(
+    err: Console,
+    args: argparse.Namespace,
+    label: str,
+    total: int | None,
+    fn: Any,
+    *fn_args: Any,
+    **extra: Any,
+) -> Any:
+    """Call a batch function (compare, sensitivity, sweep) with the --backend, --time-limit,
+    --workers and --scheduler options and a progress bar on stderr (hidden when not a terminal)."""
+    options: dict[str, Any] = dict(extra)
+    if args.time_limit is not None:
+        options["time_limit_s"] = args.time_limit
+    if args.backend is not None:
+        options["backend"] = args.backend
+    with ProgressBar(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -311,17 +325,23 @@ def progress_bar(err: Console) -> ProgressBar:
         console=err,
         disable=not err.is_terminal,
         transient=True,
-    )
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        return fn(
+            *fn_args,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            on_done=lambda _i, _outcome: bar.advance(task),
+            **options,
+        )
 
 
-def solve_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The --time-limit and --backend options of batch commands, as solve() keywords."""
-    options: dict[str, Any] = {}
-    if args.time_limit is not None:
-        options["time_limit_s"] = args.time_limit
-    if args.backend is not None:
-        options["backend"] = args.backend
-    return options
+def add_batch_options(p: argparse.ArgumentParser, per: str) -> None:
+    """The options every batch command shares."""
+    p.add_argument("--backend", choices=("auto", *BACKENDS))
+    p.add_argument("--time-limit", type=float, help=f"seconds per {per}")
+    p.add_argument("--workers", type=int, help="local processes (default: one per core)")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
 
 
 def _compare_cell(key: str, value: Any) -> str:
@@ -362,17 +382,7 @@ def cmd_compare(args: argparse.Namespace, console: Console, err: Console) -> int
             print_issues(err, exc)
     if not scenarios:
         return EXIT_INVALID
-    options = solve_options(args)
-    with progress_bar(err) as bar:
-        task = bar.add_task("solving", total=len(scenarios))
-        result = compare(
-            scenarios,
-            names,
-            scheduler=args.scheduler,
-            workers=args.workers,
-            on_done=lambda _i, _outcome: bar.advance(task),
-            **options,
-        )
+    result = run_batch(err, args, "solving", len(scenarios), compare, scenarios, names)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
     elif args.csv:
@@ -457,7 +467,7 @@ def cmd_sensitivity(args: argparse.Namespace, console: Console, err: Console) ->
     except ScenarioError as exc:
         print_issues(err, exc)
         return EXIT_INVALID
-    options = solve_options(args)
+    options: dict[str, Any] = {}
     if args.weight_factors:
         options["weight_factors"] = [float(f) for f in args.weight_factors.split(",")]
     if args.tolerance_steps:
@@ -466,15 +476,7 @@ def cmd_sensitivity(args: argparse.Namespace, console: Console, err: Console) ->
         options["move_budgets"] = [
             None if b in ("none", "unlimited") else int(b) for b in args.budgets.split(",")
         ]
-    with progress_bar(err) as bar:
-        task = bar.add_task("variants", total=None)
-        result = sensitivity(
-            scenario,
-            scheduler=args.scheduler,
-            workers=args.workers,
-            on_done=lambda _i, _o: bar.advance(task),
-            **options,
-        )
+    result = run_batch(err, args, "variants", None, sensitivity, scenario, **options)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
     else:
@@ -492,16 +494,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console, err: Console) -> int:
     except ScenarioError as exc:
         print_issues(err, exc)
         return EXIT_INVALID
-    with progress_bar(err) as bar:
-        task = bar.add_task("sweep", total=None)
-        rows = sweep(
-            scenario,
-            axes,
-            scheduler=args.scheduler,
-            workers=args.workers,
-            on_done=lambda _i, _o: bar.advance(task),
-            **solve_options(args),
-        )
+    rows = run_batch(err, args, "sweep", None, sweep, scenario, axes)
     rejected = [row for row in rows if row.issues]
     for row in rejected:
         err.print(f"[bold]{row.name}[/]:")
@@ -568,10 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="solve several scenarios and show them side by side")
     p.add_argument("scenarios", type=Path, nargs="+")
-    p.add_argument("--backend", choices=("auto", *BACKENDS))
-    p.add_argument("--time-limit", type=float, help="seconds per scenario")
-    p.add_argument("--workers", type=int, help="local processes (default: one per core)")
-    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    add_batch_options(p, "scenario")
     form = p.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")
@@ -581,13 +571,10 @@ def build_parser() -> argparse.ArgumentParser:
         "sensitivity", help="which inputs matter, the disruption frontier, rule prices"
     )
     p.add_argument("scenario", type=Path)
-    p.add_argument("--backend", choices=("auto", *BACKENDS))
-    p.add_argument("--time-limit", type=float, help="seconds per solve")
+    add_batch_options(p, "solve")
     p.add_argument("--budgets", help="move budgets for the frontier, e.g. 0,5,10,20,none")
     p.add_argument("--weight-factors", help="grid of weight multipliers (default 0.5,1.5)")
     p.add_argument("--tolerance-steps", help="grid of tolerance changes (default -0.05,0.05)")
-    p.add_argument("--workers", type=int, help="local processes (default: one per core)")
-    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_sensitivity)
 
@@ -600,10 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECTION.FIELD=V1,V2",
         help="an axis, e.g. constraints.arr_tolerance=0.1,0.15,0.2 (repeat for more axes)",
     )
-    p.add_argument("--backend", choices=("auto", *BACKENDS))
-    p.add_argument("--time-limit", type=float, help="seconds per solve")
-    p.add_argument("--workers", type=int, help="local processes (default: one per core)")
-    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    add_batch_options(p, "solve")
     form = p.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")

@@ -24,7 +24,7 @@ from .scenario import (
     json_schema,
     load_scenario,
 )
-from .solve import solve
+from .solve import recover, solve
 
 __all__ = [
     "BACKENDS",
@@ -46,5 +46,6 @@ __all__ = [
     "json_schema",
     "load_assignment",
     "load_scenario",
+    "recover",
     "solve",
 ]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import ProgressCallback, get_backend, relative_gap
+from .backends.base import read_last_solution
 from .backends.cbc import export_model as write_model
 from .diagnose import Diagnosis, find_conflicts, precheck
 from .evaluate import Evaluation, evaluate
@@ -27,6 +28,7 @@ def solve(
     export_model: str | Path | None = None,
     warm_start: Mapping[str, str | None] | None = None,
     score_like: Scenario | None = None,
+    solution_file: str | Path | None = None,
 ) -> Plan:
     """Find the best reassignment of ``scenario`` under its hard rules.
 
@@ -46,6 +48,9 @@ def solve(
     score_like
         Normalize the objective terms as in this scenario (same accounts) instead of this one, so
         that a variant without some rule is scored on its base's scale (the price of the rule).
+    solution_file
+        Append every improving plan to this file while solving (HiGHS, CP-SAT), so that a solve
+        stopped from outside can still give its best plan: see :func:`recover`.
 
     Returns
     -------
@@ -91,7 +96,13 @@ def solve(
     if export_model is not None:
         write_model(built.model, export_model)
     hint = built.hint(dict(warm_start) if warm_start is not None else scenario.current_assignment())
-    raw = solver.solve(built.model, settings, hint=hint, progress=progress)
+    raw = solver.solve(
+        built.model,
+        settings,
+        hint=hint,
+        progress=progress,
+        solution_file=None if solution_file is None else str(solution_file),
+    )
 
     if raw.status == "infeasible":
         return finish("infeasible", no_plan, diagnosis=find_conflicts(inst, settings))
@@ -119,6 +130,63 @@ def solve(
         gap=gap,
         assignments=_rows(inst, assignment, before),
         after=after,
+    )
+
+
+def recover(
+    scenario: Scenario,
+    solution_file: str | Path,
+    *,
+    backend: str | None = None,
+    bound: float | None = None,
+    seconds: float = 0.0,
+    reason: str = "The solve was stopped",
+    score_like: Scenario | None = None,
+) -> Plan:
+    """The best plan of a solve that was stopped from outside (cancelled, killed).
+
+    Reads the last complete plan that :func:`solve` wrote to ``solution_file``; without one,
+    falls back to the current assignment when it keeps every rule. ``bound`` is the last bound
+    the solver reported (from its progress), so the plan still says how far from optimal it can
+    be. The status is ``feasible`` (never ``optimal``: the proof did not finish) or
+    ``no_solution``.
+    """
+    settings = scenario.solver
+    if backend is not None:
+        settings = settings.model_copy(update={"backend": backend})
+    chosen_backend = "highs" if settings.backend == "auto" else settings.backend
+    inst = Instance(scenario, reference=None if score_like is None else Instance(score_like))
+    before = evaluate(inst)
+    built = build_model(inst, dense=get_backend(chosen_backend).dense_books)
+    values = read_last_solution(str(solution_file), len(built.model.variables))
+    common: dict[str, Any] = {
+        "scenario": scenario.name,
+        "backend": chosen_backend,
+        "settings": settings.model_dump(),
+        "before": before,
+        "seconds": seconds,
+    }
+    if values is not None:
+        assignment = built.assignment(values)
+        found = "the best plan found so far is returned"
+    elif before.feasible:
+        assignment = {a: c for a, c in scenario.current_assignment().items() if c is not None}
+        found = "no plan was found yet; the current assignment, which keeps every rule, is returned"
+    else:
+        return Plan(status="no_solution", message=f"{reason} before any plan was found.", **common)
+    after = evaluate(inst, assignment)
+    bound = None if bound is None else min(bound, after.objective)
+    gap = relative_gap(after.objective, bound)
+    text = f"{reason}: {found}"
+    text += f" (at most {gap:.2%} from optimal)." if gap is not None else " (optimality unknown)."
+    return Plan(
+        status="feasible" if after.feasible else "no_solution",
+        message=text,
+        bound=bound,
+        gap=gap,
+        assignments=_rows(inst, assignment, before),
+        after=after,
+        **common,
     )
 
 

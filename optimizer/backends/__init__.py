@@ -2,9 +2,9 @@
 
 | name    | solver                          | features                  |
 |---------|---------------------------------|---------------------------|
-| highs   | HiGHS through OR-Tools MathOpt  | warm start, progress      |
-| cpsat   | OR-Tools CP-SAT                 | warm start, progress      |
-| cbc     | CBC through PuLP                | warm start, model export  |
+| highs   | HiGHS through OR-Tools MathOpt  | warm start, progress, plans saved while solving |
+| cpsat   | OR-Tools CP-SAT                 | warm start, progress, plans saved while solving |
+| cbc     | CBC through PuLP                | warm start, model export                        |
 """
 
 from __future__ import annotations

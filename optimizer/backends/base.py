@@ -65,8 +65,48 @@ class SolverBackend(ABC):
         settings: SolverSettings,
         hint: dict[int, float] | None = None,
         progress: ProgressCallback | None = None,
+        solution_file: str | None = None,
     ) -> RawSolution:
-        """Solve ``model`` (a minimization) within ``settings``' limits."""
+        """Solve ``model`` (a minimization) within ``settings``' limits.
+
+        With ``solution_file``, backends with the "solutions" feature append every improving
+        plan to that file as they find it (see :func:`read_last_solution`), so that a solve
+        stopped from outside (a cancelled job, a killed process) still leaves its best plan.
+        """
+
+
+def append_solution(path: str, objective: float, values: list[float]) -> None:
+    """Append one plan to ``path`` in HiGHS's improving-solution format."""
+    lines = [f"Objective {objective!r}", f"# Columns {len(values)}"]
+    lines += [f"c{i} {v!r}" for i, v in enumerate(values)]
+    with open(path, "a", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
+
+
+def read_last_solution(path: str, columns: int) -> list[float] | None:
+    """The last complete plan of ``columns`` values in ``path`` (HiGHS's improving-solution file
+    or :func:`append_solution`'s), or ``None``. A block cut short by a killed writer is ignored."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as src:
+            lines = src.read().splitlines()
+    except OSError:
+        return None
+    best: list[float] | None = None
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("# Columns ") and lines[i][10:].strip().isdigit():
+            n = int(lines[i][10:].strip())
+            block = lines[i + 1 : i + 1 + n]
+            i += 1 + n
+            if n != columns or len(block) != n:
+                continue
+            try:
+                best = [float(line.rsplit(" ", 1)[1]) for line in block]
+            except (IndexError, ValueError):
+                continue
+        else:
+            i += 1
+    return best
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.]")

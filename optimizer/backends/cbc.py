@@ -84,6 +84,7 @@ class CbcBackend(SolverBackend):
         settings: SolverSettings,
         hint: dict[int, float] | None = None,
         progress: ProgressCallback | None = None,
+        solution_file: str | None = None,
     ) -> RawSolution:
         start = time.perf_counter()
         problem, variables = to_pulp(model)

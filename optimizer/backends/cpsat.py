@@ -17,7 +17,14 @@ from ortools.sat.python import cp_model
 
 from ..formulation import LinearModel
 from ..scenario import SolverSettings
-from .base import Progress, ProgressCallback, RawSolution, SolverBackend, relative_gap
+from .base import (
+    Progress,
+    ProgressCallback,
+    RawSolution,
+    SolverBackend,
+    append_solution,
+    relative_gap,
+)
 
 _EPS = 1e-6
 #: The smallest objective coefficient becomes at least this integer, so rounding the objective
@@ -35,15 +42,29 @@ def _round_coef(value: float, where: str) -> int:
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
-    def __init__(self, progress: ProgressCallback, start: float, factor: float):
+    def __init__(
+        self,
+        progress: ProgressCallback | None,
+        start: float,
+        factor: float,
+        solution_file: str | None = None,
+        columns: list[tuple[cp_model.IntVar, float]] | None = None,
+    ):
         super().__init__()
         self._factor = factor
         self._progress = progress
         self._start = start
+        self._file = solution_file
+        self._columns = columns or []
 
     def on_solution_callback(self) -> None:
         incumbent = self.objective_value / self._factor
         bound = self.best_objective_bound / self._factor
+        if self._file is not None:
+            values = [self.value(v) / per for v, per in self._columns]
+            append_solution(self._file, incumbent, values)
+        if self._progress is None:
+            return
         self._progress(
             Progress(
                 elapsed_s=time.perf_counter() - self._start,
@@ -57,7 +78,7 @@ class _Callback(cp_model.CpSolverSolutionCallback):
 
 class CpSatBackend(SolverBackend):
     name = "cpsat"
-    features = frozenset({"hint", "progress"})
+    features = frozenset({"hint", "progress", "solutions"})
 
     def solve(
         self,
@@ -65,6 +86,7 @@ class CpSatBackend(SolverBackend):
         settings: SolverSettings,
         hint: dict[int, float] | None = None,
         progress: ProgressCallback | None = None,
+        solution_file: str | None = None,
     ) -> RawSolution:
         start = time.perf_counter()
         cp = cp_model.CpModel()
@@ -129,7 +151,13 @@ class CpSatBackend(SolverBackend):
         p.num_workers = settings.threads or min(8, os.cpu_count() or 1)
         if p.num_workers > 1:
             p.interleave_search = True
-        callback = _Callback(progress, start, factor) if progress else None
+        callback = None
+        if progress is not None or solution_file is not None:
+            columns = [
+                (v, 1.0 if var.integer else float(var.steps))
+                for v, var in zip(cp_vars, model.variables, strict=True)
+            ]
+            callback = _Callback(progress, start, factor, solution_file, columns)
         status = solver.solve(cp, callback)
         seconds = time.perf_counter() - start
         values = None

@@ -85,7 +85,7 @@ def to_proto(
 
 class HighsBackend(SolverBackend):
     name = "highs"
-    features = frozenset({"hint", "progress"})
+    features = frozenset({"hint", "progress", "solutions"})
 
     def solve(
         self,
@@ -93,6 +93,7 @@ class HighsBackend(SolverBackend):
         settings: SolverSettings,
         hint: dict[int, float] | None = None,
         progress: ProgressCallback | None = None,
+        solution_file: str | None = None,
     ) -> RawSolution:
         start = time.perf_counter()
         scale = objective_scale(model)
@@ -104,12 +105,15 @@ class HighsBackend(SolverBackend):
             absolute_gap_tolerance=1e-9,
             random_seed=settings.seed,
         )
-        params.highs.CopyFrom(
-            highs_pb2.HighsOptionsProto(
-                int_options={"threads": settings.threads or 1, "random_seed": settings.seed},
-                bool_options={"output_flag": True},
-            )
+        options = highs_pb2.HighsOptionsProto(
+            int_options={"threads": settings.threads or 1, "random_seed": settings.seed},
+            bool_options={"output_flag": True},
         )
+        if solution_file is not None:
+            # HiGHS appends each improving plan to this file (columns in model order).
+            options.bool_options["mip_improving_solution_save"] = True
+            options.string_options["mip_improving_solution_file"] = solution_file
+        params.highs.CopyFrom(options)
         model_params = None
         if hint:
             model_params = mathopt.ModelSolveParameters(

@@ -292,6 +292,27 @@ def cmd_validate(args: argparse.Namespace, console: Console, err: Console) -> in
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace, console: Console, err: Console) -> int:
+    from api import Settings, run
+
+    overrides: dict[str, Any] = {}
+    if args.workers is not None:
+        overrides["workers"] = args.workers
+    if args.database_url:
+        overrides["database_url"] = args.database_url
+    try:
+        settings = Settings.from_env(**overrides)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return EXIT_INVALID
+    err.print(
+        f"Serving on http://{args.host}:{args.port} (OpenAPI at /docs), {settings.workers} "
+        f"solver process(es), store {settings.database_url.split('://')[0]}"
+    )
+    run(args.host, args.port, settings)
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace, console: Console, err: Console) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out:
@@ -600,6 +621,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the scenario JSON Schema")
     p.add_argument("--out", type=Path)
     p.set_defaults(run=cmd_schema)
+
+    p = sub.add_parser("serve", help="run the HTTP API (docs/api.md)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, help="solver processes (default: the cores)")
+    p.add_argument(
+        "--database-url", help="job store URL (default TERRITORY_DATABASE_URL or SQLite)"
+    )
+    p.set_defaults(run=cmd_serve)
     return parser
 
 

@@ -1,0 +1,251 @@
+"""A bounded pool of solver processes fed from the job store.
+
+``workers`` processes (spawned once, imports warm) each run one task at a time; jobs beyond them
+wait in a FIFO queue, so concurrent requests queue instead of oversubscribing the cores. Each
+process is driven by one thread of the server, which stores progress and results. Cancelling a
+running job, or a job passing its server-side time limit, kills its process (a new one replaces
+it) and keeps the best plan the solver had written so far (:func:`optimizer.recover`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .store import FINAL, Store
+from .worker import main as worker_main
+
+#: Extra seconds a job may run past its solver time limit before the server stops it.
+GRACE_S = 30.0
+
+
+@dataclass
+class _Running:
+    job_id: str
+    deadline: float
+    stop: str | None = None  # "cancel" or "timeout" once asked to stop
+    progress: dict[str, Any] = field(default_factory=dict)
+
+
+class Runner:
+    def __init__(self, store: Store, workers: int, max_time_limit_s: float):
+        self.store = store
+        self.workers = workers
+        self.max_time_limit_s = max_time_limit_s
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
+        self._closed = threading.Event()
+        self._tmp = tempfile.mkdtemp(prefix="territory-jobs-")
+        self._context = multiprocessing.get_context("spawn")
+        self._threads = [
+            threading.Thread(target=self._slot, name=f"territory-worker-{i}", daemon=True)
+            for i in range(workers)
+        ]
+
+    def start(self) -> None:
+        for job_id in self.store.recover_after_restart():
+            self._queue.put(job_id)
+        for thread in self._threads:
+            thread.start()
+
+    def close(self) -> None:
+        """Stop taking work; running jobs are stopped and kept as cancelled with their best plan."""
+        self._closed.set()
+        with self._lock:
+            for run in self._running.values():
+                run.stop = run.stop or "shutdown"
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=30)
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, job_id: str) -> None:
+        self._queue.put(job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job: a queued one at once, a running one when its process is stopped."""
+        with self._lock:
+            run = self._running.get(job_id)
+            if run is not None:
+                run.stop = "cancel"
+                return True
+        stopped = self.store.finish(job_id, "cancelled", error="Cancelled before it started.")
+        if stopped:
+            self._notify(job_id)
+        return stopped
+
+    async def wait(self, job_id: str, timeout: float) -> bool:
+        """Wait until ``job_id`` ends (True) or ``timeout`` passes (False)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            self._waiters.setdefault(job_id, []).append((loop, future))
+        try:
+            job = self.store.job(job_id)
+            if job is not None and job.status in FINAL:
+                return True
+            try:
+                await asyncio.wait_for(asyncio.shield(future), timeout)
+            except TimeoutError:
+                return False
+            return True
+        finally:
+            with self._lock:
+                waiting = self._waiters.get(job_id, [])
+                if (loop, future) in waiting:
+                    waiting.remove((loop, future))
+                if not waiting:
+                    self._waiters.pop(job_id, None)
+
+    def _notify(self, job_id: str) -> None:
+        with self._lock:
+            waiting = list(self._waiters.get(job_id, []))
+        for loop, future in waiting:
+            loop.call_soon_threadsafe(_resolve, future)
+
+    # One slot: a thread driving one solver process ---------------------------------------
+    def _spawn(self) -> tuple[Any, Connection]:
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(target=worker_main, args=(theirs,), daemon=True)
+        process.start()
+        theirs.close()
+        return process, ours
+
+    def _slot(self) -> None:
+        process, conn = self._spawn()
+        try:
+            while not self._closed.is_set():
+                job_id = self._queue.get()
+                if job_id is None:
+                    break
+                alive = self._run(job_id, process, conn)
+                if not alive:
+                    process.kill()
+                    process.join()
+                    conn.close()
+                    if self._closed.is_set():
+                        return
+                    process, conn = self._spawn()
+        finally:
+            if process.is_alive():
+                with contextlib.suppress(OSError):
+                    conn.send(None)
+                process.join(timeout=5)
+                if process.is_alive():
+                    process.kill()
+
+    def _run(self, job_id: str, process: Any, conn: Connection) -> bool:
+        """Run one job on ``process``; False when the process had to be stopped."""
+        job = self.store.job(job_id)
+        if job is None or not self.store.start(job_id):
+            return True
+        scenario = self.store.scenario(job.scenario_id)
+        request = job.request
+        limit = float(request.get("time_limit_s") or self.max_time_limit_s)
+        runs = max(1, int(request.get("runs", 1)))  # solves in a compare / sensitivity job
+        solution_file = os.path.join(self._tmp, f"{job_id}.sol")
+        run = _Running(job_id, time.monotonic() + limit * runs * 1.5 + GRACE_S)
+        with self._lock:
+            self._running[job_id] = run
+        try:
+            conn.send(
+                {
+                    "kind": job.kind,
+                    "scenario": scenario,
+                    "request": request,
+                    "solution_file": solution_file,
+                }
+            )
+            while True:
+                if run.stop is None and time.monotonic() > run.deadline:
+                    run.stop = "timeout"
+                if run.stop is not None:
+                    self._stopped(job, scenario, run, solution_file)
+                    return False
+                if not conn.poll(0.1):
+                    if not process.is_alive():
+                        self.store.finish(
+                            job_id,
+                            "failed",
+                            error="The solver process ended unexpectedly (out of memory?). "
+                            f"Resubmit with POST /v1/jobs/{job_id}/retry.",
+                        )
+                        return False
+                    continue
+                try:
+                    kind, payload = conn.recv()
+                except (EOFError, OSError):
+                    continue  # the liveness check above reports it
+                if kind == "progress":
+                    run.progress = payload
+                    self.store.set_progress(job_id, payload)
+                elif kind == "done":
+                    self.store.finish(
+                        job_id, "done", plan=payload.get("plan"), result=payload.get("result")
+                    )
+                    return True
+                else:
+                    self.store.finish(job_id, "failed", error=str(payload))
+                    return True
+        finally:
+            with self._lock:
+                self._running.pop(job_id, None)
+            if os.path.exists(solution_file):
+                os.remove(solution_file)
+            self._notify(job_id)
+
+    def _stopped(
+        self, job: Any, scenario: dict[str, Any] | None, run: _Running, solution_file: str
+    ) -> None:
+        """Record a job stopped from outside, with the best plan found so far for a plan job."""
+        reason = {
+            "cancel": "Cancelled",
+            "timeout": "Stopped by the server's time limit",
+            "shutdown": "Stopped because the server shut down",
+        }[run.stop or "cancel"]
+        status = {"timeout": "done", "shutdown": "failed"}.get(run.stop or "", "cancelled")
+        plan = None
+        if job.kind == "plan" and scenario is not None:
+            from optimizer import Scenario, recover
+
+            try:
+                recovered = recover(
+                    Scenario.from_dict(scenario),
+                    solution_file,
+                    backend=job.request.get("backend"),
+                    bound=run.progress.get("bound"),
+                    seconds=float(run.progress.get("elapsed_s") or 0.0),
+                    reason=reason,
+                )
+                plan = recovered.to_dict()
+            except Exception as exc:  # the job still ends, with the reason
+                reason += f" (the best plan could not be read back: {exc})"
+        error = None if plan else reason + "."
+        if run.stop == "shutdown":
+            error = (
+                f"{reason} while this job was running (its best plan so far is kept). "
+                f"Resubmit it with POST /v1/jobs/{job.id}/retry."
+            )
+        self.store.finish(job.id, status, plan=plan, error=error)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

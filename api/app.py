@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -112,7 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     store = Store(settings.database_url)
     runner = Runner(store, settings.workers, settings.max_time_limit_s)
-    solver_threads = max(1, (os.cpu_count() or 1) // settings.workers)
+    # One solver thread per process: the pool's processes share the cores (and HiGHS fixes its
+    # thread count per process at the first solve).
+    solver_threads = 1
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -258,6 +259,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         view = job.to_dict()
         base = f"/{API_VERSION}/jobs/{job.id}"
         view["links"] = {"self": base}
+        view["plan"] = None
         if job.plan_id:
             view["links"]["plan"] = f"/{API_VERSION}/plans/{job.plan_id}"
             view["plan"] = store.plan(job.plan_id)

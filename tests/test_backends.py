@@ -219,3 +219,11 @@ def test_time_limit_gives_a_feasible_plan_with_a_gap() -> None:
     assert plan.bound <= plan.objective
     assert plan.gap > 0
     assert plan.after is not None and plan.after.violations == []
+
+
+def test_highs_keeps_working_when_later_solves_ask_for_other_thread_counts(team: dict) -> None:
+    # HiGHS sizes its thread scheduler once per process; a later solve asking for another count
+    # used to fail inside HiGHS ("StatusNotOk") and came back without a plan.
+    for threads in (1, 2, 1):
+        scenario = Scenario.from_dict({**team, "solver": {**team["solver"], "threads": threads}})
+        assert solve(scenario, backend="highs").status == "optimal"

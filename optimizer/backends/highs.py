@@ -106,7 +106,7 @@ class HighsBackend(SolverBackend):
             random_seed=settings.seed,
         )
         options = highs_pb2.HighsOptionsProto(
-            int_options={"threads": settings.threads or 1, "random_seed": settings.seed},
+            int_options={"threads": _threads(settings.threads or 1), "random_seed": settings.seed},
             bool_options={"output_flag": True},
         )
         if solution_file is not None:
@@ -177,6 +177,18 @@ class HighsBackend(SolverBackend):
             status = "error"
         message = result.termination.detail or reason.name.lower()
         return RawSolution(status, values, objective, bound_value, seconds, message, log)
+
+
+_process_threads: int | None = None
+
+
+def _threads(wanted: int) -> int:
+    """HiGHS starts one thread scheduler per process, sized by the first solve; a later solve
+    asking for another count fails inside HiGHS. Keep the first count for the process."""
+    global _process_threads
+    if _process_threads is None:
+        _process_threads = wanted
+    return _process_threads
 
 
 def _num(text: str, scale: float) -> float | None:

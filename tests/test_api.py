@@ -1,0 +1,362 @@
+"""The HTTP API through FastAPI's TestClient: every endpoint and its error paths.
+
+The app is the real one: real solver processes, a real SQLite job store in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EXAMPLE, ROOT
+from fastapi.testclient import TestClient
+
+from api import Settings, create_app
+from optimizer import Scenario, load_scenario, solve
+from optimizer.scenario import read_json, resolve_files
+
+TINY = ROOT / "examples" / "tiny" / "scenario.json"
+
+
+def inline(path: Path) -> dict[str, Any]:
+    data = resolve_files(read_json(path), path.parent)
+    loaded: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def tiny() -> dict[str, Any]:
+    return inline(TINY)
+
+
+@pytest.fixture(scope="module")
+def example() -> dict[str, Any]:
+    return inline(EXAMPLE)
+
+
+def app_with(tmp_path: Path, **changes: Any) -> TestClient:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'jobs.db'}",
+        workers=1,
+        sync_time_limit_s=10,
+        sync_wait_s=60,
+        **changes,
+    )
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    with app_with(tmp_path_factory.mktemp("api")) as c:
+        yield c
+
+
+def wait_for(client: TestClient, job_id: str, statuses: tuple[str, ...], timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
+
+
+# Service --------------------------------------------------------------------------------
+def test_health_and_openapi(client: TestClient) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["database"] == "sqlite"
+    schema = client.get("/openapi.json").json()
+    assert "/v1/plans" in schema["paths"] and "/v1/jobs/{job_id}" in schema["paths"]
+    # The request body of a plan is the scenario contract itself.
+    body = schema["paths"]["/v1/plans"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/Scenario"}
+    assert "accounts" in schema["components"]["schemas"]["Scenario"]["properties"]
+    assert client.get("/docs").status_code == 200
+
+
+# Plans ----------------------------------------------------------------------------------
+def test_a_plan_is_the_engine_s_optimum_and_is_stored(client: TestClient, tiny: dict) -> None:
+    direct = solve(load_scenario(TINY))
+    response = client.post("/v1/plans", json=tiny)
+    assert response.status_code == 200
+    plan = response.json()
+    assert plan["status"] == "optimal"
+    assert plan["objective"]["total"] == pytest.approx(direct.objective, abs=1e-9)
+    assert {r["account_id"]: r["csm_id"] for r in plan["assignments"]} == direct.assignment()
+    assert response.headers["location"] == f"/v1/plans/{plan['plan_id']}"
+    stored = client.get(f"/v1/plans/{plan['plan_id']}").json()
+    assert stored == plan
+    job = client.get(f"/v1/jobs/{plan['job_id']}").json()
+    assert job["status"] == "done" and job["plan_id"] == plan["plan_id"]
+    assert client.get(f"/v1/scenarios/{job['scenario_id']}").json()["name"] == "tiny"
+
+
+def test_the_same_input_is_answered_from_the_store_unless_asked_fresh(
+    client: TestClient, tiny: dict
+) -> None:
+    first = client.post("/v1/plans", json=tiny).json()
+    again = client.post("/v1/plans", json=tiny)
+    assert again.headers.get("x-territory-reused") == "true"
+    assert again.json()["plan_id"] == first["plan_id"]
+    fresh = client.post("/v1/plans", json=tiny, params={"reuse": "false"})
+    assert "x-territory-reused" not in fresh.headers
+    assert fresh.json()["plan_id"] != first["plan_id"]
+    # Deterministic: solving again gives the same plan.
+    assert fresh.json()["assignments"] == first["assignments"]
+
+
+def test_the_server_caps_the_time_limit_of_synchronous_plans(
+    client: TestClient, tiny: dict
+) -> None:
+    plan = client.post("/v1/plans", json=tiny, params={"time_limit_s": 5000}).json()
+    assert plan["solver"]["time_limit_s"] == 10  # the server's synchronous ceiling
+    assert plan["solver"]["threads"] >= 1
+
+
+def test_an_infeasible_scenario_is_a_plan_with_a_diagnosis(client: TestClient, tiny: dict) -> None:
+    data = copy.deepcopy(tiny)
+    data["constraints"]["max_accounts_per_csm"] = 1  # 6 accounts, 3 CSMs
+    response = client.post("/v1/plans", json=data)
+    assert response.status_code == 200
+    plan = response.json()
+    assert plan["status"] == "infeasible"
+    assert plan["assignments"] == []
+    assert "account" in json.dumps(plan["diagnosis"]).lower()
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        (lambda d: d["accounts"][1].update(arr=-5), "accounts[A2].arr", "greater than"),
+        (lambda d: d["accounts"][2].update(current_csm="C9"), "accounts[A3].current_csm", "C9"),
+        (lambda d: d["csms"][0].update(retention_rate="high"), "csms[C1].retention_rate", ""),
+        (lambda d: d.update(accounts="accounts.csv"), "accounts", "inline"),
+    ],
+)
+def test_invalid_scenarios_are_422_naming_the_record_and_field(
+    client: TestClient, tiny: dict, change: Any, path: str, words: str
+) -> None:
+    data = copy.deepcopy(tiny)
+    change(data)
+    response = client.post("/v1/plans", json=data)
+    assert response.status_code == 422
+    issues = response.json()["issues"]
+    assert any(i["path"] == path and words in i["message"] for i in issues), issues
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [(b"{not json", "not valid JSON"), (b"", "no body"), (b"[1, 2]", "JSON object")],
+)
+def test_malformed_bodies_are_422(client: TestClient, body: bytes, words: str) -> None:
+    response = client.post("/v1/plans", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert words in json.dumps(response.json())
+
+
+def test_query_parameters_are_checked(client: TestClient, tiny: dict) -> None:
+    response = client.post("/v1/plans", json=tiny, params={"backend": "gurobi"})
+    assert response.status_code == 422
+    assert response.json()["issues"][0]["path"] == "query.backend"
+    assert client.post("/v1/plans", json=tiny, params={"time_limit_s": -1}).status_code == 422
+
+
+def test_unknown_ids_are_404(client: TestClient) -> None:
+    for path in ("/v1/jobs/nope", "/v1/plans/nope", "/v1/plans/nope/assignments.csv"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "nope" in response.json()["detail"]
+    assert client.delete("/v1/jobs/nope").status_code == 404
+    assert client.post("/v1/jobs/nope/retry").status_code == 404
+    assert client.get("/v1/scenarios/nope").status_code == 404
+
+
+def test_csv_export_defuses_spreadsheet_formulas(client: TestClient, tiny: dict) -> None:
+    data = copy.deepcopy(tiny)
+    data["accounts"][0]["name"] = '=HYPERLINK("http://evil.example","click")'
+    data["csms"][0]["name"] = "@SUM(A1:A9)"
+    plan = client.post("/v1/plans", json=data).json()
+    response = client.get(f"/v1/plans/{plan['plan_id']}/assignments.csv")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 6
+    a1 = next(r for r in rows if r["account_id"] == "A1")
+    assert a1["account_name"].startswith("'=HYPERLINK")
+    assert a1["csm_name"] == "'@SUM(A1:A9)"
+    moves = client.get(
+        f"/v1/plans/{plan['plan_id']}/assignments.csv", params={"moves_only": "true"}
+    )
+    moved = list(csv.DictReader(io.StringIO(moves.text)))
+    assert {r["account_id"] for r in moved} == {
+        r["account_id"] for r in plan["assignments"] if r["moved"]
+    }
+
+
+# Jobs -----------------------------------------------------------------------------------
+def test_a_job_reports_progress_and_cancelling_keeps_its_best_plan(
+    client: TestClient, example: dict
+) -> None:
+    response = client.post("/v1/jobs", json=example, params={"time_limit_s": 120})
+    assert response.status_code == 202
+    job = response.json()
+    assert response.headers["location"] == f"/v1/jobs/{job['id']}"
+    assert job["status"] in ("queued", "running")
+    # Running: the live incumbent, bound and gap (HiGHS needs ~20 s to prove this one).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job['id']}").json()
+        progress = job["progress"] or {}
+        if job["status"] == "running" and progress.get("gap") is not None:
+            break
+        time.sleep(0.2)
+    assert job["status"] == "running"
+    assert progress["bound"] <= progress["incumbent"]
+    cancelled = client.delete(f"/v1/jobs/{job['id']}")
+    assert cancelled.status_code == 200
+    job = cancelled.json()
+    assert job["status"] == "cancelled"
+    plan = job["plan"]
+    assert plan["status"] == "feasible"
+    assert plan["message"].startswith("Cancelled: the best plan found so far")
+    assert plan["violations"] == []
+    assert plan["gap"] is not None and plan["bound"] <= plan["objective"]["total"] + 1e-12
+    # The plan scores what the engine's evaluator says for its assignment.
+    scored = client.post(
+        "/v1/evaluate", json={"scenario": example, "assignments": plan["assignments"]}
+    ).json()
+    assert scored["objective"]["total"] == pytest.approx(plan["objective"]["total"])
+    assert client.delete(f"/v1/jobs/{job['id']}").status_code == 409
+    retried = client.post(f"/v1/jobs/{job['id']}/retry")
+    assert retried.status_code == 202 and retried.json()["retry_of"] == job["id"]
+    client.delete(f"/v1/jobs/{retried.json()['id']}")
+
+
+def test_a_finished_job_carries_its_plan_and_is_listed(client: TestClient, tiny: dict) -> None:
+    job = client.post("/v1/jobs", json=tiny, params={"time_limit_s": 10}).json()
+    done = wait_for(client, job["id"], ("done", "failed"))
+    assert done["status"] == "done"
+    assert done["plan"]["status"] == "optimal"
+    assert done["links"]["plan"] == f"/v1/plans/{done['plan_id']}"
+    listed = client.get("/v1/jobs", params={"status": "done"}).json()
+    assert job["id"] in [j["id"] for j in listed]
+    assert client.post(f"/v1/jobs/{job['id']}/retry").status_code == 409  # done: nothing to retry
+
+
+def test_jobs_beyond_the_workers_wait_in_the_queue(tmp_path: Path, example: dict) -> None:
+    with app_with(tmp_path) as c:  # one solver process
+        first = c.post("/v1/jobs", json=example, params={"time_limit_s": 60}).json()
+        second = c.post("/v1/jobs", json=example, params={"time_limit_s": 60}).json()
+        wait_for(c, first["id"], ("running",))
+        assert c.get(f"/v1/jobs/{second['id']}").json()["status"] == "queued"
+        cancelled = c.delete(f"/v1/jobs/{second['id']}").json()
+        assert cancelled["status"] == "cancelled" and cancelled["plan"] is None
+        assert "before it started" in cancelled["error"]
+        c.delete(f"/v1/jobs/{first['id']}")
+
+
+def test_a_full_queue_answers_503(tmp_path: Path, tiny: dict) -> None:
+    with app_with(tmp_path, max_queued=0) as c:
+        response = c.post("/v1/jobs", json=tiny)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "30"
+
+
+# Limits and safety ----------------------------------------------------------------------
+def test_size_limits_answer_413(tmp_path: Path, tiny: dict) -> None:
+    with app_with(tmp_path, max_accounts=5, max_request_bytes=5_000) as c:
+        response = c.post("/v1/plans", json=tiny)  # 6 accounts
+        assert response.status_code == 413
+        assert "accounts" in response.json()["detail"] and "5" in response.json()["detail"]
+        big = copy.deepcopy(tiny)
+        big["description"] = "x" * 10_000
+        assert c.post("/v1/plans", json=big).status_code == 413
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+            text = json.dumps(big).encode()
+            for i in range(0, len(text), 1000):
+                yield text[i : i + 1000]
+
+        response = c.post(
+            "/v1/plans", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 413
+
+
+def test_an_api_key_guards_v1_but_not_health(tmp_path: Path, tiny: dict) -> None:
+    with app_with(tmp_path, api_key="s3cret") as c:
+        assert c.get("/health").status_code == 200
+        assert c.post("/v1/plans", json=tiny).status_code == 401
+        assert c.get("/v1/jobs", headers={"X-API-Key": "wrong"}).status_code == 401
+        assert c.get("/v1/jobs", headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert c.get("/v1/jobs", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+# Evaluate, compare, sensitivity ---------------------------------------------------------
+def test_evaluate_names_the_rules_a_plan_breaks(client: TestClient, tiny: dict) -> None:
+    current = {a["id"]: a.get("current_csm") for a in tiny["accounts"]}
+    moved = {**current, "A1": "C2", "A6": "C3"}  # A1 is locked with C1
+    response = client.post("/v1/evaluate", json={"scenario": tiny, "assignment": moved})
+    assert response.status_code == 200
+    scored = response.json()
+    assert scored["feasible"] is False
+    assert any(v["subject"] == "A1" for v in scored["violations"]), scored["violations"]
+    assert scored["kpis"]["after"]["moves"] == 1
+    unknown = client.post(
+        "/v1/evaluate", json={"scenario": tiny, "assignment": {**moved, "A99": "C1"}}
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["issues"][0]["path"] == "plan.assignments[A99]"
+    assert client.post("/v1/evaluate", json={"scenario": tiny}).status_code == 422
+
+
+def test_compare_solves_the_variants_side_by_side(client: TestClient, tiny: dict) -> None:
+    body = {
+        "scenario": tiny,
+        "variants": [{"name": "no moves", "constraints": {"max_moves": 0}}],
+        "time_limit_s": 10,
+    }
+    response = client.post("/v1/compare", json=body)
+    assert response.status_code == 200
+    result = response.json()["result"]
+    names = [s["name"] for s in result["scenarios"]]
+    assert names == ["tiny", "no moves"]
+    frozen = result["plans"][1]
+    assert sum(r["moved"] for r in frozen["assignments"]) == 0
+    base = Scenario.from_dict(tiny)
+    assert result["plans"][0]["objective"]["total"] == pytest.approx(solve(base).objective)
+    bad = client.post("/v1/compare", json={"scenario": tiny, "variants": [{"remove_csms": ["C9"]}]})
+    assert bad.status_code == 422
+    assert "C9" in json.dumps(bad.json())
+
+
+def test_sensitivity_answers_now_or_as_a_job(client: TestClient, tiny: dict) -> None:
+    body = {
+        "scenario": tiny,
+        "weight_factors": [0.5],
+        "tolerance_steps": [0.05],
+        "move_budgets": [0, None],
+        "prices": False,
+        "time_limit_s": 5,
+    }
+    later = client.post("/v1/sensitivity", json=body, params={"wait_s": 0})
+    assert later.status_code == 202
+    done = wait_for(client, later.json()["id"], ("done", "failed"), timeout=120)
+    assert done["status"] == "done"
+    result = done["result"]
+    direct = solve(Scenario.from_dict(tiny))
+    assert result["base"]["objective"] == pytest.approx(direct.objective), result["base"]
+    budgets = {run["value"]: run for run in result["frontier"]}
+    # No moves at all cannot fix C1's book (133% of target, tolerance 20%); any budget can.
+    assert budgets[0]["status"] == "infeasible"
+    assert budgets[None]["status"] == "optimal"
+    assert budgets[None]["objective"] == pytest.approx(direct.objective)
+    assert len(result["weights"]) == 4  # one factor for each of the four weighted terms
+    bad = client.post("/v1/sensitivity", json={**body, "weight_factors": "lots"})
+    assert bad.status_code == 422 and "weight_factors" in bad.json()["detail"]

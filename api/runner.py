@@ -47,7 +47,7 @@ class Runner:
         self._lock = threading.Lock()
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
         self._closed = threading.Event()
-        self._tmp = tempfile.mkdtemp(prefix="territory-jobs-")
+        self._tmp = ""  # a folder for the plans solvers save while running (made on start)
         self._context = multiprocessing.get_context("spawn")
         self._threads = [
             threading.Thread(target=self._slot, name=f"territory-worker-{i}", daemon=True)
@@ -55,6 +55,7 @@ class Runner:
         ]
 
     def start(self) -> None:
+        self._tmp = tempfile.mkdtemp(prefix="territory-jobs-")
         for job_id in self.store.recover_after_restart():
             self._queue.put(job_id)
         for thread in self._threads:
@@ -70,7 +71,8 @@ class Runner:
             self._queue.put(None)
         for thread in self._threads:
             thread.join(timeout=30)
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     @property
     def queued(self) -> int:

@@ -2,7 +2,8 @@
 
 - docs/scenario.schema.json equals the schema generated from the pydantic models;
 - every scenario key is in docs/scenario-format.md, every plan/KPI/book key in plan-format.md;
-- examples/tiny/scenario.json solves to the objective quoted in the docs.
+- examples/tiny/scenario.json solves to the objective quoted in the docs;
+- every HTTP route and every server setting is in docs/api.md.
 """
 
 from __future__ import annotations
@@ -56,10 +57,32 @@ def main() -> int:
             f"examples/tiny: got {plan.status} {plan.objective}, docs say {TINY_OBJECTIVE}"
         )
 
+    problems += _api_problems()
     for problem in problems:
         print(problem)
     print("docs OK" if not problems else f"{len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def _api_problems() -> list[str]:
+    from dataclasses import fields
+
+    from fastapi.routing import APIRoute
+
+    from api import Settings, create_app
+
+    doc = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    app = create_app(Settings(database_url="sqlite://"))  # not started: no processes
+    problems = []
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            for method in route.methods - {"HEAD"}:
+                if f"`{method} {route.path}" not in doc:
+                    problems.append(f"api.md does not document {method} {route.path}")
+    for field in fields(Settings):
+        if f"`TERRITORY_{field.name.upper()}`" not in doc:
+            problems.append(f"api.md does not document TERRITORY_{field.name.upper()}")
+    return problems
 
 
 if __name__ == "__main__":

@@ -137,3 +137,5 @@ def team() -> dict[str, Any]:
 def pytest_configure(config: pytest.Config) -> None:
     # PuLP 3.x warns that its CBC command class goes away in PuLP 4; not the engine's doing here.
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulp.*")
+    # Starlette's TestClient asks for a client package newer than FastAPI's own TestClient uses.
+    config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")

@@ -202,18 +202,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "The scenario is not valid.",
                 [ScenarioIssue(path=where or "body", message="must be a JSON object (a scenario)")],
             )
-        for key in ("csms", "accounts"):
-            if isinstance(data.get(key), str):
-                raise ApiError(
-                    422,
-                    "The scenario is not valid.",
-                    [
-                        ScenarioIssue(
-                            path=prefix + key,
-                            message="file references are not read over HTTP: include the rows inline",
-                        )
-                    ],
-                )
+        references = [
+            ScenarioIssue(
+                path=prefix + key,
+                message="file references are not read over HTTP: include the rows inline",
+            )
+            for key in ("csms", "accounts")
+            if isinstance(data.get(key), str)
+        ]
+        if references:
+            raise ApiError(422, "The scenario is not valid.", references)
         for key, limit in (("accounts", settings.max_accounts), ("csms", settings.max_csms)):
             rows = data.get(key)
             if isinstance(rows, list) and len(rows) > limit:
@@ -331,9 +329,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scenario, data = scenario_from(await json_body(request))
         opts = options(scenario, backend, time_limit_s, settings.sync_time_limit_s)
         if reuse:
-            previous = store.finished_like("plan", store.put_scenario(data), opts)
+            scenario_id = store.put_scenario(data)
+            previous = store.finished_like("plan", scenario_id, opts)
             if previous is not None and previous.plan_id:
                 return plan_response(previous, reused=True)
+            # The same plan is being solved (a burst of identical requests): wait for that
+            # solve. No await since the look-ups above, so two requests cannot both miss it.
+            live = store.live_like("plan", scenario_id, opts)
+            if live is not None:
+                return await finished_or_accepted(live, settings.sync_wait_s)
         job = enqueue("plan", data, opts)
         return await finished_or_accepted(job, settings.sync_wait_s)
 
@@ -567,7 +571,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(_body_schemas())
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(_body_schemas())
+        # Every error, 422 included, answers {"detail", "issues"} (not FastAPI's default body).
+        error = {"$ref": "#/components/schemas/Error"}
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                for code, response in operation.get("responses", {}).items():
+                    if code[:1] in ("4", "5"):
+                        response["content"] = {"application/json": {"schema": dict(error)}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
         app.openapi_schema = schema
         return schema
 
@@ -601,6 +615,19 @@ def _body_schemas() -> dict[str, Any]:
     return {
         **defs,
         "Scenario": scenario,
+        "ScenarioIssue": ScenarioIssue.model_json_schema(),
+        "Error": {
+            "type": "object",
+            "required": ["detail", "issues"],
+            "properties": {
+                "detail": {"type": "string"},
+                "issues": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/ScenarioIssue"},
+                    "description": "Each problem found, with where it is (path) and what it is.",
+                },
+            },
+        },
         "EvaluateRequest": {
             "type": "object",
             "required": ["scenario"],
@@ -662,4 +689,10 @@ def run(host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = N
     """Serve the API with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=10,  # then waiting requests are cancelled and solves stopped
+    )

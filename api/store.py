@@ -223,6 +223,19 @@ class Store:
             row = conn.execute(query).mappings().first()
         return None if row is None else _job(row)
 
+    def live_like(self, kind: str, scenario_id: str, request: dict[str, Any]) -> Job | None:
+        """The oldest queued or running job with the same input (to wait on, not re-solve)."""
+        key = digest({"kind": kind, "scenario": scenario_id, "request": request})
+        query = (
+            select(jobs)
+            .where(jobs.c.request_key == key, jobs.c.status.in_(LIVE))
+            .order_by(jobs.c.created_at)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _job(row)
+
     def start(self, job_id: str) -> bool:
         """Mark a queued job running; False when it is no longer queued (e.g. cancelled)."""
         with self._lock, self.engine.begin() as conn:

@@ -360,3 +360,23 @@ def test_sensitivity_answers_now_or_as_a_job(client: TestClient, tiny: dict) -> 
     assert len(result["weights"]) == 4  # one factor for each of the four weighted terms
     bad = client.post("/v1/sensitivity", json={**body, "weight_factors": "lots"})
     assert bad.status_code == 422 and "weight_factors" in bad.json()["detail"]
+
+
+def test_identical_requests_arriving_together_share_one_solve(
+    tmp_path: Path, example: dict
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with app_with(tmp_path) as c:
+        c.get("/health")
+
+        def ask(_: int) -> dict[str, Any]:
+            answer: dict[str, Any] = c.post(
+                "/v1/plans", json=example, params={"time_limit_s": 2}
+            ).json()
+            return answer
+
+        with ThreadPoolExecutor(4) as pool:
+            plans = list(pool.map(ask, range(4)))
+        assert len({p["plan_id"] for p in plans}) == 1
+        assert len(c.get("/v1/jobs").json()) == 1  # one solve for the four requests

@@ -8,6 +8,7 @@ import pytest
 from conftest import (
     BACKEND_NAMES,
     EXAMPLE,
+    ROOT,
     TIE,
     account,
     csm,
@@ -227,3 +228,19 @@ def test_highs_keeps_working_when_later_solves_ask_for_other_thread_counts(team:
     for threads in (1, 2, 1):
         scenario = Scenario.from_dict({**team, "solver": {**team["solver"], "threads": threads}})
         assert solve(scenario, backend="highs").status == "optimal"
+
+
+def test_cpsat_handles_sub_hundredth_workloads_and_tiny_weights() -> None:
+    # CP-SAT counts in integer steps: a workload of 2.2766 units needs a finer resolution than
+    # hundredths, and a weight of 1e-300 must not blow up the objective scaling. Both used to
+    # raise; now CP-SAT agrees with HiGHS.
+    base = load_scenario(ROOT / "examples" / "tiny" / "scenario.json").model_dump(mode="json")
+    base["accounts"][1]["workload"] = 2.2766
+    base["constraints"]["workload_tolerance"] = 0.5
+    tiny_weight = {**base, "objectives": {"churn_risk": 1, "balance": 1e-300}}
+    for data in (base, tiny_weight):
+        scenario = Scenario.from_dict(data)
+        cpsat, highs = solve(scenario, backend="cpsat"), solve(scenario, backend="highs")
+        assert cpsat.status == highs.status == "optimal", (cpsat.message, highs.message)
+        assert cpsat.objective == pytest.approx(highs.objective, abs=1e-6)
+        assert cpsat.after is not None and cpsat.after.violations == []

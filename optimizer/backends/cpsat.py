@@ -34,11 +34,37 @@ OBJECTIVE_RESOLUTION = 1e4
 OBJECTIVE_CEILING = 2.0**60
 
 
-def _round_coef(value: float, where: str) -> int:
-    rounded = round(value)
-    if abs(value - rounded) > 1e-3 * max(1.0, abs(value)):
-        raise ValueError(f"{where}: coefficient {value} is not integral at the row's resolution")
-    return int(rounded)
+#: Finest extra resolution the model may take to make its row coefficients integral.
+MAX_REFINEMENT = 10**6
+#: Largest integer domain bound the refinement may create (well inside CP-SAT's int64).
+DOMAIN_CEILING = 2.0**52
+
+
+def _integral(value: float) -> bool:
+    return abs(value - round(value)) <= 1e-6 * max(1.0, abs(value))
+
+
+def _refinement(model: LinearModel) -> int:
+    """The smallest power of ten by which every row's resolution (``steps``) must be refined so
+    that all coefficients on integer variables become integers: 100 for a workload of 2.2766
+    units counted in hundredths. Continuous variables are refined alike, so their coefficients
+    stay what they were. Beyond MAX_REFINEMENT (or where domains would grow past
+    DOMAIN_CEILING) coefficients are rounded; the evaluator still checks every plan exactly."""
+    largest = max(
+        (abs(v.ub * v.steps) for v in model.variables if not v.integer and math.isfinite(v.ub)),
+        default=1.0,
+    )
+    factor = 1
+    while factor < MAX_REFINEMENT and largest * factor * 10 < DOMAIN_CEILING:
+        if all(
+            _integral(c * row.steps * factor)
+            for row in model.rows
+            for i, c in zip(row.index, row.coef, strict=True)
+            if model.variables[i].integer
+        ):
+            break
+        factor *= 10
+    return factor
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
@@ -90,6 +116,7 @@ class CpSatBackend(SolverBackend):
     ) -> RawSolution:
         start = time.perf_counter()
         cp = cp_model.CpModel()
+        refine = _refinement(model)
         cp_vars: list[cp_model.IntVar] = []
         for var in model.variables:
             if var.integer:
@@ -99,20 +126,21 @@ class CpSatBackend(SolverBackend):
             else:
                 cp_vars.append(
                     cp.new_int_var(
-                        math.floor(var.lb * var.steps + _EPS),
-                        math.ceil(var.ub * var.steps - _EPS),
+                        math.floor(var.lb * var.steps * refine + _EPS),
+                        math.ceil(var.ub * var.steps * refine - _EPS),
                         var.name,
                     )
                 )
         for row in model.rows:
+            steps = row.steps * refine
             terms = []
             for i, c in zip(row.index, row.coef, strict=True):
                 var = model.variables[i]
-                scale = row.steps if var.integer else row.steps / var.steps
-                terms.append((cp_vars[i], _round_coef(c * scale, row.name)))
+                scale = steps if var.integer else steps / (var.steps * refine)
+                terms.append((cp_vars[i], round(c * scale)))
             expr = sum(coef * v for v, coef in terms)
-            lo = None if math.isinf(row.lb) else math.ceil(row.lb * row.steps - 1e-6)
-            hi = None if math.isinf(row.ub) else math.floor(row.ub * row.steps + 1e-6)
+            lo = None if math.isinf(row.lb) else math.ceil(row.lb * steps - 1e-6)
+            hi = None if math.isinf(row.ub) else math.floor(row.ub * steps + 1e-6)
             if not terms:
                 if (lo is not None and lo > 0) or (hi is not None and hi < 0):
                     cp.add_bool_or([])  # an empty row that cannot hold: infeasible
@@ -126,10 +154,14 @@ class CpSatBackend(SolverBackend):
                 cp.add(expr <= hi)
         # An integer objective: CP-SAT's own scaling of float objectives loses the small terms.
         per_step = {
-            i: (c if model.variables[i].integer else c / model.variables[i].steps)
+            i: (c if model.variables[i].integer else c / (model.variables[i].steps * refine))
             for i, c in model.objective.items()
         }
-        smallest = min((abs(c) for c in per_step.values() if c), default=1.0)
+        # Coefficients a trillion times below the largest cannot change the integer objective.
+        largest_coef = max((abs(c) for c in per_step.values()), default=0.0)
+        smallest = min(
+            (abs(c) for c in per_step.values() if abs(c) > 1e-12 * largest_coef), default=1.0
+        )
         activity = sum(
             abs(c) * max(abs(cp_vars[i].proto.domain[0]), abs(cp_vars[i].proto.domain[-1]))
             for i, c in per_step.items()
@@ -154,7 +186,7 @@ class CpSatBackend(SolverBackend):
         callback = None
         if progress is not None or solution_file is not None:
             columns = [
-                (v, 1.0 if var.integer else float(var.steps))
+                (v, 1.0 if var.integer else float(var.steps * refine))
                 for v, var in zip(cp_vars, model.variables, strict=True)
             ]
             callback = _Callback(progress, start, factor, solution_file, columns)
@@ -167,7 +199,7 @@ class CpSatBackend(SolverBackend):
             values = []
             for var, cp_var in zip(model.variables, cp_vars, strict=True):
                 raw = solver.value(cp_var)
-                values.append(float(raw) if var.integer else raw / var.steps)
+                values.append(float(raw) if var.integer else raw / (var.steps * refine))
             obj_value = solver.objective_value / factor + model.constant
             bound = solver.best_objective_bound / factor + model.constant
         mapped = {

@@ -116,7 +116,7 @@ def precheck(inst: Instance) -> list[Conflict]:
         mine = forced[c]
         kept = len(mine)
         kept_arr = sum(inst.arr[a] for a in mine)
-        kept_work = sum(inst.workload[a] for a in mine)
+        kept_work = sum(inst.pair_workload(a, c) for a in mine)
         kept_risk = sum(inst.high_risk[a] for a in mine)
         what = "locked or renewal-frozen with them"
         if lim.max_accounts is not None and kept > lim.max_accounts:
@@ -380,7 +380,7 @@ def _describe(inst: Instance, group: Group, assignment: dict[str, str]) -> Confl
             f"CSM {csm.label} must hold {bound} of ARR ({rule}); the closest feasible plan gives them {money(arr)}{extra}.",
         )
     if rule in ("max_workload", "workload_tolerance"):
-        work = sum(inst.workload[a] for a in mine)
+        work = sum(inst.pair_workload(a, c) for a in mine)
         return Conflict(
             rule,
             subject,

@@ -176,7 +176,7 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
         for name, value in inst.pair_costs(a, c).items():
             terms[name] += value
         arr_by[c] += inst.arr[a]
-        work_by[c] += inst.workload[a]
+        work_by[c] += inst.pair_workload(a, c)
         count_by[c] += 1
         risk_by[c] += inst.high_risk[a]
         at_risk_by[c] += inst.arr[a] * _adjusted_churn(

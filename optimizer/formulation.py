@@ -213,15 +213,15 @@ def book_loads(built: AssignmentModel, dense: bool) -> None:
     ``dense=True`` the rules repeat the sums instead, which CBC's knapsack cuts need to see.
     """
     inst = built.instance
-    for label, amounts, unit in (
-        ("arr", inst.arr, inst.arr_unit),
-        ("workload", inst.workload, inst.workload_unit),
+    for label, amount, unit in (
+        ("arr", lambda a, c: inst.arr[a], inst.arr_unit),
+        ("workload", inst.pair_workload, inst.workload_unit),
     ):
         steps = unit * MONEY_STEPS
         books: list[tuple[list[int], list[float], float]] = []
         for c, pairs in enumerate(_by_csm(built)):
             index = [v for _, v in pairs]
-            coef = [amounts[a] / unit for a, _ in pairs]
+            coef = [amount(a, c) / unit for a, _ in pairs]
             if dense:
                 books.append((index, coef, sum(coef)))
                 continue
@@ -358,7 +358,7 @@ def move_budget(built: AssignmentModel, relax: frozenset[str]) -> None:
 
 
 def assignment_costs(built: AssignmentModel, weights: dict[str, float], tie_break: float) -> None:
-    """Soft: churn risk, expertise, expansion and continuity, each linear in ``x``."""
+    """Soft: churn risk, expertise, expansion, continuity and preference, each linear in ``x``."""
     inst = built.instance
     for (a, c), var in built.x.items():
         costs = inst.pair_costs(a, c)

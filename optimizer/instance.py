@@ -15,6 +15,9 @@ Objective terms (0 = ideal, documented in docs/scenario-format.md):
 - ``expertise``: share of ARR (among accounts whose industry some eligible CSM covers) placed
   with a CSM who does not cover that industry.
 - ``continuity``: share of accounts with a current CSM that change CSM.
+- ``preference``: the account's preference score for its CSM (``Account.preferences``: a
+  relationship, a customer's request, any per-pair score; 0 for CSMs not listed) below the best
+  eligible CSM's, as a share of the best-to-worst range summed over accounts.
 - ``balance``: deviation of each CSM's ARR (and workload) beyond a comfort band of
   ``balance_band`` around their target, summed over CSMs, as a share of the team total, divided
   by ``max(tolerance - balance_band, 0.01)`` so that 1 means "every book at the edge of its
@@ -31,7 +34,7 @@ from functools import cached_property
 
 from .scenario import Account, Csm, Scenario
 
-TERMS = ("churn_risk", "balance", "expertise", "expansion", "continuity")
+TERMS = ("churn_risk", "balance", "expertise", "expansion", "continuity", "preference")
 #: Weight of the move-count tie-breaker added when the continuity weight is zero: among plans
 #: that are otherwise equally good, the one with fewer moves wins.
 TIE_BREAK_WEIGHT = 1e-3
@@ -84,6 +87,14 @@ class Instance:
         self.p_churn = [a.churn_probability for a in self.accounts]
         self.potential = [a.expansion_score for a in self.accounts]
         self.workload = [a.workload_units for a in self.accounts]
+        #: Effort with specific CSMs, where it differs from ``workload`` (account -> CSM -> units).
+        self.workload_with: list[dict[int, float]] = [
+            {self.csm_index[k]: float(v) for k, v in a.workload_by_csm.items()}
+            for a in self.accounts
+        ]
+        self.preference: list[dict[int, float]] = [
+            {self.csm_index[k]: float(v) for k, v in a.preferences.items()} for a in self.accounts
+        ]
         self.high_risk = [p >= rule.high_risk_threshold for p in self.p_churn]
         self.current: list[int | None] = [
             None if a.current_csm is None else self.csm_index[a.current_csm] for a in self.accounts
@@ -206,6 +217,10 @@ class Instance:
             return None
         return account.renewal_date
 
+    def pair_workload(self, a: int, c: int) -> float:
+        """The workload units account ``a`` takes with CSM ``c``."""
+        return self.workload_with[a].get(c, self.workload[a])
+
     # ------------------------------------------------------------------ objective costs
     def industry_match(self, a: int, c: int) -> bool:
         industry = self.accounts[a].industry
@@ -256,6 +271,26 @@ class Instance:
         return [max((self.expansion_rate[c] for c in cs), default=0.0) for cs in self.eligible]
 
     @cached_property
+    def _best_preference(self) -> list[float]:
+        if self.reference is not None:
+            return self.reference._best_preference
+        return [
+            max((self.preference[a].get(c, 0.0) for c in cs), default=0.0)
+            for a, cs in enumerate(self.eligible)
+        ]
+
+    @cached_property
+    def _preference_norm(self) -> float:
+        if self.reference is not None:
+            return self.reference._preference_norm
+        total = 0.0
+        for a, cs in enumerate(self.eligible):
+            if cs and self.preference[a]:
+                scores = [self.preference[a].get(c, 0.0) for c in cs]
+                total += max(scores) - min(scores)
+        return total
+
+    @cached_property
     def _expertise_flags(self) -> list[bool]:
         if self.reference is not None:
             return self.reference._expertise_flags
@@ -268,6 +303,7 @@ class Instance:
             "expertise": self.expertise_cost(a, c),
             "expansion": self.expansion_cost(a, c),
             "continuity": self.continuity_cost(a, c),
+            "preference": self.preference_cost(a, c),
         }
 
     def churn_cost(self, a: int, c: int) -> float:
@@ -292,6 +328,12 @@ class Instance:
         if norm <= 0 or not self._expertise_flags[a] or self.industry_match(a, c):
             return 0.0
         return self.arr[a] / norm
+
+    def preference_cost(self, a: int, c: int) -> float:
+        norm = self._preference_norm
+        if norm <= 0:
+            return 0.0
+        return (self._best_preference[a] - self.preference[a].get(c, 0.0)) / norm
 
     def continuity_cost(self, a: int, c: int) -> float:
         current = self.current[a]

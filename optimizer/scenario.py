@@ -13,12 +13,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 #: Churn probability used for each named risk level (documented in docs/scenario-format.md).
 RISK_LEVELS: dict[str, float] = {"low": 0.05, "medium": 0.2, "high": 0.5}
@@ -26,6 +27,11 @@ RISK_LEVELS: dict[str, float] = {"low": 0.05, "medium": 0.2, "high": 0.5}
 POTENTIAL_LEVELS: dict[str, float] = {"low": 0.1, "medium": 0.4, "high": 0.8}
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+#: Largest magnitude of any number in a scenario: sums over a whole team stay finite and well
+#: inside what the solvers treat as a number (they read 1e20 and above as infinity).
+MAX_NUMBER = 1e15
+#: Smallest capacity: a book's targets are the team's totals divided by the capacities.
+MIN_CAPACITY = 1e-6
 Level = Literal["low", "medium", "high"]
 
 
@@ -88,7 +94,9 @@ class Account(_Frozen):
 
     ``churn_risk`` and ``expansion_potential`` accept a level (``low``/``medium``/``high``) or a
     probability between 0 and 1. ``workload`` is the effort the account takes in workload units;
-    when absent it is the account's ``complexity`` (1-5).
+    when absent it is the account's ``complexity`` (1-5); ``workload_by_csm`` overrides it for
+    given CSMs (e.g. a CSM new to the product needs more hours). ``preferences`` scores CSMs for
+    this account (higher is better; unlisted CSMs score 0), for the ``preference`` objective term.
     """
 
     id: str = Field(min_length=1)
@@ -106,6 +114,14 @@ class Account(_Frozen):
     required_skills: tuple[str, ...] = ()
     current_csm: str | None = None
     locked: bool = False
+    workload_by_csm: dict[str, Annotated[float, Field(ge=0.0)]] = Field(default_factory=dict)
+    preferences: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("current_csm")
+    @classmethod
+    def _blank_is_unassigned(cls, value: str | None) -> str | None:
+        # An empty cell means "no current CSM", as in the CSV files and the cross-field checks.
+        return value or None
 
     @property
     def churn_probability(self) -> float:
@@ -127,7 +143,7 @@ class Account(_Frozen):
 
 
 class Objectives(_Frozen):
-    """Non-negative weights of the five objective terms; they are normalized to sum to 1.
+    """Non-negative weights of the six objective terms; they are normalized to sum to 1.
 
     Every term is scaled to a share between 0 (ideal) and 1, so 40/30/20/10 means what it says:
     a point of churn-risk term is worth 4/3 of a point of balance term.
@@ -138,6 +154,7 @@ class Objectives(_Frozen):
     expertise: float = Field(default=0.2, ge=0.0)
     expansion: float = Field(default=0.1, ge=0.0)
     continuity: float = Field(default=0.0, ge=0.0)
+    preference: float = Field(default=0.0, ge=0.0)
 
     def normalized(self) -> dict[str, float]:
         """Weights scaled to sum to 1 (the scenario validation rejects all-zero weights)."""
@@ -202,8 +219,10 @@ class Scenario(_Frozen):
         try:
             scenario = cls.model_validate(data)
         except ValidationError as exc:
-            issues = _pydantic_issues(exc, data) + issues
-            raise ScenarioError(issues) from None
+            found = _pydantic_issues(exc, data)
+            # One issue per field: the model's own message first.
+            reported = {issue.path for issue in found}
+            raise ScenarioError(found + [i for i in issues if i.path not in reported]) from None
         if issues:
             raise ScenarioError(issues)
         return scenario
@@ -254,6 +273,7 @@ def _label(items: Any, index: Any, kind: str) -> str:
 
 
 _LEVEL_FIELDS = ("churn_risk", "expansion_potential")
+_LEVEL_MESSAGE = "must be 'low', 'medium', 'high' or a probability between 0 and 1"
 
 
 def _pydantic_issues(exc: ValidationError, data: Mapping[str, Any]) -> list[ScenarioIssue]:
@@ -279,7 +299,7 @@ def _pydantic_issues(exc: ValidationError, data: Mapping[str, Any]) -> list[Scen
             continue
         seen.add(path)
         if parts and parts[-1] in _LEVEL_FIELDS:
-            message = "must be 'low', 'medium', 'high' or a probability between 0 and 1"
+            message = _LEVEL_MESSAGE
         elif error["type"] == "extra_forbidden":
             message = "unknown field (check the spelling against docs/scenario-format.md)"
         else:
@@ -291,6 +311,10 @@ def _pydantic_issues(exc: ValidationError, data: Mapping[str, Any]) -> list[Scen
             message = f"{message} (got {value!r})"
         issues.append(ScenarioIssue(path=path, message=message))
     return issues
+
+
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
 def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
@@ -305,7 +329,8 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
         issues.append(ScenarioIssue(path="accounts", message="at least one account is required"))
         accounts = []
 
-    csm_ids = [c.get("id") for c in csms if isinstance(c, Mapping)]
+    # Ids are compared as the models keep them: surrounding whitespace stripped.
+    csm_ids = [_stripped(c.get("id")) for c in csms if isinstance(c, Mapping)]
     for csm_id, count in Counter(csm_ids).items():
         if csm_id not in (None, "") and count > 1:
             issues.append(
@@ -313,7 +338,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
                     path=f"csms[{csm_id}].id", message=f"duplicate CSM id (appears {count} times)"
                 )
             )
-    account_ids = [a.get("id") for a in accounts if isinstance(a, Mapping)]
+    account_ids = [_stripped(a.get("id")) for a in accounts if isinstance(a, Mapping)]
     for account_id, count in Counter(account_ids).items():
         if account_id not in (None, "") and count > 1:
             issues.append(
@@ -328,7 +353,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
         if not isinstance(account, Mapping):
             continue
         where = _label(accounts, index, "accounts")
-        current = account.get("current_csm")
+        current = _stripped(account.get("current_csm"))
         if current not in (None, "") and str(current) not in known:
             issues.append(
                 ScenarioIssue(path=f"{where}.current_csm", message=f"unknown CSM id {current!r}")
@@ -343,6 +368,16 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
                     message="a locked account needs a current_csm to stay with",
                 )
             )
+        for key in ("workload_by_csm", "preferences"):
+            per_csm = account.get(key)
+            if isinstance(per_csm, Mapping):
+                for csm_id in per_csm:
+                    if _stripped(csm_id) not in known:
+                        issues.append(
+                            ScenarioIssue(
+                                path=f"{where}.{key}.{csm_id}", message=f"unknown CSM id {csm_id!r}"
+                            )
+                        )
 
     for index, csm in enumerate(csms):
         if not isinstance(csm, Mapping):
@@ -357,6 +392,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
                 )
             )
 
+    issues += _number_issues(data)
     objectives = data.get("objectives")
     if isinstance(objectives, Mapping):
         defaults = Objectives().model_dump()
@@ -366,7 +402,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
             issues.append(
                 ScenarioIssue(
                     path="objectives",
-                    message="all weights are zero (unset weights default to 0 only for continuity): "
+                    message="all weights are zero (unset weights default to 0 only for continuity and preference): "
                     "at least one must be positive",
                 )
             )
@@ -381,6 +417,90 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
                 )
             )
     return issues
+
+
+def _numeric_fields(model: type[BaseModel]) -> dict[str, bool]:
+    """The model's numeric fields, each with whether it holds an integer."""
+    kinds = {name: str(info.annotation) for name, info in model.model_fields.items()}
+    return {
+        name: "float" not in kind
+        for name, kind in kinds.items()
+        if "float" in kind or "int" in kind
+    }
+
+
+def _out_of_range(key: str, value: Any, integer: bool) -> str | None:
+    """Why a number (or numeric text) is too large or, for a capacity, too small; ``None`` if
+    it is neither (or is not a number at all: the field's own validation reports that)."""
+    if isinstance(value, bool):
+        wanted = _LEVEL_MESSAGE if key in _LEVEL_FIELDS else "must be a number"
+        return f"{wanted}, not {str(value).lower()}"
+    if not isinstance(value, int | float | str):
+        return None
+    shown = repr(value) if len(repr(value)) <= 24 else repr(value)[:20] + "..."
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float: only an int field takes it
+        if not integer:
+            return None
+        number = math.inf
+    except ValueError:
+        return None
+    else:
+        if not math.isfinite(number):
+            return None  # inf or nan: the model refuses them itself
+    if number > MAX_NUMBER:  # (negative numbers are refused by the fields themselves)
+        return f"must be at most {MAX_NUMBER:.0e} (got {shown})"
+    if key == "capacity" and 0 < number < MIN_CAPACITY:
+        return f"must be at least {MIN_CAPACITY:g} (got {shown})"
+    return None
+
+
+def _number_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
+    """Numbers the solvers cannot work with, each named by its path: true/false in a numeric
+    field (which would read as 1/0), and numbers so large, or capacities so small, that the
+    model's sums and targets would overflow."""
+    records: list[tuple[str, Any, type[BaseModel]]] = [
+        (key, data.get(key), model)
+        for key, model in (
+            ("objectives", Objectives),
+            ("constraints", Constraints),
+            ("solver", SolverSettings),
+        )
+    ]
+    for kind, record_model in (("csms", Csm), ("accounts", Account)):
+        items = data.get(kind)
+        if isinstance(items, list | tuple):
+            records += [
+                (_label(items, i, kind), item, record_model) for i, item in enumerate(items)
+            ]
+    issues = []
+    for where, record, model in records:
+        if not isinstance(record, Mapping):
+            continue
+        numeric = _numeric_fields(model)
+        for key in sorted(k for k in record if k in numeric):
+            value = record[key]
+            if key in _PER_CSM_FIELDS:
+                if isinstance(value, Mapping):
+                    for csm_id, number in value.items():
+                        # Preferences may be negative (a cost): their size is what matters.
+                        if isinstance(number, int | float) and not isinstance(number, bool):
+                            number = abs(number)
+                        problem = _out_of_range(key, number, False)
+                        if problem is not None:
+                            issues.append(
+                                ScenarioIssue(path=f"{where}.{key}.{csm_id}", message=problem)
+                            )
+                continue
+            problem = _out_of_range(key, value, numeric[key])
+            if problem is not None:
+                issues.append(ScenarioIssue(path=f"{where}.{key}", message=problem))
+    return issues
+
+
+#: Account fields that map CSM ids to numbers.
+_PER_CSM_FIELDS = ("workload_by_csm", "preferences")
 
 
 # ----------------------------------------------------------------------------------------

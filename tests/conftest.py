@@ -35,8 +35,10 @@ TIE = 1e-3
 
 
 def weights(**given: float) -> dict[str, float]:
-    """All five objective weights, zero unless given (so no default weight sneaks in)."""
-    out = dict.fromkeys(("churn_risk", "balance", "expertise", "expansion", "continuity"), 0.0)
+    """All six objective weights, zero unless given (so no default weight sneaks in)."""
+    out = dict.fromkeys(
+        ("churn_risk", "balance", "expertise", "expansion", "continuity", "preference"), 0.0
+    )
     out.update(given)
     return out
 

@@ -84,10 +84,18 @@ def test_terms_books_and_kpis_of_the_current_assignment_by_hand() -> None:
             "expertise": 0.4,
             "expansion": 4 / 55,
             "continuity": 0,
+            "preference": 0,
         }
     )
     assert ev.weights == pytest.approx(
-        {"churn_risk": 0.4, "balance": 0.3, "expertise": 0.2, "expansion": 0.1, "continuity": 0}
+        {
+            "churn_risk": 0.4,
+            "balance": 0.3,
+            "expertise": 0.2,
+            "expansion": 0.1,
+            "continuity": 0,
+            "preference": 0,
+        }
     )
     assert ev.tie_break == 0.0
     assert ev.objective == pytest.approx(0.4 * 2 / 33.5 + 0.3 * 1.5 + 0.2 * 0.4 + 0.1 * 4 / 55)
@@ -138,6 +146,7 @@ def test_terms_books_and_kpis_of_a_swap_by_hand() -> None:
             "expertise": 0.0,
             "expansion": 3 / 55,
             "continuity": 2 / 3,
+            "preference": 0,
         }
     )
     assert ev.tie_break == pytest.approx(0.001 * 2 / 3)

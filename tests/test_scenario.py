@@ -44,7 +44,7 @@ def test_every_problem_is_reported_at_once_with_record_and_field() -> None:
             account("A4", 4000, churn_risk="huge", current_csm="C1"),  # not a level
             account("A5", 5000, locked=True),  # locked without a CSM to stay with
         ],
-        objectives=weights(),  # all five zero
+        objectives=weights(),  # all six zero
         constraints={"arr_tolerance": 1.5},
     )
     found = issues_of(data)
@@ -185,7 +185,14 @@ def test_weights_may_be_zero_when_a_default_weight_stays_positive() -> None:
 def test_weights_are_normalized_to_sum_one() -> None:
     normalized = Objectives(churn_risk=40, balance=30, expertise=20, expansion=10).normalized()
     assert normalized == pytest.approx(
-        {"churn_risk": 0.4, "balance": 0.3, "expertise": 0.2, "expansion": 0.1, "continuity": 0}
+        {
+            "churn_risk": 0.4,
+            "balance": 0.3,
+            "expertise": 0.2,
+            "expansion": 0.1,
+            "continuity": 0,
+            "preference": 0,
+        }
     )
     assert sum(normalized.values()) == pytest.approx(1.0)
 

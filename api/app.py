@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,12 +24,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from optimizer import BACKENDS, Scenario, ScenarioError, ScenarioIssue, evaluate
 from optimizer.evaluate import assignment_from_rows
 from optimizer.export import assignments_csv
+from optimizer.instance import Instance
 
 from .runner import Runner
 from .settings import Settings
-from .store import FINAL, Job, Store
+from .store import FINAL, Job, Store, digest
 
 API_VERSION = "v1"
+#: Validated scenarios remembered by content.
+VALIDATED_CACHE = 32
 BACKEND_CHOICES = ("auto", *BACKENDS)
 
 
@@ -194,7 +198,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except (ValueError, RecursionError) as exc:
             raise ApiError(422, f"The request body is not valid JSON: {exc}") from None
 
+    validated: OrderedDict[str, tuple[Scenario, dict[str, Any]]] = OrderedDict()
+
     def scenario_from(data: Any, where: str = "") -> tuple[Scenario, dict[str, Any]]:
+        """The validated scenario of ``data`` (the last few are remembered by content: portals
+        post the same scenario again and again)."""
+        try:
+            key = digest(data)
+        except (TypeError, ValueError, RecursionError):
+            key = None
+        if key is not None and key in validated:
+            validated.move_to_end(key)
+            return validated[key]
+        result = _validate(data, where)
+        if key is not None:
+            validated[key] = result
+            if len(validated) > VALIDATED_CACHE:
+                validated.popitem(last=False)
+        return result
+
+    def _validate(data: Any, where: str) -> tuple[Scenario, dict[str, Any]]:
         prefix = f"{where}." if where else ""
         if not isinstance(data, dict):
             raise ApiError(
@@ -467,8 +490,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "Give the plan as 'assignment' ({account_id: csm_id}) or 'assignments' "
                     "([{account_id, csm_id}]).",
                 )
-            before = evaluate(scenario)
-            after = evaluate(scenario, assignment)
+            instance = Instance(scenario)
+            before = evaluate(instance)
+            after = evaluate(instance, assignment)
         except ScenarioError as exc:
             raise ApiError(422, f"{len(exc.issues)} problem(s) in the plan.", exc.issues) from None
         scored = after.to_dict()

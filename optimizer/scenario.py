@@ -198,6 +198,9 @@ class SolverSettings(_Frozen):
     gap: float = Field(default=1e-4, ge=0.0, le=1.0)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     threads: int | None = Field(default=None, ge=1, le=256)
+    #: HiGHS only: when branch and bound has not proven the plan by half the time limit, spend
+    #: the other half improving the plan by large-neighbourhood search (optimizer/lns.py).
+    lns: bool = True
 
 
 class Scenario(_Frozen):

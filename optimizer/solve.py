@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
+import tempfile
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .backends import ProgressCallback, get_backend, relative_gap
+from .backends import Progress, ProgressCallback, RawSolution, get_backend, relative_gap
 from .backends.base import read_last_solution
 from .backends.cbc import export_model as write_model
 from .diagnose import Diagnosis, find_conflicts, precheck
@@ -15,8 +20,14 @@ from .evaluate import Evaluation, evaluate
 from .explain import reasons_for
 from .formulation import build_model
 from .instance import Instance
+from .lns import improve, objective_of
 from .plan import AssignmentRow, Plan
 from .scenario import Scenario
+
+#: Share of the time limit left to large-neighbourhood search when HiGHS has no proof by then.
+LNS_SHARE = 0.5
+#: Below this time limit (seconds) the whole limit goes to branch and bound.
+MIN_LNS_LIMIT_S = 2.0
 
 
 def solve(
@@ -96,13 +107,69 @@ def solve(
     if export_model is not None:
         write_model(built.model, export_model)
     hint = built.hint(dict(warm_start) if warm_start is not None else scenario.current_assignment())
-    raw = solver.solve(
-        built.model,
-        settings,
-        hint=hint,
-        progress=progress,
-        solution_file=None if solution_file is None else str(solution_file),
-    )
+    # HiGHS proves fast but can be slow to find good plans: past half the time limit without a
+    # proof, large-neighbourhood search improves its best plan (the bound stays the full model's).
+    lns = settings.lns and chosen_backend == "highs" and settings.time_limit_s >= MIN_LNS_LIMIT_S
+    mip_settings = settings
+    if lns:
+        mip_settings = settings.model_copy(
+            update={"time_limit_s": settings.time_limit_s * (1 - LNS_SHARE)}
+        )
+    last: dict[str, float | None] = {"bound": None}
+
+    def tracked(p: Progress) -> None:
+        last["bound"] = p.bound if p.bound is not None else last["bound"]
+        if progress is not None:
+            progress(p)
+
+    # Ctrl-C (in the main thread) returns the best plan so far: the solver runs in a worker
+    # thread and saves each improving plan to a file, which recover() reads back.
+    interruptible = threading.current_thread() is threading.main_thread()
+    own_file = None
+    if interruptible and solution_file is None and "solutions" in solver.features:
+        handle, own_file = tempfile.mkstemp(prefix="territory-", suffix=".sol")
+        os.close(handle)
+    saving = str(solution_file) if solution_file is not None else own_file
+
+    stop = threading.Event()
+
+    def search() -> RawSolution:
+        raw = solver.solve(
+            built.model, mip_settings, hint=hint, progress=tracked, solution_file=saving
+        )
+        if lns and raw.status == "feasible" and raw.values is not None:
+            values, _ = improve(
+                built,
+                settings,
+                raw.values,
+                settings.time_limit_s - (time.perf_counter() - start),
+                bound=raw.bound,
+                progress=tracked,
+                solution_file=saving,
+                started=start,
+                stop=stop,
+            )
+            raw.values, raw.objective = values, objective_of(built, values)
+        return raw
+
+    try:
+        raw = _interruptible(search, stop) if interruptible else search()
+    except KeyboardInterrupt:
+        if saving is None:
+            raise
+        return recover(
+            scenario,
+            saving,
+            backend=chosen_backend,
+            bound=last["bound"],
+            seconds=time.perf_counter() - start,
+            reason="Interrupted",
+            score_like=score_like,
+        )
+    finally:
+        if own_file is not None:
+            with contextlib.suppress(OSError):
+                os.remove(own_file)
 
     if raw.status == "infeasible":
         return finish("infeasible", no_plan, diagnosis=find_conflicts(inst, settings))
@@ -131,6 +198,48 @@ def solve(
         assignments=_rows(inst, assignment, before),
         after=after,
     )
+
+
+#: Solver threads left running after Ctrl-C; joined at exit (a native solver thread killed at
+#: interpreter shutdown aborts the process).
+_abandoned: list[threading.Thread] = []
+
+
+@atexit.register
+def _join_abandoned() -> None:
+    for thread in _abandoned:
+        thread.join()
+
+
+def _interruptible(work: Callable[[], RawSolution], stop: threading.Event) -> RawSolution:
+    """Run ``work`` in a daemon thread so that Ctrl-C reaches this (main) thread at once.
+
+    The solvers release the GIL while they search. On Ctrl-C the caller gets KeyboardInterrupt
+    at once; ``stop`` is set, which ends the large-neighbourhood search at its next step, but
+    branch and bound cannot be stopped from outside and runs out its time limit in the background
+    (its result is discarded; the process waits for it at exit).
+    """
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="territory-solve", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+    except KeyboardInterrupt:
+        stop.set()
+        _abandoned.append(thread)
+        raise
+    if "error" in box:
+        raise box["error"]
+    result: RawSolution = box["result"]
+    return result
 
 
 def recover(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -243,10 +244,14 @@ def cmd_solve(args: argparse.Namespace, console: Console, err: Console) -> int:
             )
 
     try:
+        # Ctrl-C during the search returns the best plan so far (see optimizer.solve).
         plan = solve(scenario, progress=progress_cb, export_model=args.export_model)
     finally:
         if status is not None:
             status.stop()
+    interrupted = plan.message.startswith("Interrupted")
+    if interrupted:
+        err.print("[yellow]Interrupted[/]: writing the best plan found so far.")
     data = plan.to_dict()
     if args.out:
         _write_json(args.out, data)
@@ -258,6 +263,11 @@ def cmd_solve(args: argparse.Namespace, console: Console, err: Console) -> int:
             console.print(f"Plan written to {args.out}")
         if args.export_model:
             console.print(f"Model written to {args.export_model}")
+    if interrupted:
+        # The solver thread still runs to its time limit: end the process now, output written.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(plan.exit_code)
     return plan.exit_code
 
 

@@ -88,6 +88,7 @@ def test_command_line_overrides_the_solver_settings(
         "gap": 0.0,
         "seed": 3,
         "threads": 1,
+        "lns": True,
     }
 
 

@@ -180,6 +180,9 @@ class CpSatBackend(SolverBackend):
         p.relative_gap_limit = settings.gap
         p.absolute_gap_limit = 1e-9
         p.random_seed = settings.seed
+        # CP-SAT would install its own SIGINT handler and leave the process killed by a later
+        # Ctrl-C; the engine handles Ctrl-C itself (optimizer.solve keeps the best plan).
+        p.catch_sigint_signal = False
         p.num_workers = settings.threads or min(8, os.cpu_count() or 1)
         if p.num_workers > 1:
             p.interleave_search = True

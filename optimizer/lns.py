@@ -29,14 +29,14 @@ from ortools.math_opt.python import mathopt
 from ortools.math_opt.solvers import highs_pb2
 
 from .backends.base import Progress, ProgressCallback, append_solution, relative_gap
-from .backends.highs import _threads, objective_scale, to_proto
-from .formulation import AssignmentModel
+from .backends.highs import _threads, objective_scale
+from .formulation import AssignmentModel, LinearModel
 from .scenario import SolverSettings
 
 #: Longest time one neighbourhood may take (seconds).
-STEP_LIMIT_S = 1.0
+STEP_LIMIT_S = 0.3
 #: Accounts freed by an account neighbourhood, at first.
-FREE_ACCOUNTS = 40
+FREE_ACCOUNTS = 15
 
 
 def objective_of(built: AssignmentModel, values: list[float]) -> float:
@@ -68,10 +68,8 @@ def improve(
     if seconds <= 0.05 or csms == 0 or not built.x:
         return values, 0
     scale = objective_scale(model)
-    base = to_proto(model, scale=scale)
-    lower = list(base.variables.lower_bounds)
-    upper = list(base.variables.upper_bounds)
     rng = random.Random(settings.seed)
+    assignment_vars = set(built.x.values())
     pairs_of: dict[int, list[tuple[int, int]]] = {}
     for (a, c), var in built.x.items():
         pairs_of.setdefault(a, []).append((c, var))
@@ -86,28 +84,31 @@ def improve(
     while clock() < deadline - 0.05 and not (stop is not None and stop.is_set()):
         step += 1
         owner = {a: max(pairs, key=lambda p: best[p[1]])[0] for a, pairs in pairs_of.items()}
-        sub_lower, sub_upper = list(lower), list(upper)
         by_books = step % 2 == 1 and csms > 1
         if by_books:
             chosen = set(rng.sample(range(csms), team))
             free = {a for a in accounts if owner[a] in chosen}
         else:
             free = set(rng.sample(accounts, free_accounts))
-        for a, pairs in pairs_of.items():
-            for c, var in pairs:
-                if a not in free:
-                    sub_lower[var] = sub_upper[var] = round(best[var])
-                elif by_books and c not in chosen:
-                    sub_upper[var] = 0.0
-        proto = type(base)()
-        proto.CopyFrom(base)
-        proto.variables.lower_bounds[:] = sub_lower
-        proto.variables.upper_bounds[:] = sub_upper
+        fixed = {var: float(round(best[var])) for var in assignment_vars}
+        for a in free:
+            for c, var in pairs_of[a]:
+                if not by_books or c in chosen:
+                    del fixed[var]
+                else:
+                    fixed[var] = 0.0
+        keep = sorted(set(range(len(model.variables))) - set(fixed))
+        proto = _sub_model(model, keep, fixed, scale)
         limit = min(STEP_LIMIT_S, deadline - clock())
-        result = _solve(proto, settings, best, limit)
+        result = _solve(proto, settings, [best[i] for i in keep], limit)
         if result is None:
             continue
-        candidate, status = result
+        sub_values, status = result
+        candidate = list(best)
+        for var, value in fixed.items():
+            candidate[var] = value
+        for i, value in zip(keep, sub_values, strict=True):
+            candidate[i] = value
         value = objective_of(built, candidate)
         if value < best_objective - 1e-9 * max(1.0, abs(best_objective)):
             best, best_objective = candidate, value
@@ -135,6 +136,58 @@ def improve(
         else:
             free_accounts = max(10, free_accounts - 10)
     return best, improved
+
+
+def _sub_model(
+    model: LinearModel, keep: list[int], fixed: dict[int, float], scale: float
+) -> model_pb2.ModelProto:
+    """The model over the variables in ``keep``, the others fixed at ``fixed`` (their part of
+    each row moves into the row's bounds, their part of the objective into its constant)."""
+    position = {i: k for k, i in enumerate(keep)}
+    proto = model_pb2.ModelProto(name="neighbourhood")
+    v = proto.variables
+    v.ids.extend(range(len(keep)))
+    v.lower_bounds.extend(model.variables[i].lb for i in keep)
+    v.upper_bounds.extend(model.variables[i].ub for i in keep)
+    v.integers.extend(model.variables[i].integer for i in keep)
+    objective = [(position[i], c * scale) for i, c in model.objective.items() if i in position]
+    objective.sort()
+    constant = model.constant + sum(c * fixed[i] for i, c in model.objective.items() if i in fixed)
+    proto.objective.maximize = False
+    proto.objective.offset = constant * scale
+    proto.objective.linear_coefficients.ids.extend(k for k, _ in objective)
+    proto.objective.linear_coefficients.values.extend(c for _, c in objective)
+    row_ids: list[int] = []
+    col_ids: list[int] = []
+    coefs: list[float] = []
+    lbs: list[float] = []
+    ubs: list[float] = []
+    for row in model.rows:
+        shift = 0.0
+        merged: dict[int, float] = {}
+        for i, c in zip(row.index, row.coef, strict=True):
+            k = position.get(i)
+            if k is None:
+                shift += c * fixed[i]
+            else:
+                merged[k] = merged.get(k, 0.0) + c
+        entries = [(k, c) for k, c in sorted(merged.items()) if c != 0.0]
+        if not entries:
+            continue  # every variable fixed: the incumbent already keeps this row
+        j = len(lbs)
+        lbs.append(row.lb - shift)
+        ubs.append(row.ub - shift)
+        for k, c in entries:
+            row_ids.append(j)
+            col_ids.append(k)
+            coefs.append(c)
+    proto.linear_constraints.ids.extend(range(len(lbs)))
+    proto.linear_constraints.lower_bounds.extend(lbs)
+    proto.linear_constraints.upper_bounds.extend(ubs)
+    proto.linear_constraint_matrix.row_ids.extend(row_ids)
+    proto.linear_constraint_matrix.column_ids.extend(col_ids)
+    proto.linear_constraint_matrix.coefficients.extend(coefs)
+    return proto
 
 
 def _solve(

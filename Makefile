@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE ?= examples/seed_150x8/scenario.json
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run serve test test-fast lint bench bench-gap clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ test-fast: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.solve_times
+
+# The published GAP instances (gap1-12 in about 20 s; see benchmarks/README.md for the others).
+bench-gap: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.gap --set orlib --time-limit 10
+
+# The HTTP API on http://127.0.0.1:8000 (docs/api.md).
+serve: $(VENV)/.installed
+	$(BIN)/territory serve
 
 clean:
 	rm -rf $(VENV) plan.json .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,9 @@ same model (every rule, every term) with everything else fixed:
 
 - the books of a few CSMs: their accounts may be re-dealt among them (swaps and chains of moves
   that no single move reaches);
-- a few dozen accounts chosen at random, free to go to any eligible CSM.
+- a few dozen accounts chosen at random, free to go to any eligible CSM;
+- accounts that the LP relaxation (solved once) does not place where the plan does, topped up at
+  random (guided by the relaxation, as in RINS).
 
 A step is kept when it lowers the objective. The neighbourhood grows while its sub-problems
 solve quickly and shrinks when they hit their time slice. The result is a plan of the full
@@ -75,6 +77,7 @@ def improve(
         pairs_of.setdefault(a, []).append((c, var))
     accounts = sorted(pairs_of)
 
+    relaxed = _relaxation(model, scale, min(seconds / 4, 5.0), settings)
     best = list(values)
     best_objective = objective_of(built, best)
     team = min(csms, 2)
@@ -84,10 +87,19 @@ def improve(
     while clock() < deadline - 0.05 and not (stop is not None and stop.is_set()):
         step += 1
         owner = {a: max(pairs, key=lambda p: best[p[1]])[0] for a, pairs in pairs_of.items()}
-        by_books = step % 2 == 1 and csms > 1
+        kind = step % 3
+        by_books = kind == 1 and csms > 1
         if by_books:
             chosen = set(rng.sample(range(csms), team))
             free = {a for a in accounts if owner[a] in chosen}
+        elif kind == 2 and relaxed is not None:
+            # Guided by the LP relaxation: accounts the LP does not place where the plan does.
+            apart = [a for a in accounts if relaxed[dict(pairs_of[a])[owner[a]]] < 0.99]
+            rng.shuffle(apart)
+            free = set(apart[:free_accounts])
+            if len(free) < free_accounts:
+                others = [a for a in accounts if a not in free]
+                free |= set(rng.sample(others, min(len(others), free_accounts - len(free))))
         else:
             free = set(rng.sample(accounts, free_accounts))
         fixed = {var: float(round(best[var])) for var in assignment_vars}
@@ -136,6 +148,31 @@ def improve(
         else:
             free_accounts = max(10, free_accounts - 10)
     return best, improved
+
+
+def _relaxation(
+    model: LinearModel, scale: float, seconds: float, settings: SolverSettings
+) -> list[float] | None:
+    """The LP relaxation's solution (``None`` if it does not solve in ``seconds``)."""
+    proto = _sub_model(model, list(range(len(model.variables))), {}, scale)
+    del proto.variables.integers[:]
+    proto.variables.integers.extend([False] * len(model.variables))
+    mo = mathopt.Model.from_model_proto(proto)
+    variables = [mo.get_variable(i) for i in range(len(model.variables))]
+    params = mathopt.SolveParameters(time_limit=timedelta(seconds=max(seconds, 0.01)))
+    params.highs.CopyFrom(
+        highs_pb2.HighsOptionsProto(
+            int_options={"threads": _threads(settings.threads or 1)},
+            bool_options={"output_flag": False},
+        )
+    )
+    try:
+        result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=params)
+    except Exception:
+        return None
+    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
+        return None
+    return [float(v) for v in result.variable_values(variables)]
 
 
 def _sub_model(

@@ -137,6 +137,11 @@ def solve(
         raw = solver.solve(
             built.model, mip_settings, hint=hint, progress=tracked, solution_file=saving
         )
+        left = settings.time_limit_s - (time.perf_counter() - start)
+        if lns and raw.values is None and raw.status == "no_solution" and left > 1.0:
+            # No plan yet to improve: give branch and bound the rest of the time instead.
+            rest = settings.model_copy(update={"time_limit_s": left})
+            raw = solver.solve(built.model, rest, hint=hint, progress=tracked, solution_file=saving)
         if lns and raw.status == "feasible" and raw.values is not None:
             values, _ = improve(
                 built,

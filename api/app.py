@@ -115,9 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     store = Store(settings.database_url)
     runner = Runner(store, settings.workers, settings.max_time_limit_s)
-    # One solver thread per process: the pool's processes share the cores (and HiGHS fixes its
-    # thread count per process at the first solve).
-    solver_threads = 1
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -255,16 +252,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ApiError(422, f"The scenario is not valid: {exc}") from None
         return scenario, scenario.model_dump(mode="json")
 
-    def options(
-        scenario: Scenario, backend: str | None, time_limit_s: float | None, ceiling: float
-    ) -> dict[str, Any]:
-        limit = min(time_limit_s or scenario.solver.time_limit_s, ceiling)
-        return {
-            "backend": backend or scenario.solver.backend,
-            "time_limit_s": limit,
-            "threads": solver_threads,
-        }
-
     def enqueue(kind: str, data: dict[str, Any], request: dict[str, Any]) -> Job:
         if runner.queued >= settings.max_queued:
             raise ApiError(
@@ -318,11 +305,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers["X-Territory-Reused"] = "true"
         return JSONResponse(plan, headers=headers)
 
-    scenario_body = {
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Scenario"}}},
-        "required": True,
-    }
-
     def body_of(name: str) -> dict[str, Any]:
         return {
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
@@ -333,7 +315,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @v1.post(
         "/plans",
         tags=["plans"],
-        openapi_extra={"requestBody": scenario_body},
+        openapi_extra={"requestBody": body_of("Scenario")},
         responses={202: {"description": "Still solving: follow the job"}, 422: {}, 413: {}},
     )
     async def create_plan(
@@ -350,7 +332,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         202 with the job to follow.
         """
         scenario, data = scenario_from(await json_body(request))
-        opts = options(scenario, backend, time_limit_s, settings.sync_time_limit_s)
+        opts = _solve_options(scenario, backend, time_limit_s, settings.sync_time_limit_s)
         if reuse:
             scenario_id = store.put_scenario(data)
             previous = store.finished_like("plan", scenario_id, opts)
@@ -395,7 +377,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/jobs",
         tags=["jobs"],
         status_code=202,
-        openapi_extra={"requestBody": scenario_body},
+        openapi_extra={"requestBody": body_of("Scenario")},
         responses={422: {}, 413: {}, 503: {}},
     )
     async def create_job(
@@ -405,7 +387,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> Response:
         """Queue a scenario's solve and answer at once with the job (202 + ``Location``)."""
         scenario, data = scenario_from(await json_body(request))
-        opts = options(scenario, backend, time_limit_s, settings.max_time_limit_s)
+        opts = _solve_options(scenario, backend, time_limit_s, settings.max_time_limit_s)
         return accepted(enqueue("plan", data, opts))
 
     @v1.get("/jobs", tags=["jobs"])
@@ -529,7 +511,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 raise ApiError(422, f"variants[{i}] is not valid.", exc.issues) from None
             except (TypeError, ValueError, AttributeError) as exc:
                 raise ApiError(422, f"variants[{i}] is not valid: {exc}") from None
-        opts = _analysis_options(body, scenario, settings.max_time_limit_s, solver_threads)
+        opts = _analysis_options(body, scenario, settings.max_time_limit_s)
         opts.update(variants=variants, runs=len(variants) + 1)
         return await finished_or_accepted(enqueue("compare", data, opts), wait_s)
 
@@ -585,7 +567,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         except (ScenarioError, ValueError) as exc:
             raise ApiError(422, f"The sensitivity grid is not valid: {exc}") from None
-        opts = _analysis_options(body, scenario, settings.max_time_limit_s, solver_threads)
+        opts = _analysis_options(body, scenario, settings.max_time_limit_s)
         opts.update(grid, runs=runs)
         return await finished_or_accepted(enqueue("sensitivity", data, opts), wait_s)
 
@@ -613,9 +595,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _analysis_options(
-    body: dict[str, Any], scenario: Scenario, ceiling: float, threads: int
+#: One solver thread per process: the pool's processes share the cores (and HiGHS fixes its
+#: thread count per process at the first solve).
+SOLVER_THREADS = 1
+
+
+def _solve_options(
+    scenario: Scenario, backend: str | None, time_limit_s: float | None, ceiling: float
 ) -> dict[str, Any]:
+    """The solver options a job runs with: the server's time-limit ceiling applied."""
+    return {
+        "backend": backend or scenario.solver.backend,
+        "time_limit_s": min(float(time_limit_s or scenario.solver.time_limit_s), ceiling),
+        "threads": SOLVER_THREADS,
+    }
+
+
+def _analysis_options(body: dict[str, Any], scenario: Scenario, ceiling: float) -> dict[str, Any]:
+    """The solver options of a compare / sensitivity body, checked."""
     backend = body.get("backend")
     if backend is not None and backend not in BACKEND_CHOICES:
         raise ApiError(422, f"'backend' must be one of {', '.join(BACKEND_CHOICES)}.")
@@ -624,11 +621,7 @@ def _analysis_options(
         isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 < limit <= 86_400
     ):
         raise ApiError(422, "'time_limit_s' must be a number of seconds above 0.")
-    return {
-        "backend": backend or scenario.solver.backend,
-        "time_limit_s": min(float(limit or scenario.solver.time_limit_s), ceiling),
-        "threads": threads,
-    }
+    return _solve_options(scenario, backend, limit, ceiling)
 
 
 def _body_schemas() -> dict[str, Any]:

@@ -90,6 +90,11 @@ def digest(data: Any) -> str:
     return hashlib.sha256(canonical(data).encode()).hexdigest()
 
 
+def request_key(kind: str, scenario_id: str, request: dict[str, Any]) -> str:
+    """What makes two jobs the same work: their kind, scenario and options."""
+    return digest({"kind": kind, "scenario": scenario_id, "request": request})
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -180,7 +185,7 @@ class Store:
         retry_of: str | None = None,
     ) -> Job:
         job_id = str(uuid.uuid4())
-        key = digest({"kind": kind, "scenario": scenario_id, "request": request})
+        key = request_key(kind, scenario_id, request)
         with self._lock, self.engine.begin() as conn:
             conn.execute(
                 jobs.insert().values(
@@ -212,24 +217,25 @@ class Store:
 
     def finished_like(self, kind: str, scenario_id: str, request: dict[str, Any]) -> Job | None:
         """The newest job with the same input that finished with a result (for re-use)."""
-        key = digest({"kind": kind, "scenario": scenario_id, "request": request})
-        query = (
-            select(jobs)
-            .where(jobs.c.request_key == key, jobs.c.status == "done")
-            .order_by(jobs.c.finished_at.desc())
-            .limit(1)
-        )
-        with self.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
-        return None if row is None else _job(row)
+        return self._like(kind, scenario_id, request, ("done",), jobs.c.finished_at.desc())
 
     def live_like(self, kind: str, scenario_id: str, request: dict[str, Any]) -> Job | None:
         """The oldest queued or running job with the same input (to wait on, not re-solve)."""
-        key = digest({"kind": kind, "scenario": scenario_id, "request": request})
+        return self._like(kind, scenario_id, request, LIVE, jobs.c.created_at)
+
+    def _like(
+        self,
+        kind: str,
+        scenario_id: str,
+        request: dict[str, Any],
+        statuses: tuple[str, ...],
+        order: Any,
+    ) -> Job | None:
+        key = request_key(kind, scenario_id, request)
         query = (
             select(jobs)
-            .where(jobs.c.request_key == key, jobs.c.status.in_(LIVE))
-            .order_by(jobs.c.created_at)
+            .where(jobs.c.request_key == key, jobs.c.status.in_(statuses))
+            .order_by(order)
             .limit(1)
         )
         with self.engine.connect() as conn:

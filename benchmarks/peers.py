@@ -57,8 +57,8 @@ class Result:
     trace: list[tuple[float, float]] = field(default_factory=list)  # (seconds, incumbent)
 
 
-def direct_terms(inst: Instance) -> dict[str, Any]:
-    """The numbers a direct model needs: per-pair costs, book data, limits, weights."""
+def pair_costs(inst: Instance) -> dict[tuple[int, int], float]:
+    """The weighted objective cost of each eligible (account, CSM) pair, tie-break included."""
     weights = inst.weights()
     pairs = {}
     for a, cs in enumerate(inst.eligible):
@@ -67,7 +67,7 @@ def direct_terms(inst: Instance) -> dict[str, Any]:
             pairs[a, c] = sum(weights[t] * costs[t] for t in costs) + (
                 inst.tie_break * costs["continuity"]
             )
-    return {"pairs": pairs, "weights": weights}
+    return pairs
 
 
 def _balance_parts(inst: Instance) -> list[tuple[str, list[float], list[float], float]]:
@@ -95,12 +95,9 @@ def _balance_parts(inst: Instance) -> list[tuple[str, list[float], list[float], 
 
 def run_direct(inst: Instance, runner: str, limit: float, threads: int) -> tuple[Any, ...]:
     """Build and solve the direct model; return (assignment, status, bound, trace)."""
-    terms = direct_terms(inst)
-    rule = inst.scenario.constraints
-    band = rule.balance_band
-    n_csms = len(inst.csms)
-    pairs = terms["pairs"]
-    by_csm: list[list[int]] = [[] for _ in range(n_csms)]
+    band = inst.scenario.constraints.balance_band
+    pairs = pair_costs(inst)
+    by_csm: list[list[int]] = [[] for _ in inst.csms]
     for a, c in pairs:
         by_csm[c].append(a)
     if runner == "cpsat":
@@ -165,7 +162,7 @@ def _mathopt(inst, pairs, by_csm, band, limit, threads):
             model.add_linear_constraint(load - over <= (1 + band) * targets[c])
             model.add_linear_constraint(load + under >= (1 - band) * targets[c])
             objective += share * (over + under)
-    moves = rule_moves(inst)
+    moves = inst.scenario.constraints.max_moves
     if moves is not None:
         model.add_linear_constraint(
             sum(x[a, c] for a, c in pairs if inst.current[a] not in (None, c)) <= moves
@@ -200,10 +197,6 @@ def _mathopt(inst, pairs, by_csm, band, limit, threads):
     return assignment, status, bound, trace
 
 
-def rule_moves(inst: Instance) -> int | None:
-    return inst.scenario.constraints.max_moves
-
-
 def _cpsat(inst, pairs, by_csm, band, limit, threads):
     from ortools.sat.python import cp_model
 
@@ -229,7 +222,7 @@ def _cpsat(inst, pairs, by_csm, band, limit, threads):
             model.add(load - over <= round((1 + band) * targets[c] * 1000))
             model.add(load + under >= round((1 - band) * targets[c] * 1000))
             objective.append(round(share * scale / 1000) * (over + under))
-    moves = rule_moves(inst)
+    moves = inst.scenario.constraints.max_moves
     if moves is not None:
         model.add(sum(x[a, c] for a, c in pairs if inst.current[a] not in (None, c)) <= moves)
     model.minimize(sum(objective))
@@ -277,7 +270,7 @@ def _pulp(inst, pairs, by_csm, band, limit, threads):
             problem += load - over <= (1 + band) * targets[c]
             problem += load + under >= (1 - band) * targets[c]
             objective += [share * over, share * under]
-    moves = rule_moves(inst)
+    moves = inst.scenario.constraints.max_moves
     if moves is not None:
         problem += (
             pulp.lpSum(x[a, c] for a, c in pairs if inst.current[a] not in (None, c)) <= moves

@@ -28,10 +28,9 @@ from datetime import timedelta
 
 from ortools.math_opt import model_pb2
 from ortools.math_opt.python import mathopt
-from ortools.math_opt.solvers import highs_pb2
 
 from .backends.base import Progress, ProgressCallback, append_solution, relative_gap
-from .backends.highs import _threads, objective_scale
+from .backends.highs import highs_options, objective_scale, to_proto
 from .formulation import AssignmentModel, LinearModel
 from .scenario import SolverSettings
 
@@ -84,17 +83,17 @@ def improve(
     free_accounts = min(FREE_ACCOUNTS, len(accounts))
     improved = 0
     step = 0
+    owner = _owners(pairs_of, best)
     while clock() < deadline - 0.05 and not (stop is not None and stop.is_set()):
         step += 1
-        owner = {a: max(pairs, key=lambda p: best[p[1]])[0] for a, pairs in pairs_of.items()}
         kind = step % 3
         by_books = kind == 1 and csms > 1
         if by_books:
             chosen = set(rng.sample(range(csms), team))
-            free = {a for a in accounts if owner[a] in chosen}
+            free = {a for a in accounts if owner[a][0] in chosen}
         elif kind == 2 and relaxed is not None:
             # Guided by the LP relaxation: accounts the LP does not place where the plan does.
-            apart = [a for a in accounts if relaxed[dict(pairs_of[a])[owner[a]]] < 0.99]
+            apart = [a for a in accounts if relaxed[owner[a][1]] < 0.99]
             rng.shuffle(apart)
             free = set(apart[:free_accounts])
             if len(free) < free_accounts:
@@ -110,7 +109,7 @@ def improve(
                 else:
                     fixed[var] = 0.0
         keep = sorted(set(range(len(model.variables))) - set(fixed))
-        proto = _sub_model(model, keep, fixed, scale)
+        proto = to_proto(model, "neighbourhood", scale, keep, fixed)
         limit = min(STEP_LIMIT_S, deadline - clock())
         result = _solve(proto, settings, [best[i] for i in keep], limit)
         if result is None:
@@ -124,6 +123,7 @@ def improve(
         value = objective_of(built, candidate)
         if value < best_objective - 1e-9 * max(1.0, abs(best_objective)):
             best, best_objective = candidate, value
+            owner = _owners(pairs_of, best)
             improved += 1
             if solution_file is not None:
                 append_solution(solution_file, value, best)
@@ -150,22 +150,24 @@ def improve(
     return best, improved
 
 
+def _owners(
+    pairs_of: dict[int, list[tuple[int, int]]], values: list[float]
+) -> dict[int, tuple[int, int]]:
+    """Each account's CSM in ``values``, with the variable that places it there."""
+    return {a: max(pairs, key=lambda p: values[p[1]]) for a, pairs in pairs_of.items()}
+
+
 def _relaxation(
     model: LinearModel, scale: float, seconds: float, settings: SolverSettings
 ) -> list[float] | None:
     """The LP relaxation's solution (``None`` if it does not solve in ``seconds``)."""
-    proto = _sub_model(model, list(range(len(model.variables))), {}, scale)
+    proto = to_proto(model, "relaxation", scale)
     del proto.variables.integers[:]
     proto.variables.integers.extend([False] * len(model.variables))
     mo = mathopt.Model.from_model_proto(proto)
     variables = [mo.get_variable(i) for i in range(len(model.variables))]
     params = mathopt.SolveParameters(time_limit=timedelta(seconds=max(seconds, 0.01)))
-    params.highs.CopyFrom(
-        highs_pb2.HighsOptionsProto(
-            int_options={"threads": _threads(settings.threads or 1)},
-            bool_options={"output_flag": False},
-        )
-    )
+    params.highs.CopyFrom(highs_options(settings, log=False))
     try:
         result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=params)
     except Exception:
@@ -173,58 +175,6 @@ def _relaxation(
     if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
         return None
     return [float(v) for v in result.variable_values(variables)]
-
-
-def _sub_model(
-    model: LinearModel, keep: list[int], fixed: dict[int, float], scale: float
-) -> model_pb2.ModelProto:
-    """The model over the variables in ``keep``, the others fixed at ``fixed`` (their part of
-    each row moves into the row's bounds, their part of the objective into its constant)."""
-    position = {i: k for k, i in enumerate(keep)}
-    proto = model_pb2.ModelProto(name="neighbourhood")
-    v = proto.variables
-    v.ids.extend(range(len(keep)))
-    v.lower_bounds.extend(model.variables[i].lb for i in keep)
-    v.upper_bounds.extend(model.variables[i].ub for i in keep)
-    v.integers.extend(model.variables[i].integer for i in keep)
-    objective = [(position[i], c * scale) for i, c in model.objective.items() if i in position]
-    objective.sort()
-    constant = model.constant + sum(c * fixed[i] for i, c in model.objective.items() if i in fixed)
-    proto.objective.maximize = False
-    proto.objective.offset = constant * scale
-    proto.objective.linear_coefficients.ids.extend(k for k, _ in objective)
-    proto.objective.linear_coefficients.values.extend(c for _, c in objective)
-    row_ids: list[int] = []
-    col_ids: list[int] = []
-    coefs: list[float] = []
-    lbs: list[float] = []
-    ubs: list[float] = []
-    for row in model.rows:
-        shift = 0.0
-        merged: dict[int, float] = {}
-        for i, c in zip(row.index, row.coef, strict=True):
-            k = position.get(i)
-            if k is None:
-                shift += c * fixed[i]
-            else:
-                merged[k] = merged.get(k, 0.0) + c
-        entries = [(k, c) for k, c in sorted(merged.items()) if c != 0.0]
-        if not entries:
-            continue  # every variable fixed: the incumbent already keeps this row
-        j = len(lbs)
-        lbs.append(row.lb - shift)
-        ubs.append(row.ub - shift)
-        for k, c in entries:
-            row_ids.append(j)
-            col_ids.append(k)
-            coefs.append(c)
-    proto.linear_constraints.ids.extend(range(len(lbs)))
-    proto.linear_constraints.lower_bounds.extend(lbs)
-    proto.linear_constraints.upper_bounds.extend(ubs)
-    proto.linear_constraint_matrix.row_ids.extend(row_ids)
-    proto.linear_constraint_matrix.column_ids.extend(col_ids)
-    proto.linear_constraint_matrix.coefficients.extend(coefs)
-    return proto
 
 
 def _solve(
@@ -238,12 +188,7 @@ def _solve(
         absolute_gap_tolerance=1e-9,
         random_seed=settings.seed,
     )
-    params.highs.CopyFrom(
-        highs_pb2.HighsOptionsProto(
-            int_options={"threads": _threads(settings.threads or 1), "random_seed": settings.seed},
-            bool_options={"output_flag": False},
-        )
-    )
+    params.highs.CopyFrom(highs_options(settings, log=False))
     start = mathopt.ModelSolveParameters(
         solution_hints=[
             mathopt.SolutionHint(variable_values=dict(zip(variables, hint, strict=True)))

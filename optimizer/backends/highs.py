@@ -40,47 +40,85 @@ def objective_scale(model: LinearModel) -> float:
 
 
 def to_proto(
-    model: LinearModel, name: str = "territory", scale: float = 1.0
+    model: LinearModel,
+    name: str = "territory",
+    scale: float = 1.0,
+    keep: list[int] | None = None,
+    fixed: dict[int, float] | None = None,
 ) -> model_pb2.ModelProto:
     """The MathOpt model proto of ``model`` (built directly: fast for large models), with the
-    objective multiplied by ``scale``."""
-    n = len(model.variables)
+    objective multiplied by ``scale``.
+
+    With ``keep``, the proto holds only those variables (renumbered in that order) and the
+    others are fixed at their ``fixed`` values: their part of each row moves into the row's
+    bounds and their part of the objective into its constant; a row left with no variable is
+    dropped (the fixed values decide it). This is a neighbourhood of the search in
+    :mod:`optimizer.lns`.
+    """
+    fixed = fixed or {}
+    position = None if keep is None else {i: k for k, i in enumerate(keep)}
+    columns = range(len(model.variables)) if keep is None else keep
     proto = model_pb2.ModelProto(name=name)
     v = proto.variables
-    v.ids.extend(range(n))
-    v.lower_bounds.extend(var.lb for var in model.variables)
-    v.upper_bounds.extend(var.ub for var in model.variables)
-    v.integers.extend(var.integer for var in model.variables)
-    v.names.extend(var.name for var in model.variables)
-    obj = sorted(model.objective.items())
+    v.ids.extend(range(len(columns)))
+    v.lower_bounds.extend(model.variables[i].lb for i in columns)
+    v.upper_bounds.extend(model.variables[i].ub for i in columns)
+    v.integers.extend(model.variables[i].integer for i in columns)
+    v.names.extend(model.variables[i].name for i in columns)
+    constant = model.constant
+    objective: list[tuple[int, float]] = []
+    for i, c in model.objective.items():
+        k = i if position is None else position.get(i)
+        if k is None:
+            constant += c * fixed[i]
+        else:
+            objective.append((k, c))
+    objective.sort()
     proto.objective.maximize = False
-    proto.objective.offset = model.constant * scale
+    proto.objective.offset = constant * scale
     proto.objective.linear_coefficients.CopyFrom(
         sparse_containers_pb2.SparseDoubleVectorProto(
-            ids=[i for i, _ in obj], values=[c * scale for _, c in obj]
+            ids=[k for k, _ in objective], values=[c * scale for _, c in objective]
         )
     )
-    rows = proto.linear_constraints
-    rows.ids.extend(range(len(model.rows)))
-    rows.lower_bounds.extend(r.lb for r in model.rows)
-    rows.upper_bounds.extend(r.ub for r in model.rows)
-    rows.names.extend(r.name for r in model.rows)
     row_ids: list[int] = []
     col_ids: list[int] = []
     coefs: list[float] = []
-    for j, row in enumerate(model.rows):
+    rows = proto.linear_constraints
+    for row in model.rows:
+        shift = 0.0
         merged: dict[int, float] = {}
         for i, c in zip(row.index, row.coef, strict=True):
-            merged[i] = merged.get(i, 0.0) + c
-        for i in sorted(merged):
-            if merged[i] != 0.0:
+            k = i if position is None else position.get(i)
+            if k is None:
+                shift += c * fixed[i]
+            else:
+                merged[k] = merged.get(k, 0.0) + c
+        if not merged and row.index and position is not None:
+            continue  # every variable fixed: the fixed values keep this row
+        j = len(rows.ids)
+        rows.ids.append(j)
+        rows.lower_bounds.append(row.lb - shift)
+        rows.upper_bounds.append(row.ub - shift)
+        rows.names.append(row.name)
+        for k in sorted(merged):
+            if merged[k] != 0.0:
                 row_ids.append(j)
-                col_ids.append(i)
-                coefs.append(merged[i])
+                col_ids.append(k)
+                coefs.append(merged[k])
     proto.linear_constraint_matrix.row_ids.extend(row_ids)
     proto.linear_constraint_matrix.column_ids.extend(col_ids)
     proto.linear_constraint_matrix.coefficients.extend(coefs)
     return proto
+
+
+def highs_options(settings: SolverSettings, log: bool) -> highs_pb2.HighsOptionsProto:
+    """HiGHS's own options for a solve under ``settings`` (threads set here, not through
+    MathOpt's generic field; see :func:`_threads`)."""
+    return highs_pb2.HighsOptionsProto(
+        int_options={"threads": _threads(settings.threads or 1), "random_seed": settings.seed},
+        bool_options={"output_flag": log},
+    )
 
 
 class HighsBackend(SolverBackend):
@@ -105,10 +143,7 @@ class HighsBackend(SolverBackend):
             absolute_gap_tolerance=1e-9,
             random_seed=settings.seed,
         )
-        options = highs_pb2.HighsOptionsProto(
-            int_options={"threads": _threads(settings.threads or 1), "random_seed": settings.seed},
-            bool_options={"output_flag": True},
-        )
+        options = highs_options(settings, log=True)
         if solution_file is not None:
             # HiGHS appends each improving plan to this file (columns in model order).
             options.bool_options["mip_improving_solution_save"] = True

@@ -13,19 +13,20 @@ cd /                        # so the postgres user can always read the cwd
 if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null \
    || ! command -v pg_ctlcluster >/dev/null; then
   echo "postgres.sh: installing postgresql via apt" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
+  apt-get update -qq 3>&-
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql 3>&-
 fi
 VER=$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | awk -F/ '{print $5}' | sort -V | tail -n1 || true)
 [ -n "$VER" ] || die "no PostgreSQL server found under /usr/lib/postgresql"
 
 # 2. Cluster "main": create it if the package did not, then start it if down.
 cluster() { pg_lsclusters -h | awk -v v="$VER" '$1==v && $2=="main"'; }
-[ -n "$(cluster)" ] || pg_createcluster "$VER" main
+[ -n "$(cluster)" ] || pg_createcluster "$VER" main 3>&-
 PORT=$(cluster | awk '{print $3}')
 case "$(cluster | awk '{print $4}')" in
   online*) echo "postgres.sh: cluster $VER/main already running on port $PORT" ;;
-  *) pg_ctlcluster "$VER" main start \
+  # fd 3 closed: a daemon that inherits the caller's stdout pipe keeps `$(...)` waiting forever.
+  *) pg_ctlcluster "$VER" main start </dev/null 3>&- \
        || { tail -n 30 "/var/log/postgresql/postgresql-$VER-main.log" || true
             die "pg_ctlcluster $VER main start failed (port $PORT)"; } ;;
 esac

@@ -244,3 +244,27 @@ def test_cpsat_handles_sub_hundredth_workloads_and_tiny_weights() -> None:
         assert cpsat.status == highs.status == "optimal", (cpsat.message, highs.message)
         assert cpsat.objective == pytest.approx(highs.objective, abs=1e-6)
         assert cpsat.after is not None and cpsat.after.violations == []
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_books_filled_exactly_to_their_limit_are_feasible(backend: str) -> None:
+    # Workloads 1+1+3+1 = 6 and 2.5 fill both books exactly (unit 8.5 per full-time book, so
+    # the rows hold 1/8.5, 3/8.5 ...). Written with 12 digits, C1's row came out 2e-12 over its
+    # limit and CBC called the model infeasible; the only plan puts A5 with C2.
+    scenario = make(
+        [
+            csm("C1", capacity=0.5, max_workload=6.0, retention_rate=0.8),
+            csm("C2", capacity=0.5, max_workload=2.5, retention_rate=0.8),
+        ],
+        [
+            account("A1", 1000, complexity=1, current_csm="C1", locked=True),
+            account("A2", 1000, complexity=1, current_csm="C1", locked=True),
+            account("A3", 1000, complexity=3),
+            account("A4", 1000, complexity=1, current_csm="C1"),
+            account("A5", 1000, workload=2.5),
+        ],
+        objectives=weights(churn_risk=1),
+    )
+    plan = solve_ok(scenario, backend)
+    assert plan.assignment() == {"A1": "C1", "A2": "C1", "A3": "C1", "A4": "C1", "A5": "C2"}
+    assert plan.objective == 0.0

@@ -37,18 +37,41 @@ def to_pulp(
     ]
     problem += pulp.lpSum(c * variables[i] for i, c in model.objective.items()) + model.constant
     for j, row in enumerate(model.rows):
+        coef, lb, ub = _exact(row.coef, row.lb, row.ub, row.steps)
         expr = pulp.LpAffineExpression(
-            [(variables[i], c) for i, c in zip(row.index, row.coef, strict=True)]
+            [(variables[i], c) for i, c in zip(row.index, coef, strict=True)]
         )
         base = f"{safe_name(row.name)}_{j}"
-        if row.lb == row.ub:
-            problem += (expr == row.lb, base)
+        if lb == ub:
+            problem += (expr == lb, base)
             continue
-        if not math.isinf(row.lb):
-            problem += (expr >= row.lb, f"{base}_lo")
-        if not math.isinf(row.ub):
-            problem += (expr <= row.ub, f"{base}_hi")
+        if not math.isinf(lb):
+            problem += (expr >= lb, f"{base}_lo")
+        if not math.isinf(ub):
+            problem += (expr <= ub, f"{base}_hi")
     return problem, variables
+
+
+def _exact(
+    coef: list[float], lb: float, ub: float, steps: float
+) -> tuple[list[float], float, float]:
+    """The row multiplied by ``steps`` and rounded, when that makes every number an integer.
+
+    Money and effort rows are in full-time books (e.g. 1/8.5 per unit): written to the solver's
+    file with 12 digits, a book filled exactly to its limit came out 2e-12 over it, and CBC
+    declared such models infeasible. In whole steps (cents, hundredths of a unit) the same row
+    is exact.
+    """
+    if steps == 1.0:
+        return coef, lb, ub
+    numbers = [c * steps for c in coef] + [b * steps for b in (lb, ub) if not math.isinf(b)]
+    if any(abs(v - round(v)) > 1e-6 * max(1.0, abs(v)) or abs(v) > 2**52 for v in numbers):
+        return coef, lb, ub
+    return (
+        [float(round(c * steps)) for c in coef],
+        lb if math.isinf(lb) else float(round(lb * steps)),
+        ub if math.isinf(ub) else float(round(ub * steps)),
+    )
 
 
 def export_model(model: LinearModel, path: str | Path) -> Path:

@@ -118,13 +118,26 @@ class Instance:
 
         self.limits = [self._limits(c, i) for i, c in enumerate(self.csms)]
         self.fixed: list[str | None] = [self._fixed_reason(a) for a in self.accounts]
-        self.exclusions: list[dict[int, str]] = [
-            self._exclusions(i) for i in range(len(self.accounts))
-        ]
-        self.eligible: list[list[int]] = [
-            [c for c in range(len(self.csms)) if c not in self.exclusions[a]]
-            for a in range(len(self.accounts))
-        ]
+        # Accounts with the same eligibility key share one exclusion map and one eligible list
+        # (read-only): a team of 1,000 CSMs and 250,000 accounts has a few hundred distinct ones.
+        #: Per account: the index of its eligibility group in ``group_eligible``.
+        self.group: list[int] = []
+        #: Per group: its eligible CSMs (the same list object as ``eligible[a]`` of its accounts).
+        self.group_eligible: list[list[int]] = []
+        self.exclusions: list[dict[int, str]] = []
+        self.eligible: list[list[int]] = []
+        seen: dict[tuple[object, ...], int] = {}
+        shared: list[dict[int, str]] = []
+        for i in range(len(self.accounts)):
+            key = self._eligibility_key(i)
+            g = seen.get(key)
+            if g is None:
+                g = seen[key] = len(shared)
+                shared.append(self._exclusions(i))
+                self.group_eligible.append([c for c in range(len(self.csms)) if c not in shared[g]])
+            self.group.append(g)
+            self.exclusions.append(shared[g])
+            self.eligible.append(self.group_eligible[g])
         self.accounts_with_current = sum(1 for c in self.current if c is not None)
         if self.reference is not None and [a.id for a in self.reference.accounts] != [
             a.id for a in self.accounts
@@ -183,6 +196,19 @@ class Instance:
             return FREEZE
         return None
 
+    def _eligibility_key(self, a: int) -> tuple[object, ...]:
+        """What decides an account's exclusions: accounts with equal keys have equal ones."""
+        account = self.accounts[a]
+        if self.fixed[a] is not None:
+            return ("fixed", self.fixed[a], self.current[a])
+        rule = self.scenario.constraints
+        return (
+            "free",
+            frozenset(account.required_skills) if rule.required_skills else None,
+            account.region if rule.match_region else None,
+            account.language if rule.match_language else None,
+        )
+
     def _exclusions(self, a: int) -> dict[int, str]:
         """CSMs the account may not go to, each with the rule that excludes it."""
         account = self.accounts[a]
@@ -230,23 +256,15 @@ class Instance:
     def _churn_norm(self) -> float:
         if self.reference is not None:
             return self.reference._churn_norm
-        total = 0.0
-        for a, cs in enumerate(self.eligible):
-            if cs:
-                rates = [self.retention[c] for c in cs]
-                total += self.arr[a] * self.p_churn[a] * (max(rates) - min(rates))
-        return total
+        spread = _group_spread(self.group_eligible, self.retention)
+        return sum(self.arr[a] * self.p_churn[a] * spread[g] for a, g in enumerate(self.group))
 
     @cached_property
     def _expansion_norm(self) -> float:
         if self.reference is not None:
             return self.reference._expansion_norm
-        total = 0.0
-        for a, cs in enumerate(self.eligible):
-            if cs:
-                rates = [self.expansion_rate[c] for c in cs]
-                total += self.arr[a] * self.potential[a] * (max(rates) - min(rates))
-        return total
+        spread = _group_spread(self.group_eligible, self.expansion_rate)
+        return sum(self.arr[a] * self.potential[a] * spread[g] for a, g in enumerate(self.group))
 
     @cached_property
     def _expertise_norm(self) -> float:
@@ -256,26 +274,36 @@ class Instance:
 
     def _expertise_counts(self, a: int) -> bool:
         """An account counts for expertise when some eligible CSM covers its industry."""
-        return any(self.industry_match(a, c) for c in self.eligible[a])
+        industry = self.accounts[a].industry
+        return industry is not None and industry in self._group_industries[self.group[a]]
+
+    @cached_property
+    def _group_industries(self) -> list[set[str]]:
+        """Per eligibility group: the industries some eligible CSM covers."""
+        return [{i for c in cs for i in self.csms[c].industries} for cs in self.group_eligible]
 
     @cached_property
     def _best_retention(self) -> list[float]:
         if self.reference is not None:
             return self.reference._best_retention
-        return [max((self.retention[c] for c in cs), default=0.0) for cs in self.eligible]
+        best = [max((self.retention[c] for c in cs), default=0.0) for cs in self.group_eligible]
+        return [best[g] for g in self.group]
 
     @cached_property
     def _best_expansion(self) -> list[float]:
         if self.reference is not None:
             return self.reference._best_expansion
-        return [max((self.expansion_rate[c] for c in cs), default=0.0) for cs in self.eligible]
+        best = [
+            max((self.expansion_rate[c] for c in cs), default=0.0) for cs in self.group_eligible
+        ]
+        return [best[g] for g in self.group]
 
     @cached_property
     def _best_preference(self) -> list[float]:
         if self.reference is not None:
             return self.reference._best_preference
         return [
-            max((self.preference[a].get(c, 0.0) for c in cs), default=0.0)
+            _best_score(self.preference[a], cs, len(self.csms))
             for a, cs in enumerate(self.eligible)
         ]
 
@@ -388,6 +416,25 @@ def _excess_share(values: list[float], targets: list[float], band: float) -> flo
         return 0.0
     excess = sum(max(0.0, abs(v - t) - band * t) for v, t in zip(values, targets, strict=True))
     return excess / total
+
+
+def _group_spread(groups: list[list[int]], rates: list[float]) -> list[float]:
+    """Per eligibility group: best minus worst rate among its CSMs (0 for an empty group)."""
+    out = []
+    for cs in groups:
+        values = [rates[c] for c in cs]
+        out.append(max(values) - min(values) if values else 0.0)
+    return out
+
+
+def _best_score(scores: dict[int, float], eligible: list[int], n_csms: int) -> float:
+    """The best of ``scores`` (0 for CSMs not listed) over ``eligible``; 0 when none are."""
+    if not eligible:
+        return 0.0
+    best = max((v for c, v in scores.items() if c in eligible), default=0.0)
+    if len(eligible) > sum(1 for c in scores if c in eligible):
+        best = max(best, 0.0)  # some eligible CSM is not listed: it scores 0
+    return best
 
 
 def _fill_mean(values: list[float | None], default: float) -> list[float]:

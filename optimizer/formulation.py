@@ -133,29 +133,36 @@ MONEY_STEPS = 100.0  # CP-SAT resolution for money rows: cents
 
 
 def build_model(
-    instance: Instance, *, relax: frozenset[str] = frozenset(), dense: bool = False
+    instance: Instance,
+    *,
+    relax: frozenset[str] = frozenset(),
+    dense: bool = False,
+    columns: list[list[int]] | None = None,
 ) -> AssignmentModel:
     """Build the model of ``instance``.
 
     ``relax`` names rules to drop (used by the diagnosis to price a rule); eligibility rules in
     it (``locked``, ``renewal_freeze``, ``required_skills``, ``match_region``, ``match_language``)
     re-admit the pairs they exclude. ``dense`` repeats book sums in every rule (see
-    :func:`book_loads`); the model's optimum is the same either way.
+    :func:`book_loads`); the model's optimum is the same either way. ``columns`` restricts each
+    account to the listed CSMs (a *restricted model*, see :mod:`optimizer.columns`): every rule
+    and term stays, with fewer ``x`` variables, and every plan of it is a plan of the full model.
     """
     model = LinearModel()
     x: dict[tuple[int, int], int] = {}
     inst = instance
+    everyone = range(len(inst.csms))
     for a, account in enumerate(inst.accounts):
-        for c, csm in enumerate(inst.csms):
+        for c in everyone if columns is None else columns[a]:
             reason = inst.exclusions[a].get(c)
             if reason is not None and reason not in relax:
                 continue
-            x[a, c] = model.add_var(f"x[{account.id},{csm.id}]", 0.0, 1.0, True)
+            x[a, c] = model.add_var(f"x[{account.id},{inst.csms[c].id}]", 0.0, 1.0, True)
     built = AssignmentModel(inst, model, x)
     weights = inst.weights()
 
     each_account_once(built)
-    book_loads(built, dense)
+    book_loads(built, dense, full_tops=None if columns is None else _full_tops(inst))
     for rule in (max_accounts, arr_limits, workload_limits, max_high_risk, move_budget):
         rule(built, relax)
     assignment_costs(built, weights, inst.tie_break)
@@ -204,7 +211,36 @@ def max_accounts(built: AssignmentModel, relax: frozenset[str]) -> None:
             )
 
 
-def book_loads(built: AssignmentModel, dense: bool) -> None:
+def _full_tops(inst: Instance) -> dict[str, list[float]]:
+    """Each book's largest possible ARR and workload over every eligible account, in full-time
+    books: the bounds of ``arr_load`` / ``workload_load`` in a restricted model, so that they are
+    those of the full model (the bound of :mod:`optimizer.columns` relies on it)."""
+    m = len(inst.csms)
+    arr = [0.0] * m
+    workload = [0.0] * m
+    group_arr = [0.0] * len(inst.group_eligible)
+    group_workload = [0.0] * len(inst.group_eligible)
+    for a, g in enumerate(inst.group):
+        group_arr[g] += inst.arr[a]
+        group_workload[g] += inst.workload[a]
+    for g, cs in enumerate(inst.group_eligible):
+        for c in cs:
+            arr[c] += group_arr[g]
+            workload[c] += group_workload[g]
+    for a, per_csm in enumerate(inst.workload_with):
+        eligible = inst.eligible[a]
+        for c, units in per_csm.items():
+            if c in eligible:
+                workload[c] += units - inst.workload[a]
+    return {
+        "arr": [v / inst.arr_unit for v in arr],
+        "workload": [v / inst.workload_unit for v in workload],
+    }
+
+
+def book_loads(
+    built: AssignmentModel, dense: bool, full_tops: dict[str, list[float]] | None = None
+) -> None:
     """Definitions (not rules): the expression of each book's ARR and workload total.
 
     By default each total is a variable (``arr_load[c]``, ``workload_load[c]``) defined by one
@@ -226,9 +262,10 @@ def book_loads(built: AssignmentModel, dense: bool) -> None:
                 books.append((index, coef, sum(coef)))
                 continue
             name = f"{label}_load[{inst.csms[c].id}]"
-            load = built.model.add_var(name, 0.0, sum(coef), False, steps)
+            top = sum(coef) if full_tops is None else max(full_tops[label][c], sum(coef))
+            load = built.model.add_var(name, 0.0, top, False, steps)
             built.model.add_row(name, None, [*index, load], [*coef, -1.0], 0.0, 0.0, steps)
-            books.append(([load], [1.0], sum(coef)))
+            books.append(([load], [1.0], top))
         built.books[label] = books
 
 

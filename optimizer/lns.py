@@ -177,11 +177,34 @@ def _relaxation(
     return [float(v) for v in result.variable_values(variables)]
 
 
+def solve_neighbourhood(
+    built: AssignmentModel, settings: SolverSettings, fixed: dict[int, float], seconds: float
+) -> list[float] | None:
+    """Solve ``built`` exactly with the variables in ``fixed`` held at their values; the full
+    solution vector, or ``None`` if no plan was found in ``seconds``."""
+    model = built.model
+    keep = [i for i in range(len(model.variables)) if i not in fixed]
+    proto = to_proto(model, "neighbourhood", objective_scale(model), keep, fixed)
+    result = _solve(proto, settings, None, seconds, len(keep))
+    if result is None:
+        return None
+    values = [0.0] * len(model.variables)
+    for var, value in fixed.items():
+        values[var] = value
+    for i, value in zip(keep, result[0], strict=True):
+        values[i] = value
+    return values
+
+
 def _solve(
-    proto: model_pb2.ModelProto, settings: SolverSettings, hint: list[float], seconds: float
+    proto: model_pb2.ModelProto,
+    settings: SolverSettings,
+    hint: list[float] | None,
+    seconds: float,
+    size: int | None = None,
 ) -> tuple[list[float], str] | None:
     mo = mathopt.Model.from_model_proto(proto)
-    variables = [mo.get_variable(i) for i in range(len(hint))]
+    variables = [mo.get_variable(i) for i in range(len(hint) if hint is not None else size or 0)]
     params = mathopt.SolveParameters(
         time_limit=timedelta(seconds=max(seconds, 0.01)),
         relative_gap_tolerance=1e-9,
@@ -193,6 +216,8 @@ def _solve(
         solution_hints=[
             mathopt.SolutionHint(variable_values=dict(zip(variables, hint, strict=True)))
         ]
+        if hint is not None
+        else []
     )
     try:
         result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=params, model_params=start)

@@ -201,6 +201,9 @@ class SolverSettings(_Frozen):
     #: HiGHS only: when branch and bound has not proven the plan by half the time limit, spend
     #: the other half improving the plan by large-neighbourhood search (optimizer/lns.py).
     lns: bool = True
+    #: ``full``: one model with every eligible pair; ``columns``: column generation chooses the
+    #: pairs (optimizer/columns.py); ``auto``: columns above 400,000 eligible pairs.
+    strategy: Literal["auto", "full", "columns"] = "auto"
 
 
 class Scenario(_Frozen):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import tempfile
 import threading
@@ -13,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from .backends import Progress, ProgressCallback, RawSolution, get_backend, relative_gap
-from .backends.base import read_last_solution
+from .backends.base import append_solution, read_last_solution
 from .backends.cbc import export_model as write_model
+from .columns import Columns, generate_columns, repair_point, round_point, use_columns
 from .diagnose import Diagnosis, find_conflicts, precheck
 from .evaluate import Evaluation, evaluate
 from .explain import reasons_for
-from .formulation import build_model
+from .formulation import AssignmentModel, build_model
 from .instance import Instance
 from .lns import improve, objective_of
 from .plan import AssignmentRow, Plan
@@ -28,6 +30,10 @@ from .scenario import Scenario
 LNS_SHARE = 0.5
 #: Below this time limit (seconds) the whole limit goes to branch and bound.
 MIN_LNS_LIMIT_S = 2.0
+#: Most of the time limit that column generation may take (the rest solves its restricted model).
+COLUMN_SHARE = 0.4
+#: Share of the time left after column generation for rounding its relaxation into a plan.
+ROUND_SHARE = 0.2
 
 
 def solve(
@@ -103,21 +109,66 @@ def solve(
         return finish("infeasible", no_plan, diagnosis=Diagnosis("precheck", found))
 
     solver = get_backend(chosen_backend)
-    built = build_model(inst, dense=solver.dense_books)
+    start_plan = dict(warm_start) if warm_start is not None else scenario.current_assignment()
+    columns: Columns | None = None
+    if use_columns(inst, settings):
+        # Large team: a restricted model whose pairs column generation chose, and a bound of
+        # the full model from the same duals (optimizer/columns.py).
+        columns = generate_columns(
+            inst,
+            settings,
+            settings.time_limit_s * COLUMN_SHARE,
+            warm=_positions(inst, start_plan),
+        )
+        built = columns.built
+        if solver.dense_books:
+            chosen_pairs = [
+                [c for (a2, c) in built.x if a2 == a] for a in range(len(inst.accounts))
+            ]
+            built = build_model(inst, dense=True, columns=chosen_pairs)
+    else:
+        built = build_model(inst, dense=solver.dense_books)
     if export_model is not None:
         write_model(built.model, export_model)
-    hint = built.hint(dict(warm_start) if warm_start is not None else scenario.current_assignment())
+    hint = built.hint(start_plan)
+    full_bound = None if columns is None else columns.bound
+    rounded: list[float] | None = None
+    if columns is not None and columns.point is not None and not solver.dense_books:
+        # A first plan from the relaxation's point (always before branch and bound, which may
+        # not find one on a large model in time): the hint, and the floor of the search.
+        left = settings.time_limit_s - (time.perf_counter() - start)
+        rounded = round_point(built, columns.point, settings, min(left * ROUND_SHARE, 10.0))
+    if columns is not None and rounded is None and not solver.dense_books:
+        # No relaxation in time (or no plan near it): repair today's assignment instead, by
+        # re-placing the accounts of the books that break a rule, so a large solve always has
+        # a plan to improve when one is within reach.
+        left = settings.time_limit_s - (time.perf_counter() - start)
+        broken = {v.subject for v in before.violations}
+        rounded = round_point(built, repair_point(built, broken), settings, left * ROUND_SHARE)
+    if rounded is not None:
+        hint = {var: rounded[var] for var in built.x.values()}
+    if columns is not None and solution_file is not None:
+        _write_columns(built, f"{solution_file}.columns")
     # HiGHS proves fast but can be slow to find good plans: past half the time limit without a
     # proof, large-neighbourhood search improves its best plan (the bound stays the full model's).
     lns = settings.lns and chosen_backend == "highs" and settings.time_limit_s >= MIN_LNS_LIMIT_S
-    mip_settings = settings
-    if lns:
-        mip_settings = settings.model_copy(
-            update={"time_limit_s": settings.time_limit_s * (1 - LNS_SHARE)}
-        )
-    last: dict[str, float | None] = {"bound": None}
+    remaining = settings.time_limit_s - (time.perf_counter() - start)
+    mip_settings = settings.model_copy(
+        update={"time_limit_s": max(remaining * (1 - LNS_SHARE) if lns else remaining, 0.1)}
+    )
+    last: dict[str, float | None] = {"bound": full_bound}
 
     def tracked(p: Progress) -> None:
+        if columns is not None:
+            # The restricted model's bound says nothing about the full model: report the
+            # column generation's bound instead.
+            p = Progress(
+                p.elapsed_s,
+                p.incumbent,
+                full_bound,
+                relative_gap(p.incumbent, full_bound),
+                p.backend,
+            )
         last["bound"] = p.bound if p.bound is not None else last["bound"]
         if progress is not None:
             progress(p)
@@ -134,9 +185,20 @@ def solve(
     stop = threading.Event()
 
     def search() -> RawSolution:
-        raw = solver.solve(
-            built.model, mip_settings, hint=hint, progress=tracked, solution_file=saving
-        )
+        if rounded is not None and saving is not None:
+            append_solution(saving, objective_of(built, rounded), rounded)
+        if lns and rounded is not None:
+            # Branch and bound on a large restricted model spends its time on presolve and
+            # a bound that is not the full model's: improve the rounded plan directly.
+            raw = RawSolution("feasible", rounded, objective_of(built, rounded), None, 0.0)
+        else:
+            raw = solver.solve(
+                built.model, mip_settings, hint=hint, progress=tracked, solution_file=saving
+            )
+        if raw.values is None and rounded is not None:
+            raw = RawSolution(
+                "feasible", rounded, objective_of(built, rounded), None, raw.seconds, raw.message
+            )
         left = settings.time_limit_s - (time.perf_counter() - start)
         if lns and raw.values is None and raw.status == "no_solution" and left > 1.0:
             # No plan yet to improve: give branch and bound the rest of the time instead.
@@ -170,13 +232,14 @@ def solve(
             seconds=time.perf_counter() - start,
             reason="Interrupted",
             score_like=score_like,
+            built=built,
         )
     finally:
         if own_file is not None:
             with contextlib.suppress(OSError):
                 os.remove(own_file)
 
-    if raw.status == "infeasible":
+    if raw.status == "infeasible" and columns is None:
         return finish("infeasible", no_plan, diagnosis=find_conflicts(inst, settings))
     if raw.values is None:
         if before.feasible:
@@ -189,10 +252,21 @@ def solve(
     else:
         assignment = built.assignment(raw.values)
     after = evaluate(inst, assignment)
-    bound = None if raw.bound is None else min(raw.bound, after.objective)
+    model_bound = raw.bound if columns is None else full_bound
+    bound = None if model_bound is None else min(model_bound, after.objective)
     gap = relative_gap(after.objective, bound)
-    status = "optimal" if raw.status == "optimal" else "feasible"
+    if columns is None:
+        status = "optimal" if raw.status == "optimal" else "feasible"
+    else:
+        # Optimal only when the full model's bound proves it.
+        status = "optimal" if gap is not None and gap <= settings.gap + 1e-12 else "feasible"
     message = _message(status, after, gap, settings.gap)
+    if columns is not None:
+        message += (
+            f" Large-team strategy: {len(built.x):,} of the eligible pairs chosen by "
+            f"{columns.rounds} round(s) of column generation"
+            f"{' (converged)' if columns.converged else ''}; the bound is the full model's."
+        )
     if raw.values is None:
         message = "No better plan was found in time; the current assignment, which keeps every rule, is returned."
     return finish(
@@ -256,6 +330,7 @@ def recover(
     seconds: float = 0.0,
     reason: str = "The solve was stopped",
     score_like: Scenario | None = None,
+    built: AssignmentModel | None = None,
 ) -> Plan:
     """The best plan of a solve that was stopped from outside (cancelled, killed).
 
@@ -271,7 +346,11 @@ def recover(
     chosen_backend = "highs" if settings.backend == "auto" else settings.backend
     inst = Instance(scenario, reference=None if score_like is None else Instance(score_like))
     before = evaluate(inst)
-    built = build_model(inst, dense=get_backend(chosen_backend).dense_books)
+    if built is None:
+        # A large-team solve wrote its restricted model's pairs beside the plans.
+        pairs = _read_columns(f"{solution_file}.columns", inst)
+        dense = get_backend(chosen_backend).dense_books
+        built = build_model(inst, dense=dense, columns=pairs)
     values = read_last_solution(str(solution_file), len(built.model.variables))
     common: dict[str, Any] = {
         "scenario": scenario.name,
@@ -302,6 +381,36 @@ def recover(
         after=after,
         **common,
     )
+
+
+def _positions(inst: Instance, plan: Mapping[str, str | None]) -> dict[int, int]:
+    """``plan`` (account id -> CSM id) as positions, for the accounts and CSMs it knows."""
+    out = {}
+    for account_id, csm_id in plan.items():
+        if csm_id in inst.csm_index and account_id in inst.account_index:
+            out[inst.account_index[account_id]] = inst.csm_index[csm_id]
+    return out
+
+
+def _write_columns(built: AssignmentModel, path: str) -> None:
+    """The restricted model's pairs (per account, its CSM ids in model order), for recover()."""
+    inst = built.instance
+    per_account: dict[str, list[str]] = {}
+    for a, c in built.x:
+        per_account.setdefault(inst.accounts[a].id, []).append(inst.csms[c].id)
+    Path(path).write_text(json.dumps(per_account), encoding="utf-8")
+
+
+def _read_columns(path: str, inst: Instance) -> list[list[int]] | None:
+    """The pairs :func:`_write_columns` wrote, or ``None`` (a full model) if there is no file."""
+    try:
+        per_account = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return [
+        [inst.csm_index[c] for c in per_account.get(account.id, []) if c in inst.csm_index]
+        for account in inst.accounts
+    ]
 
 
 def _message(status: str, after: Evaluation, gap: float | None, wanted: float) -> str:

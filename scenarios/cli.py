@@ -209,6 +209,7 @@ def cmd_solve(args: argparse.Namespace, console: Console, err: Console) -> int:
                 "gap": args.gap,
                 "seed": args.seed,
                 "threads": args.threads,
+                "strategy": args.strategy,
             }.items()
             if value is not None
         }
@@ -577,6 +578,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gap", type=float, help="relative gap to stop at (overrides solver.gap)")
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int)
+    p.add_argument(
+        "--strategy",
+        choices=("auto", "full", "columns"),
+        help="full model, column generation for large teams, or auto by size",
+    )
     p.add_argument("--export-model", type=Path, help="also write the model as .mps or .lp")
     p.add_argument("--json", action="store_true", help="print the plan JSON instead of tables")
     p.add_argument("--quiet", action="store_true", help="print nothing (exit code and --out only)")

@@ -79,6 +79,7 @@ def test_command_line_overrides_the_solver_settings(
 ) -> None:
     out = tmp_path / "plan.json"
     args = ["--backend", "cbc", "--time-limit", "5", "--gap", "0", "--seed", "3", "--threads", "1"]
+    args += ["--strategy", "full"]
     assert main(["solve", str(scenario_file), "--quiet", "--out", str(out), *args]) == 0
     plan = json.loads(out.read_text(encoding="utf-8"))
     assert plan["backend"] == "cbc"
@@ -89,6 +90,7 @@ def test_command_line_overrides_the_solver_settings(
         "seed": 3,
         "threads": 1,
         "lns": True,
+        "strategy": "full",
     }
 
 

@@ -209,8 +209,9 @@ class Runner:
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
-            if os.path.exists(solution_file):
-                os.remove(solution_file)
+            for path in (solution_file, f"{solution_file}.columns"):  # .columns: large teams
+                if os.path.exists(path):
+                    os.remove(path)
             self._notify(job_id)
 
     def _stopped(

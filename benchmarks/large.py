@@ -82,14 +82,19 @@ def main() -> None:
         process.join()
         print(json.dumps(row))
         rows.append(row)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out.with_suffix(".csv"), "w", newline="", encoding="utf-8") as out:
+    write(rows, args.out, args.threads)
+
+
+def write(rows: list[dict[str, Any]], out_path: Path, threads: int) -> None:
+    """Write ``rows`` as ``out_path`` .csv and .md."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_path.with_suffix(".csv"), "w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     lines = [
         f"Large teams, {date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {args.threads} solver thread(s), default settings "
+        f"Python {platform.python_version()}, {threads} solver thread(s), default settings "
         "(strategy auto = column generation at these sizes).",
         "",
         "| accounts x CSMs | time limit | setup s | solve s | status | plan | full-model bound "
@@ -104,7 +109,7 @@ def main() -> None:
             f"| {r['accounts']:,} x {r['csms']:,} | {r['time_limit_s']:.0f} s | {r['setup_s']} "
             f"| {r['solve_s']} | {r['status']} | {value} | {bound} | {gap} | {r['peak_gib']} GiB |"
         )
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out_path.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -234,10 +234,10 @@ def generate_columns(
             for k in rng.choice(len(cs), size=min(RANDOM_COLUMNS, len(cs)), replace=False):
                 columns[a].add(cs[int(k)])
     for a, c in enumerate(inst.current):
-        if c is not None and c in _eligible_set(inst, a):
+        if c is not None and c not in inst.exclusions[a]:
             columns[a].add(c)
     for a, c in (warm or {}).items():
-        if c in _eligible_set(inst, a):
+        if 0 <= c < pricing.m and c not in inst.exclusions[a]:
             columns[a].add(c)
 
     best_bound: float | None = None
@@ -292,10 +292,6 @@ def generate_columns(
     return Columns(
         built, best_bound, rounds, relaxation, converged, clock() - start, lines, lp_point
     )
-
-
-def _eligible_set(inst: Instance, a: int) -> set[int]:
-    return set(inst.eligible[a])
 
 
 def _relax(

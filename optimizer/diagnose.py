@@ -111,6 +111,14 @@ def precheck(inst: Instance) -> list[Conflict]:
         )
 
     forced = _forced(inst)
+    # ARR each CSM could reach at all: per eligibility group, not per account x CSM.
+    group_arr = [0.0] * len(inst.group_eligible)
+    for a, g in enumerate(inst.group):
+        group_arr[g] += inst.arr[a]
+    reachable_arr = [0.0] * len(inst.csms)
+    for g, eligible in enumerate(inst.group_eligible):
+        for c in eligible:
+            reachable_arr[c] += group_arr[g]
     for c, csm in enumerate(inst.csms):
         lim = inst.limits[c]
         mine = forced[c]
@@ -146,7 +154,7 @@ def precheck(inst: Instance) -> list[Conflict]:
                     f"CSM {csm.label} must hold at least {money(lo)} ({lo_rule}) but at most {money(hi)} ({hi_rule}).",
                 )
             )
-        reachable = sum(inst.arr[a] for a in range(len(inst.accounts)) if c in inst.eligible[a])
+        reachable = reachable_arr[c]
         if lo > reachable + 1e-6:
             out.append(
                 Conflict(

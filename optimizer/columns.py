@@ -39,10 +39,11 @@ from ortools.math_opt.python import callback, init_arguments, model_parameters, 
 from .backends.highs import highs_options, objective_scale, to_proto
 from .formulation import AssignmentModel, build_model
 from .instance import Instance
+from .lp_server import LpServer
 from .scenario import SolverSettings
 
 #: Eligible (account, CSM) pairs above which ``solver.strategy = "auto"`` uses columns.
-LARGE_PAIRS = 400_000
+LARGE_PAIRS = 100_000
 #: Cheapest eligible CSMs each account starts with (beside its current and warm-start CSM).
 INITIAL_COLUMNS = 3
 #: Random eligible CSMs each account also starts with, so the first relaxation can balance books.
@@ -84,6 +85,8 @@ class Columns:
     #: The last relaxation's value of each assignment variable of ``built`` (0 for columns
     #: added after it), or ``None``.
     point: list[float] | None = None
+    #: Which solved the relaxations: "highs" (the LP server, warm-started) or "mathopt".
+    route: str = "highs"
 
 
 class Pricing:
@@ -245,61 +248,245 @@ def generate_columns(
     converged = False
     rounds = 0
     built = build_model(inst, columns=[sorted(cs) for cs in columns])
+    master: _Master
+    try:
+        master = _HighsMaster(built, settings)
+    except Exception:  # no highspy: re-solve through MathOpt each round (slower, same result)
+        master = _MathOptMaster(built, settings)
     point: dict[tuple[int, int], float] = {}
     round_seconds = 0.0
-    while clock() + round_seconds < deadline:
-        began = clock()
-        rounds += 1
-        solved = _relax(built, settings, deadline - clock())
-        if solved is None:
-            say(f"round {rounds}: the relaxation did not solve in time")
-            break
-        relaxation, duals, continuous_part, values = solved
-        point = {pair: values[var] for pair, var in built.x.items() if values[var] > 1e-9}
-        # Price every eligible pair; keep the Lagrangian bound and the improving columns.
-        bound = continuous_part
-        added = 0
-        for lo in range(0, pricing.n, BLOCK):
-            hi = min(lo + BLOCK, pricing.n)
-            reduced = duals.reduced(pricing, pricing.costs(lo, hi), lo, hi)
-            bound += float(np.min(reduced, axis=1).sum())
-            gain = reduced - duals.assign[lo:hi, None]
+    # A first bound before any relaxation: every rule at price 0, each account with its
+    # cheapest eligible CSM (weak, but valid even if no relaxation solves in time).
+    free_bound = lagrangian_bound(built, np.zeros(len(built.model.rows)), pricing)
+    if math.isfinite(free_bound):
+        best_bound = free_bound
+    try:
+        while clock() + round_seconds < deadline:
+            began = clock()
+            rounds += 1
+            solved = master.solve(deadline - clock())
+            if solved is None:
+                say(f"round {rounds}: the relaxation did not solve ({master.status})")
+                break
+            relaxation, y, point = solved
+            base = master.built
+            duals = duals_of(base, y)
+            # Price every eligible pair; keep the Lagrangian bound and the improving columns.
+            bound = pair_free_bound(base, y)
+            new: list[tuple[int, int, float]] = []
             tolerance = 1e-9 * max(1.0, abs(relaxation))
-            for r in np.flatnonzero(np.min(gain, axis=1) < -tolerance):
-                a = lo + int(r)
-                order = np.argsort(gain[r])[: NEW_COLUMNS + len(columns[a])]
-                new = [int(c) for c in order if gain[r, c] < -tolerance and c not in columns[a]]
-                columns[a].update(new[:NEW_COLUMNS])
-                added += len(new[:NEW_COLUMNS])
-        if math.isfinite(bound):
-            best_bound = bound if best_bound is None else max(best_bound, bound)
-        say(
-            f"round {rounds}: relaxation {relaxation:.6g}, full-model bound {bound:.6g}, "
-            f"{sum(map(len, columns))} columns (+{added}), {clock() - start:.1f} s"
-        )
-        if added == 0 or relaxation - bound <= 1e-7 * max(1.0, abs(relaxation)):
-            # No column prices out, or the bound meets the relaxation: the restricted
-            # relaxation is the full one (what still prices out is degeneracy).
-            converged = True
-            break
-        built = build_model(inst, columns=[sorted(cs) for cs in columns])
-        round_seconds = clock() - began
+            for lo in range(0, pricing.n, BLOCK):
+                hi = min(lo + BLOCK, pricing.n)
+                costs = pricing.costs(lo, hi)
+                reduced = duals.reduced(pricing, costs, lo, hi)
+                bound += float(np.min(reduced, axis=1).sum())
+                gain = reduced - duals.assign[lo:hi, None]
+                for r in np.flatnonzero(np.min(gain, axis=1) < -tolerance):
+                    a = lo + int(r)
+                    order = np.argsort(gain[r])[: NEW_COLUMNS + len(columns[a])]
+                    picked = [
+                        int(c) for c in order if gain[r, c] < -tolerance and c not in columns[a]
+                    ][:NEW_COLUMNS]
+                    columns[a].update(picked)
+                    new.extend((a, c, float(costs[r, c])) for c in picked)
+            if math.isfinite(bound):
+                best_bound = bound if best_bound is None else max(best_bound, bound)
+            say(
+                f"round {rounds}: relaxation {relaxation:.6g}, full-model bound {bound:.6g}, "
+                f"{sum(map(len, columns))} columns (+{len(new)}), {clock() - start:.1f} s"
+            )
+            if not new or relaxation - bound <= 1e-7 * max(1.0, abs(relaxation)):
+                # No column prices out, or the bound meets the relaxation: the restricted
+                # relaxation is the full one (what still prices out is degeneracy).
+                converged = True
+                break
+            master.add(new)
+            round_seconds = clock() - began
+    finally:
+        master.close()
+    built = build_model(inst, columns=[sorted(cs) for cs in columns])
     lp_point = None
     if point:
         lp_point = [0.0] * len(built.model.variables)
         for pair, var in built.x.items():
             lp_point[var] = point.get(pair, 0.0)
+    route = "highs" if isinstance(master, _HighsMaster) else "mathopt"
     return Columns(
-        built, best_bound, rounds, relaxation, converged, clock() - start, lines, lp_point
+        built, best_bound, rounds, relaxation, converged, clock() - start, lines, lp_point, route
     )
+
+
+class _Master:
+    """The elastic restricted relaxation across rounds."""
+
+    #: The model whose rows the duals belong to (its rows and continuous variables are those of
+    #: every round; only pairs are added).
+    built: AssignmentModel
+    #: How the last solve ended, in the solver's words.
+    status: str = ""
+
+    def solve(
+        self, seconds: float
+    ) -> tuple[float, np.ndarray, dict[tuple[int, int], float]] | None:
+        """Value, row duals (in ``built``'s row order) and the pairs' values, or ``None``."""
+        raise NotImplementedError
+
+    def add(self, pairs: list[tuple[int, int, float]]) -> None:
+        """Add pairs (account, CSM, objective coefficient)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the master holds."""
+
+
+class _MathOptMaster(_Master):
+    """Rebuilds the restricted model and solves it from scratch each round."""
+
+    def __init__(self, built: AssignmentModel, settings: SolverSettings) -> None:
+        self.built = built
+        self.settings = settings
+        self.columns: list[list[int]] = [[] for _ in built.instance.accounts]
+        for a, c in built.x:
+            self.columns[a].append(c)
+
+    def solve(
+        self, seconds: float
+    ) -> tuple[float, np.ndarray, dict[tuple[int, int], float]] | None:
+        solved = _relax(self.built, self.settings, seconds)
+        if solved is None:
+            self.status = "not solved in time"
+            return None
+        value, y, values = solved
+        point = {pair: values[v] for pair, v in self.built.x.items() if values[v] > 1e-9}
+        return value, y, point
+
+    def add(self, pairs: list[tuple[int, int, float]]) -> None:
+        for a, c, _ in pairs:
+            self.columns[a].append(c)
+        self.built = build_model(self.built.instance, columns=self.columns)
+
+
+class _HighsMaster(_Master):
+    """Keeps the relaxation in a HiGHS process (optimizer/lp_server.py) and adds columns in
+    place, so each round starts from the last basis."""
+
+    def __init__(self, built: AssignmentModel, settings: SolverSettings) -> None:
+        self.built = built
+        model = built.model
+        inst = built.instance
+        self.scale = objective_scale(model)
+        self.position = {row.name: j for j, row in enumerate(model.rows)}
+        self.server = LpServer(threads=_lp_threads(settings), seed=settings.seed)
+        try:
+            self.server.add_rows([r.lb for r in model.rows], [r.ub for r in model.rows])
+            entries: list[list[tuple[int, float]]] = [[] for _ in model.variables]
+            for j, row in enumerate(model.rows):
+                for i, coef in zip(row.index, row.coef, strict=True):
+                    entries[i].append((j, coef))
+            cost = [model.objective.get(i, 0.0) * self.scale for i in range(len(entries))]
+            lb = [v.lb for v in model.variables]
+            ub = [v.ub for v in model.variables]
+            # Elastic slacks: every CSM and team rule may be broken at a high price.
+            for j, row in enumerate(model.rows):
+                if row.group is None or row.group[0] == "assign":
+                    continue
+                for sign, limit in ((1.0, row.lb), (-1.0, row.ub)):
+                    if not math.isinf(limit):
+                        entries.append([(j, sign)])
+                        cost.append(ELASTIC_PENALTY * self.scale)
+                        lb.append(0.0)
+                        ub.append(math.inf)
+            self._send_columns(cost, lb, ub, entries)
+        except Exception:
+            self.server.close()
+            raise
+        self.pairs: list[tuple[int, int]] = [(-1, -1)] * len(entries)
+        for pair, var in built.x.items():
+            self.pairs[var] = pair
+        self.inst = inst
+
+    def _send_columns(
+        self,
+        cost: list[float],
+        lb: list[float],
+        ub: list[float],
+        entries: list[list[tuple[int, float]]],
+    ) -> None:
+        starts: list[int] = []
+        index: list[int] = []
+        value: list[float] = []
+        for column in entries:
+            starts.append(len(index))
+            for j, coef in column:
+                index.append(j)
+                value.append(coef)
+        self.server.add_columns(
+            np.asarray(cost),
+            np.asarray(lb),
+            np.asarray(ub),
+            np.asarray(starts, dtype=np.int32),
+            np.asarray(index, dtype=np.int32),
+            np.asarray(value),
+        )
+
+    def column(self, a: int, c: int) -> list[tuple[int, float]]:
+        """The rows of pair (a, c) and its coefficients, as :func:`build_model` writes them."""
+        inst = self.inst
+        csm = inst.csms[c].id
+        out = [(self.position[f"assign[{inst.accounts[a].id}]"], 1.0)]
+
+        def put(name: str, coef: float) -> None:
+            j = self.position.get(name)
+            if j is not None:
+                out.append((j, coef))
+
+        put(f"max_accounts[{csm}]", 1.0)
+        put(f"arr_load[{csm}]", inst.arr[a] / inst.arr_unit)
+        put(f"workload_load[{csm}]", inst.pair_workload(a, c) / inst.workload_unit)
+        if inst.high_risk[a]:
+            put(f"max_high_risk[{csm}]", 1.0)
+        if inst.current[a] == c:
+            put("max_moves", 1.0)
+            put("max_moved_arr", inst.arr[a] / inst.arr_unit)
+        return sorted(out)
+
+    def add(self, pairs: list[tuple[int, int, float]]) -> None:
+        self._send_columns(
+            [cost * self.scale for _, _, cost in pairs],
+            [0.0] * len(pairs),
+            [1.0] * len(pairs),
+            [self.column(a, c) for a, c, _ in pairs],
+        )
+        self.pairs.extend((a, c) for a, c, _ in pairs)
+
+    def solve(
+        self, seconds: float
+    ) -> tuple[float, np.ndarray, dict[tuple[int, int], float]] | None:
+        answer = self.server.solve(seconds)
+        self.status = f"{answer.get('status')}, {answer.get('iterations')} iterations"
+        if not answer["ok"]:
+            return None
+        x = answer["x"]
+        point = {
+            self.pairs[k]: float(x[k])
+            for k in np.flatnonzero(x > 1e-9)
+            if k < len(self.pairs) and self.pairs[k][0] >= 0
+        }
+        return float(answer["objective"]) / self.scale, answer["y"] / self.scale, point
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def _lp_threads(settings: SolverSettings) -> int:
+    return settings.threads or 1
 
 
 def _relax(
     built: AssignmentModel, settings: SolverSettings, seconds: float
-) -> tuple[float, Duals, float, np.ndarray] | None:
-    """Solve the elastic relaxation of ``built``: its value, the duals of the pair rules, and
-    the part of the Lagrangian bound that does not depend on the pairs (rule bounds priced by
-    their duals, plus the continuous variables at their best bound)."""
+) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """Solve the elastic relaxation of ``built`` through MathOpt: its value, the row duals and
+    the variables' values."""
     model = built.model
     scale = objective_scale(model)
     proto = to_proto(model, "relaxation", scale)
@@ -340,8 +527,7 @@ def _relax(
     y = np.zeros(len(model.rows))
     dual = solution.dual_solution.dual_values
     y[np.asarray(dual.ids, dtype=np.int64)] = np.asarray(dual.values) / scale
-    duals = duals_of(built, y)
-    return value, duals, pair_free_bound(built, y), values[: len(model.variables)]
+    return value, y, values[: len(model.variables)]
 
 
 def duals_of(built: AssignmentModel, y: np.ndarray) -> Duals:

@@ -202,7 +202,7 @@ class SolverSettings(_Frozen):
     #: the other half improving the plan by large-neighbourhood search (optimizer/lns.py).
     lns: bool = True
     #: ``full``: one model with every eligible pair; ``columns``: column generation chooses the
-    #: pairs (optimizer/columns.py); ``auto``: columns above 400,000 eligible pairs.
+    #: pairs (optimizer/columns.py); ``auto``: columns above 100,000 eligible pairs.
     strategy: Literal["auto", "full", "columns"] = "auto"
 
 

@@ -31,7 +31,7 @@ LNS_SHARE = 0.5
 #: Below this time limit (seconds) the whole limit goes to branch and bound.
 MIN_LNS_LIMIT_S = 2.0
 #: Most of the time limit that column generation may take (the rest solves its restricted model).
-COLUMN_SHARE = 0.4
+COLUMN_SHARE = 0.6
 #: Share of the time left after column generation for rounding its relaxation into a plan.
 ROUND_SHARE = 0.2
 

@@ -15,6 +15,7 @@ from ortools.math_opt.python import mathopt
 
 from benchmarks.generator import generate
 from optimizer import Scenario, evaluate, recover, solve
+from optimizer import columns as columns_module
 from optimizer.backends.highs import to_proto
 from optimizer.columns import (
     Pricing,
@@ -27,6 +28,7 @@ from optimizer.columns import (
 )
 from optimizer.formulation import AssignmentModel, build_model
 from optimizer.instance import Instance
+from optimizer.lp_server import LpServer
 
 
 def _scenario(n: int, m: int, **solver: Any) -> Scenario:
@@ -159,8 +161,12 @@ def test_auto_strategy_follows_the_team_size() -> None:
     small = _scenario(150, 8)
     assert small.solver.strategy == "auto"
     assert not use_columns(Instance(small), small.solver)
-    full = small.solver.model_copy(update={"strategy": "columns"})
-    assert use_columns(Instance(small), full)
+    forced = small.solver.model_copy(update={"strategy": "columns"})
+    assert use_columns(Instance(small), forced)
+    large = Scenario.from_dict(generate(5000, 40))  # 200,000 pairs, most of them eligible
+    assert use_columns(Instance(large), large.solver)
+    whole = large.solver.model_copy(update={"strategy": "full"})
+    assert not use_columns(Instance(large), whole)
 
 
 def test_repair_replaces_only_the_accounts_of_broken_books() -> None:
@@ -184,3 +190,37 @@ def test_repair_replaces_only_the_accounts_of_broken_books() -> None:
     assert evaluate(scenario, plan).violations == []
     moved = {a for a, c in plan.items() if c != scenario.account(a).current_csm}
     assert len(moved) == 1 and scenario.account(moved.pop()).current_csm == "C01"
+
+
+def test_lp_server_solves_a_hand_computed_lp_and_warm_starts() -> None:
+    # min x0 + 2 x1  s.t.  x0 + x1 >= 1,  x0 <= 0.3,  x >= 0: x = (0.3, 0.7), value 1.7, and
+    # the row prices are 2 (the cover row) and -1 (x0's cap): 1 - 2 + 1 = 0 and 2 - 2 = 0.
+    with LpServer() as server:
+        server.add_rows([1.0, -math.inf], [math.inf, 0.3])
+        server.add_columns([1.0, 2.0], [0.0, 0.0], [math.inf] * 2, [0, 2], [0, 1, 0], [1.0] * 3)
+        first = server.solve(10)
+        assert first["ok"]
+        assert first["objective"] == pytest.approx(1.7)
+        assert list(first["x"]) == pytest.approx([0.3, 0.7])
+        assert list(first["y"]) == pytest.approx([2.0, -1.0])
+        # A cheaper column x2 (cost 0.5, covers the row): it takes the whole cover.
+        server.add_columns([0.5], [0.0], [math.inf], [0], [0], [1.0])
+        second = server.solve(10)
+        assert second["objective"] == pytest.approx(0.5)
+        assert list(second["x"]) == pytest.approx([0.0, 0.0, 1.0])
+
+
+def test_both_relaxation_routes_give_the_same_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = _scenario(120, 6)
+    inst = Instance(scenario)
+    kept = generate_columns(inst, scenario.solver, 30)
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("no LP server")
+
+    monkeypatch.setattr(columns_module._HighsMaster, "__init__", unavailable)
+    rebuilt = generate_columns(inst, scenario.solver, 30)
+    assert (kept.route, rebuilt.route) == ("highs", "mathopt")
+    assert kept.converged and rebuilt.converged
+    assert kept.bound is not None and rebuilt.bound is not None
+    assert kept.bound == pytest.approx(rebuilt.bound, rel=1e-7, abs=1e-9)

@@ -128,7 +128,9 @@ def load(row: dict[str, str], data: Path = DATA) -> GapInstance:
     return GapInstance(row["instance"], row["sense"], cost, resource, capacity)
 
 
-def to_scenario(gap: GapInstance, time_limit_s: float, backend: str = "auto") -> Scenario:
+def to_scenario(
+    gap: GapInstance, time_limit_s: float, backend: str = "auto", strategy: str = "auto"
+) -> Scenario:
     """The GAP instance as an engine scenario (see the module docstring)."""
     sign = 1 if gap.sense == "max" else -1
     csms = [{"id": f"agent{i}", "max_workload": b} for i, b in enumerate(gap.capacity)]
@@ -160,7 +162,13 @@ def to_scenario(gap: GapInstance, time_limit_s: float, backend: str = "auto") ->
             "constraints": {"required_skills": False},
             # A relative gap on the engine's objective far below one GAP unit: integral values
             # are then proven by rounding the bound (see ``proven`` below).
-            "solver": {"backend": backend, "time_limit_s": time_limit_s, "gap": 1e-9, "threads": 1},
+            "solver": {
+                "backend": backend,
+                "time_limit_s": time_limit_s,
+                "gap": 1e-9,
+                "threads": 1,
+                "strategy": strategy,
+            },
         }
     )
 
@@ -187,9 +195,11 @@ class Outcome:
         return abs(self.value - self.best_known) / max(abs(self.best_known), 1)
 
 
-def run_one(row: dict[str, str], time_limit_s: float, backend: str = "auto") -> Outcome:
+def run_one(
+    row: dict[str, str], time_limit_s: float, backend: str = "auto", strategy: str = "auto"
+) -> Outcome:
     gap = load(row)
-    scenario = to_scenario(gap, time_limit_s, backend)
+    scenario = to_scenario(gap, time_limit_s, backend, strategy)
     plan = solve(scenario)
     inst = Instance(scenario)
     sign = 1 if gap.sense == "max" else -1
@@ -293,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", help="comma-separated instance names (best_known.csv)")
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance")
     parser.add_argument("--backend", default="auto", choices=["auto", "highs", "cpsat", "cbc"])
+    parser.add_argument("--strategy", default="auto", choices=["auto", "full", "columns"])
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the CSV and table")
     args = parser.parse_args(argv)
     rows = best_known()
@@ -310,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --set or --instances")
     outcomes = []
     for row in rows:
-        outcome = run_one(row, args.time_limit, args.backend)
+        outcome = run_one(row, args.time_limit, args.backend, args.strategy)
         outcomes.append(outcome)
         print(
             f"{outcome.instance:>10} value {outcome.value} best {outcome.best_known} "
@@ -323,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         writer.writeheader()
         writer.writerows(record(o) for o in outcomes)
     header = (
-        f"GAP {label}: {args.time_limit:g} s per instance, backend {args.backend}, 1 thread; "
+        f"GAP {label}: {args.time_limit:g} s per instance, backend {args.backend}, "
+        f"strategy {args.strategy}, 1 thread; "
         f"{dt.date.today()}, {os.cpu_count()} cores, {platform.machine()}, Python "
         f"{platform.python_version()}."
     )

@@ -56,6 +56,8 @@ BLOCK = 2048
 ELASTIC_PENALTY = 10.0
 
 
+#: Start the first relaxation from a basis built from today's (or the warm-start) plan.
+CRASH_BASIS = True
 #: HiGHS options for the relaxations (any duals give a valid bound; these give them fastest).
 LP_OPTIONS: dict[str, str | int | bool] = {}
 
@@ -249,8 +251,10 @@ def generate_columns(
     rounds = 0
     built = build_model(inst, columns=[sorted(cs) for cs in columns])
     master: _Master
+    start_plan = {a: c for a, c in enumerate(inst.current) if c is not None}
+    start_plan.update(warm or {})
     try:
-        master = _HighsMaster(built, settings)
+        master = _HighsMaster(built, settings, start_plan if CRASH_BASIS else None)
     except Exception:  # no highspy: re-solve through MathOpt each round (slower, same result)
         master = _MathOptMaster(built, settings)
     point: dict[tuple[int, int], float] = {}
@@ -370,7 +374,12 @@ class _HighsMaster(_Master):
     """Keeps the relaxation in a HiGHS process (optimizer/lp_server.py) and adds columns in
     place, so each round starts from the last basis."""
 
-    def __init__(self, built: AssignmentModel, settings: SolverSettings) -> None:
+    def __init__(
+        self,
+        built: AssignmentModel,
+        settings: SolverSettings,
+        start: dict[int, int] | None = None,
+    ) -> None:
         self.built = built
         model = built.model
         inst = built.instance
@@ -397,6 +406,8 @@ class _HighsMaster(_Master):
                         lb.append(0.0)
                         ub.append(math.inf)
             self._send_columns(cost, lb, ub, entries)
+            if start is not None:
+                self.server.set_basis(*_start_basis(built, start, len(entries)))
         except Exception:
             self.server.close()
             raise
@@ -476,6 +487,33 @@ class _HighsMaster(_Master):
 
     def close(self) -> None:
         self.server.close()
+
+
+def _start_basis(
+    built: AssignmentModel, start: dict[int, int], n_columns: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A starting basis from a plan (HiGHS statuses: 0 at lower bound, 1 basic): each account's
+    variable for its CSM in ``start`` (or its first pair) basic in its assign row, each book
+    total basic in its definition row, every other row's slack basic, everything else at 0."""
+    model = built.model
+    columns = np.zeros(n_columns, dtype=np.int8)
+    rows = np.ones(len(model.rows), dtype=np.int8)
+    chosen: dict[int, int] = {}
+    for (a, c), var in built.x.items():
+        if a not in chosen or start.get(a) == c:
+            chosen[a] = var
+    for var in chosen.values():
+        columns[var] = 1
+    for j, row in enumerate(model.rows):
+        name = row.name
+        if row.group is not None and row.group[0] == "assign":
+            rows[j] = 0
+        elif row.group is None and (
+            name.startswith("arr_load[") or name.startswith("workload_load[")
+        ):
+            rows[j] = 0
+            columns[row.index[-1]] = 1  # the load variable (last in its definition row)
+    return columns, rows
 
 
 def _lp_threads(settings: SolverSettings) -> int:

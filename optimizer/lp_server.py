@@ -78,6 +78,9 @@ class LpServer:
             }
         )
 
+    def set_basis(self, columns: Any, rows: Any) -> None:
+        self._send({"op": "basis", "columns": columns, "rows": rows})
+
     def solve(self, seconds: float) -> dict[str, Any]:
         self._send({"op": "solve", "seconds": seconds})
         return self._receive()
@@ -155,6 +158,16 @@ def _serve(threads: int, seed: int) -> None:  # pragma: no cover - runs in the c
                 index,
                 np.asarray(message["value"], dtype=float),
             )
+        elif op == "basis":
+            # A starting basis: statuses as HiGHS numbers (0 lower, 1 basic, 2 upper).
+            basis = highspy.HighsBasis()
+            kinds = list(highspy.HighsBasisStatus.__members__.values())
+            by_value = {int(k): k for k in kinds}
+            basis.col_status = [by_value[int(v)] for v in message["columns"]]
+            basis.row_status = [by_value[int(v)] for v in message["rows"]]
+            basis.valid = True
+            highs.setBasis(basis)
+            highs.setOptionValue("presolve", "off")
         elif op == "solve":
             # HiGHS's time limit counts from the first run of this object.
             limit = highs.getRunTime() + max(float(message["seconds"]), 0.01)

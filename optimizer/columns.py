@@ -58,8 +58,6 @@ ELASTIC_PENALTY = 10.0
 
 #: Start the first relaxation from a basis built from today's (or the warm-start) plan.
 CRASH_BASIS = True
-#: HiGHS options for the relaxations (any duals give a valid bound; these give them fastest).
-LP_OPTIONS: dict[str, str | int | bool] = {}
 
 
 def use_columns(inst: Instance, settings: SolverSettings) -> bool:
@@ -534,13 +532,6 @@ def _relax(
     _make_elastic(proto, model, scale)
     params = parameters.SolveParameters(time_limit=timedelta(seconds=max(seconds, 0.05)))
     params.highs.CopyFrom(highs_options(settings, log=False))
-    for key, value in LP_OPTIONS.items():
-        if isinstance(value, str):
-            params.highs.string_options[key] = value
-        elif isinstance(value, bool):
-            params.highs.bool_options[key] = value
-        else:
-            params.highs.int_options[key] = value
     try:
         result = core_solver.solve(
             proto,

@@ -37,7 +37,7 @@ from ortools.math_opt.core.python import solver as core_solver
 from ortools.math_opt.python import callback, init_arguments, model_parameters, parameters
 
 from .backends.highs import highs_options, objective_scale, to_proto
-from .formulation import AssignmentModel, build_model
+from .formulation import AssignmentModel, LinearModel, build_model
 from .instance import Instance
 from .lp_server import LpServer
 from .scenario import SolverSettings
@@ -54,10 +54,6 @@ NEW_COLUMNS = 2
 BLOCK = 2048
 #: Cost of one full-time book of violation of an elastic rule in the relaxation.
 ELASTIC_PENALTY = 10.0
-
-
-#: Start the first relaxation from a basis built from today's (or the warm-start) plan.
-CRASH_BASIS = True
 
 
 def use_columns(inst: Instance, settings: SolverSettings) -> bool:
@@ -252,7 +248,7 @@ def generate_columns(
     start_plan = {a: c for a, c in enumerate(inst.current) if c is not None}
     start_plan.update(warm or {})
     try:
-        master = _HighsMaster(built, settings, start_plan if CRASH_BASIS else None)
+        master = _HighsMaster(built, settings, start_plan)
     except Exception:  # no highspy: re-solve through MathOpt each round (slower, same result)
         master = _MathOptMaster(built, settings)
     point: dict[tuple[int, int], float] = {}
@@ -347,9 +343,7 @@ class _MathOptMaster(_Master):
     def __init__(self, built: AssignmentModel, settings: SolverSettings) -> None:
         self.built = built
         self.settings = settings
-        self.columns: list[list[int]] = [[] for _ in built.instance.accounts]
-        for a, c in built.x:
-            self.columns[a].append(c)
+        self.columns = built.columns()
 
     def solve(
         self, seconds: float
@@ -383,7 +377,7 @@ class _HighsMaster(_Master):
         inst = built.instance
         self.scale = objective_scale(model)
         self.position = {row.name: j for j, row in enumerate(model.rows)}
-        self.server = LpServer(threads=_lp_threads(settings), seed=settings.seed)
+        self.server = LpServer(threads=settings.threads or 1, seed=settings.seed)
         try:
             self.server.add_rows([r.lb for r in model.rows], [r.ub for r in model.rows])
             entries: list[list[tuple[int, float]]] = [[] for _ in model.variables]
@@ -393,16 +387,11 @@ class _HighsMaster(_Master):
             cost = [model.objective.get(i, 0.0) * self.scale for i in range(len(entries))]
             lb = [v.lb for v in model.variables]
             ub = [v.ub for v in model.variables]
-            # Elastic slacks: every CSM and team rule may be broken at a high price.
-            for j, row in enumerate(model.rows):
-                if row.group is None or row.group[0] == "assign":
-                    continue
-                for sign, limit in ((1.0, row.lb), (-1.0, row.ub)):
-                    if not math.isinf(limit):
-                        entries.append([(j, sign)])
-                        cost.append(ELASTIC_PENALTY * self.scale)
-                        lb.append(0.0)
-                        ub.append(math.inf)
+            for j, sign in _elastic_slacks(model):
+                entries.append([(j, sign)])
+                cost.append(ELASTIC_PENALTY * self.scale)
+                lb.append(0.0)
+                ub.append(math.inf)
             self._send_columns(cost, lb, ub, entries)
             if start is not None:
                 self.server.set_basis(*_start_basis(built, start, len(entries)))
@@ -512,10 +501,6 @@ def _start_basis(
             rows[j] = 0
             columns[row.index[-1]] = 1  # the load variable (last in its definition row)
     return columns, rows
-
-
-def _lp_threads(settings: SolverSettings) -> int:
-    return settings.threads or 1
 
 
 def _relax(
@@ -635,29 +620,36 @@ def lagrangian_bound(built: AssignmentModel, y: np.ndarray, pricing: Pricing) ->
     return bound
 
 
-def _make_elastic(proto: model_pb2.ModelProto, model: object, scale: float) -> None:
+def _elastic_slacks(model: LinearModel) -> list[tuple[int, float]]:
+    """The slacks that make the relaxation elastic: for every CSM and team rule, one per finite
+    side (row, +1 for the lower side, -1 for the upper side)."""
+    out = []
+    for j, row in enumerate(model.rows):
+        if row.group is None or row.group[0] == "assign":
+            continue
+        for sign, limit in ((1.0, row.lb), (-1.0, row.ub)):
+            if not math.isinf(limit):
+                out.append((j, sign))
+    return out
+
+
+def _make_elastic(proto: model_pb2.ModelProto, model: LinearModel, scale: float) -> None:
     """Give every CSM and team rule of the relaxation a costly slack (it always solves)."""
-    rows = proto.linear_constraints
     matrix = proto.linear_constraint_matrix
     variables = proto.variables
     objective = proto.objective.linear_coefficients
     next_id = len(variables.ids)
     entries: list[tuple[int, int, float]] = []
-    for j, row in enumerate(model.rows):  # type: ignore[attr-defined]
-        if row.group is None or row.group[0] == "assign":
-            continue
-        for sign, bound in ((1.0, rows.lower_bounds[j]), (-1.0, rows.upper_bounds[j])):
-            if math.isinf(bound):
-                continue
-            variables.ids.append(next_id)
-            variables.lower_bounds.append(0.0)
-            variables.upper_bounds.append(math.inf)
-            variables.integers.append(False)
-            variables.names.append(f"elastic_{next_id}")
-            objective.ids.append(next_id)
-            objective.values.append(ELASTIC_PENALTY * scale)
-            entries.append((j, next_id, sign))
-            next_id += 1
+    for j, sign in _elastic_slacks(model):
+        variables.ids.append(next_id)
+        variables.lower_bounds.append(0.0)
+        variables.upper_bounds.append(math.inf)
+        variables.integers.append(False)
+        variables.names.append(f"elastic_{next_id}")
+        objective.ids.append(next_id)
+        objective.values.append(ELASTIC_PENALTY * scale)
+        entries.append((j, next_id, sign))
+        next_id += 1
     if not entries:
         return
     # The matrix must stay sorted by (row, column): merge the new entries in.
@@ -679,14 +671,14 @@ def round_point(
     from .lns import solve_neighbourhood  # lns imports this module's siblings only
 
     start = time.perf_counter()
-    inst = built.instance
     owner: dict[int, tuple[int, float]] = {}
     for (a, c), var in built.x.items():
         if a not in owner or point[var] > owner[a][1]:
             owner[a] = (c, point[var])
     split = {a for a, (_, v) in owner.items() if v < 1 - 1e-6}
     touched = {c for (a, c) in built.x if a in split}
-    attempts = [split, split | {a for a, (c, _) in owner.items() if c in touched}]
+    wider = split | {a for a, (c, _) in owner.items() if c in touched}
+    attempts = [split] if wider == split else [split, wider]
     for free in attempts:
         left = seconds - (time.perf_counter() - start)
         if left <= 0.05:
@@ -698,8 +690,6 @@ def round_point(
         values = solve_neighbourhood(built, settings, fixed, left)
         if values is not None:
             return values
-        if free == attempts[-1] or len(inst.csms) == 0:
-            break
     return None
 
 

@@ -113,6 +113,14 @@ class AssignmentModel:
             out[inst.accounts[a].id] = inst.csms[c].id
         return out
 
+    def columns(self) -> list[list[int]]:
+        """Per account, the CSMs it has a variable for (in model order): the ``columns`` that
+        rebuild this model with :func:`build_model`."""
+        out: list[list[int]] = [[] for _ in self.instance.accounts]
+        for a, c in self.x:
+            out[a].append(c)
+        return out
+
     def hint(self, assignment: dict[str, str | None]) -> dict[int, float]:
         """A (possibly partial) starting solution for the binary variables.
 

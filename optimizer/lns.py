@@ -185,7 +185,7 @@ def solve_neighbourhood(
     model = built.model
     keep = [i for i in range(len(model.variables)) if i not in fixed]
     proto = to_proto(model, "neighbourhood", objective_scale(model), keep, fixed)
-    result = _solve(proto, settings, None, seconds, len(keep))
+    result = _solve(proto, settings, None, seconds)
     if result is None:
         return None
     values = [0.0] * len(model.variables)
@@ -201,10 +201,9 @@ def _solve(
     settings: SolverSettings,
     hint: list[float] | None,
     seconds: float,
-    size: int | None = None,
 ) -> tuple[list[float], str] | None:
     mo = mathopt.Model.from_model_proto(proto)
-    variables = [mo.get_variable(i) for i in range(len(hint) if hint is not None else size or 0)]
+    variables = [mo.get_variable(i) for i in range(len(proto.variables.ids))]
     params = mathopt.SolveParameters(
         time_limit=timedelta(seconds=max(seconds, 0.01)),
         relative_gap_tolerance=1e-9,

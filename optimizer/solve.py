@@ -122,10 +122,7 @@ def solve(
         )
         built = columns.built
         if solver.dense_books:
-            chosen_pairs = [
-                [c for (a2, c) in built.x if a2 == a] for a in range(len(inst.accounts))
-            ]
-            built = build_model(inst, dense=True, columns=chosen_pairs)
+            built = build_model(inst, dense=True, columns=built.columns())
     else:
         built = build_model(inst, dense=solver.dense_books)
     if export_model is not None:
@@ -395,9 +392,11 @@ def _positions(inst: Instance, plan: Mapping[str, str | None]) -> dict[int, int]
 def _write_columns(built: AssignmentModel, path: str) -> None:
     """The restricted model's pairs (per account, its CSM ids in model order), for recover()."""
     inst = built.instance
-    per_account: dict[str, list[str]] = {}
-    for a, c in built.x:
-        per_account.setdefault(inst.accounts[a].id, []).append(inst.csms[c].id)
+    per_account = {
+        inst.accounts[a].id: [inst.csms[c].id for c in cs]
+        for a, cs in enumerate(built.columns())
+        if cs
+    }
     Path(path).write_text(json.dumps(per_account), encoding="utf-8")
 
 

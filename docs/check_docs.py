@@ -27,6 +27,7 @@ from optimizer import (  # noqa: E402
     solve,
 )
 from optimizer.evaluate import Book  # noqa: E402
+from optimizer.scenario import DIMENSIONS, CoverageModel, Segmentation  # noqa: E402
 
 TINY_OBJECTIVE = "0.18459"
 
@@ -42,6 +43,14 @@ def main() -> int:
         for key in model.model_fields:
             if f"`{key}`" not in scenario_doc:
                 problems.append(f"scenario-format.md does not document {model.__name__}.{key}")
+    segmentation_doc = (ROOT / "docs" / "segmentation.md").read_text(encoding="utf-8")
+    for model in (Segmentation, CoverageModel):
+        for key in model.model_fields:
+            if f"`{key}`" not in segmentation_doc:
+                problems.append(f"segmentation.md does not document {model.__name__}.{key}")
+    for key in DIMENSIONS:
+        if f"`{key}`" not in segmentation_doc:
+            problems.append(f"segmentation.md does not document the dimension {key}")
 
     plan = solve(load_scenario(ROOT / "examples" / "tiny" / "scenario.json"))
     data = plan.to_dict()

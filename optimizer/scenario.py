@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import math
 from collections import Counter
@@ -83,6 +84,9 @@ class Csm(_Frozen):
     languages: tuple[str, ...] = ()
     retention_rate: Probability | None = None
     expansion_rate: Probability | None = None
+    #: Coverage models (segments or tiers, see :class:`Segmentation`) this CSM serves; empty =
+    #: any model with a named CSM. A CSM who serves only pooled models staffs the pool.
+    segments: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -116,8 +120,17 @@ class Account(_Frozen):
     locked: bool = False
     workload_by_csm: dict[str, Annotated[float, Field(ge=0.0)]] = Field(default_factory=dict)
     preferences: dict[str, float] = Field(default_factory=dict)
+    # Segmentation signals (optimizer/segmentation.py); the assignment model does not read them.
+    coverage: str | None = None
+    potential_arr: float | None = Field(default=None, ge=0.0)
+    adoption: Probability | None = None
+    seat_utilization: float | None = Field(default=None, ge=0.0, le=10.0)
+    growth: float | None = Field(default=None, ge=-1.0, le=10.0)
+    maturity: int | None = Field(default=None, ge=1, le=5)
+    strategic: Probability | None = None
+    competitive_risk: Level | Probability | None = None
 
-    @field_validator("current_csm")
+    @field_validator("current_csm", "coverage")
     @classmethod
     def _blank_is_unassigned(cls, value: str | None) -> str | None:
         # An empty cell means "no current CSM", as in the CSV files and the cross-field checks.
@@ -132,6 +145,13 @@ class Account(_Frozen):
     def expansion_score(self) -> float:
         potential = self.expansion_potential
         return POTENTIAL_LEVELS[potential] if isinstance(potential, str) else float(potential)
+
+    @property
+    def competitive_probability(self) -> float | None:
+        risk = self.competitive_risk
+        if risk is None:
+            return None
+        return RISK_LEVELS[risk] if isinstance(risk, str) else float(risk)
 
     @property
     def workload_units(self) -> float:
@@ -187,6 +207,134 @@ class Constraints(_Frozen):
     required_skills: bool = True
 
 
+#: Dimensions a segmentation score may weigh; each is scaled to 0-1 (docs/segmentation.md).
+DIMENSIONS: dict[str, str] = {
+    "arr": "ARR, as its percentile rank in the portfolio",
+    "expansion": "headroom to potential_arr as a share of it (expansion_potential without it)",
+    "strategic": "strategic importance (strategic)",
+    "competitive_risk": "competitive risk (competitive_risk)",
+    "renewal": "renewal proximity: 1 within renewal_window_days, 0 from a year out",
+    "churn_risk": "churn probability (churn_risk)",
+    "complexity": "use-case complexity (complexity 1-5)",
+    "immaturity": "how little the customer can do alone (maturity 5 = 0, 1 = 1)",
+    "adoption_gap": "feature adoption not yet reached (1 - adoption)",
+    "health_gap": "engagement health missing (1 - health_score / 100)",
+    "adoption": "feature adoption breadth (adoption)",
+    "seat_utilization": "seats in use, 1 = every licensed seat (capped at 1)",
+    "growth": "organizational growth (growth, capped at 1 = doubling)",
+    "health": "engagement health (health_score / 100)",
+}
+
+
+class CoverageModel(_Frozen):
+    """One segment or tier and how it is covered.
+
+    An account enters the first model (in the order given) whose ``min_score`` its score
+    reaches; the last model must have ``min_score`` 0. One full-time person covers
+    ``accounts_per_csm`` accounts of this model; ``people`` work on each account, so an account
+    takes ``people / accounts_per_csm`` of a full-time person. ``workload`` is the effort the
+    assignment engine balances for each account of this model.
+    """
+
+    name: str = Field(min_length=1)
+    min_score: Probability
+    accounts_per_csm: float = Field(gt=0.0, le=100_000.0)
+    people: int = Field(default=1, ge=1, le=50)
+    workload: float = Field(ge=0.0, le=1_000.0)
+    cadence: str = ""
+    named: bool = True
+
+    @property
+    def fte_per_account(self) -> float:
+        return self.people / self.accounts_per_csm
+
+
+def _models(*rows: tuple[str, float, float, int, float, str, bool]) -> tuple[CoverageModel, ...]:
+    return tuple(
+        CoverageModel(
+            name=n,
+            min_score=s,
+            accounts_per_csm=a,
+            people=p,
+            workload=w,
+            cadence=c,
+            named=named,
+        )
+        for n, s, a, p, w, c, named in rows
+    )
+
+
+DEFAULT_TIERS = _models(
+    ("Tier 1", 0.6, 10, 1, 8.0, "weekly meetings, quarterly executive business reviews", True),
+    ("Tier 2", 0.4, 25, 1, 4.0, "bi-weekly meetings, semi-annual business reviews", True),
+    ("Tier 3", 0.2, 60, 1, 2.0, "monthly check-ins, renewal-led", True),
+    ("Digital", 0.0, 400, 1, 0.25, "automated journeys and webinars, no named CSM", False),
+)
+DEFAULT_SEGMENTS = _models(
+    ("Task Force", 0.6, 6, 3, 12.0, "weekly working sessions with several specialists", True),
+    ("Sync", 0.4, 20, 1, 5.0, "bi-weekly live meetings, async in between", True),
+    ("Async", 0.2, 50, 1, 2.0, "email, chat and video; live meetings on request", True),
+    ("Inbound", 0.0, 300, 1, 0.5, "a pool of experts on request, no named CSM", False),
+)
+
+
+class Segmentation(_Frozen):
+    """Scores, segments and coverage models (optimizer/segmentation.py, docs/segmentation.md).
+
+    Two schemes are built in: value ``tiers`` scored by ``value_weights`` (what the account is
+    worth and could be worth) and need-based coverage ``segments`` scored by ``need_weights``
+    (what the customer needs, whatever it pays). ``scheme`` picks the one that drives coverage,
+    capacity planning, migrations and the workload fed to the assignment engine.
+    """
+
+    value_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "arr": 0.35,
+            "expansion": 0.25,
+            "strategic": 0.2,
+            "competitive_risk": 0.1,
+            "renewal": 0.1,
+        }
+    )
+    need_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "complexity": 0.3,
+            "churn_risk": 0.25,
+            "immaturity": 0.2,
+            "adoption_gap": 0.15,
+            "competitive_risk": 0.1,
+        }
+    )
+    expansion_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "expansion": 0.4,
+            "adoption": 0.2,
+            "seat_utilization": 0.2,
+            "growth": 0.1,
+            "health": 0.1,
+        }
+    )
+    tiers: tuple[CoverageModel, ...] = DEFAULT_TIERS
+    segments: tuple[CoverageModel, ...] = DEFAULT_SEGMENTS
+    scheme: Literal["segments", "tiers"] = "segments"
+    renewal_window_days: int = Field(default=90, ge=0, le=365)
+    #: A migration of an account renewing within this many days is flagged as an exception.
+    exception_days: int = Field(default=90, ge=0, le=3650)
+    #: Expansion with less headroom than this is for CS alone; from ``sales_headroom`` up,
+    #: Sales leads; in between, both.
+    cs_headroom: float = Field(default=25_000.0, ge=0.0)
+    sales_headroom: float = Field(default=100_000.0, ge=0.0)
+
+    def models(self, scheme: str | None = None) -> tuple[CoverageModel, ...]:
+        return self.segments if (scheme or self.scheme) == "segments" else self.tiers
+
+    def model(self, name: str) -> CoverageModel:
+        for model in self.models():
+            if model.name == name:
+                return model
+        raise KeyError(name)
+
+
 Backend = Literal["auto", "highs", "cpsat", "cbc"]
 
 
@@ -217,6 +365,7 @@ class Scenario(_Frozen):
     objectives: Objectives = Objectives()
     constraints: Constraints = Constraints()
     solver: SolverSettings = SolverSettings()
+    segmentation: Segmentation = Segmentation()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -278,7 +427,7 @@ def _label(items: Any, index: Any, kind: str) -> str:
     return f"{kind}[{index}]"
 
 
-_LEVEL_FIELDS = ("churn_risk", "expansion_potential")
+_LEVEL_FIELDS = ("churn_risk", "expansion_potential", "competitive_risk")
 _LEVEL_MESSAGE = "must be 'low', 'medium', 'high' or a probability between 0 and 1"
 
 
@@ -399,6 +548,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
             )
 
     issues += _number_issues(data)
+    issues += _segmentation_issues(data)
     objectives = data.get("objectives")
     if isinstance(objectives, Mapping):
         defaults = Objectives().model_dump()
@@ -422,6 +572,117 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
                     message=f"min_arr_per_csm {low:,.0f} is above max_arr_per_csm {high:,.0f}",
                 )
             )
+    return issues
+
+
+def _segmentation_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
+    """Weights over known dimensions, models an account always lands in, and coverage names
+    (``accounts[].coverage``, ``csms[].segments``) that the chosen scheme defines."""
+    raw = data.get("segmentation")
+    raw = raw if isinstance(raw, Mapping) else {}
+    issues: list[ScenarioIssue] = []
+    for key in ("value_weights", "need_weights", "expansion_weights"):
+        weights = raw.get(key)
+        if not isinstance(weights, Mapping):
+            continue
+        where = f"segmentation.{key}"
+        for name, weight in weights.items():
+            if name not in DIMENSIONS:
+                known = ", ".join(DIMENSIONS)
+                issues.append(
+                    ScenarioIssue(
+                        path=f"{where}.{name}", message=f"unknown dimension (known: {known})"
+                    )
+                )
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, int | float)
+                or not 0 <= weight <= 1e6
+            ):
+                issues.append(
+                    ScenarioIssue(
+                        path=f"{where}.{name}",
+                        message=f"a weight is a number from 0 to 1e6 (got {weight!r})",
+                    )
+                )
+        numbers = [w for w in weights.values() if isinstance(w, int | float)]
+        if len(numbers) == len(weights) and not any(w > 0 for w in numbers):
+            issues.append(ScenarioIssue(path=where, message="at least one weight must be positive"))
+    scheme = raw.get("scheme", "segments")
+    for key in ("tiers", "segments"):
+        models = raw.get(key)
+        if not isinstance(models, list | tuple):
+            continue
+        where = f"segmentation.{key}"
+        if not models:
+            issues.append(ScenarioIssue(path=where, message="at least one model is required"))
+            continue
+        rows = [m for m in models if isinstance(m, Mapping)]
+        names = [_stripped(m.get("name")) for m in rows]
+        for name, count in Counter(names).items():
+            if name not in (None, "") and count > 1:
+                issues.append(
+                    ScenarioIssue(path=f"{where}[{name}].name", message="duplicate model name")
+                )
+        scores: list[float] = [
+            float(m["min_score"]) for m in rows if isinstance(m.get("min_score"), int | float)
+        ]
+        if len(scores) == len(models):
+            if any(a <= b for a, b in itertools.pairwise(scores)):
+                issues.append(
+                    ScenarioIssue(
+                        path=where,
+                        message="list the models from the highest min_score down, each "
+                        "strictly below the one before",
+                    )
+                )
+            if scores[-1] != 0:
+                last = names[-1] or len(models) - 1
+                issues.append(
+                    ScenarioIssue(
+                        path=f"{where}[{last}].min_score",
+                        message="the last model must have min_score 0 so every account lands somewhere",
+                    )
+                )
+        if rows and all(m.get("named") is False for m in rows):
+            issues.append(ScenarioIssue(path=where, message="at least one model needs a named CSM"))
+    low, high = raw.get("cs_headroom"), raw.get("sales_headroom")
+    if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+        issues.append(
+            ScenarioIssue(
+                path="segmentation.cs_headroom",
+                message=f"cs_headroom {low:,.0f} is above sales_headroom {high:,.0f}",
+            )
+        )
+
+    models = raw.get(scheme if scheme in ("tiers", "segments") else "segments")
+    if models is None:
+        models = [
+            m.model_dump() for m in (DEFAULT_TIERS if scheme == "tiers" else DEFAULT_SEGMENTS)
+        ]
+    if not isinstance(models, list | tuple):
+        return issues
+    ordered = [_stripped(m.get("name")) for m in models if isinstance(m, Mapping)]
+    known_names = set(ordered)
+    shown = ", ".join(repr(n) for n in ordered if isinstance(n, str))
+    for kind, field in (("accounts", "coverage"), ("csms", "segments")):
+        items = data.get(kind)
+        if not isinstance(items, list | tuple):
+            continue
+        for index, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                continue
+            value = item.get(field)
+            given = list(value) if isinstance(value, list | tuple) else [value]
+            for name in given:
+                name = _stripped(name)
+                if isinstance(name, str) and name and name not in known_names:
+                    issues.append(
+                        ScenarioIssue(
+                            path=f"{_label(items, index, kind)}.{field}",
+                            message=f"unknown {scheme[:-1]} {name!r} (the {scheme} are {shown})",
+                        )
+                    )
     return issues
 
 
@@ -513,7 +774,7 @@ _PER_CSM_FIELDS = ("workload_by_csm", "preferences")
 # Files
 
 
-_LIST_FIELDS = {"industries", "skills", "languages", "required_skills"}
+_LIST_FIELDS = {"industries", "skills", "languages", "required_skills", "segments"}
 _BOOL_WORDS = {
     "true": True,
     "yes": True,
@@ -578,8 +839,14 @@ _NUMERIC_FIELDS = {
     "max_workload",
     "retention_rate",
     "expansion_rate",
+    "potential_arr",
+    "adoption",
+    "seat_utilization",
+    "growth",
+    "maturity",
+    "strategic",
 }
-_LEVEL_OR_NUMBER = {"churn_risk", "expansion_potential"}
+_LEVEL_OR_NUMBER = {"churn_risk", "expansion_potential", "competitive_risk"}
 
 
 def _cell(key: str, value: str) -> Any:
@@ -594,7 +861,9 @@ def _cell(key: str, value: str) -> Any:
         except ValueError:
             return value  # let validation name the field and the bad value
         return (
-            int(number) if number.is_integer() and key in ("complexity", "max_accounts") else number
+            int(number)
+            if number.is_integer() and key in ("complexity", "max_accounts", "maturity")
+            else number
         )
     return value
 

@@ -272,6 +272,175 @@ def cmd_solve(args: argparse.Namespace, console: Console, err: Console) -> int:
     return plan.exit_code
 
 
+def cmd_segment(args: argparse.Namespace, console: Console, err: Console) -> int:
+    from optimizer.communications import TemplateProblem, communications
+    from optimizer.segmentation import route, segment, tables
+
+    try:
+        scenario = load_variant(args.scenario)
+        if args.scheme:
+            scenario = scenario.replace(
+                segmentation=scenario.segmentation.model_copy(update={"scheme": args.scheme})
+            )
+        if args.time_limit is not None:
+            scenario = scenario.replace(
+                solver=scenario.solver.model_copy(update={"time_limit_s": args.time_limit})
+            )
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        return EXIT_INVALID
+    report = segment(scenario)
+    try:
+        messages = communications(scenario, report, template_dir=args.templates)
+    except TemplateProblem as exc:
+        err.print(f"[bold red]Template problem[/]: {exc}")
+        return EXIT_INVALID
+    plan = None
+    routing = None
+    if args.solve:
+        try:
+            routing = route(scenario, report)
+        except (ScenarioError, ValueError) as exc:
+            err.print(f"[bold red]Cannot route the accounts[/]: {exc}")
+            return EXIT_INVALID
+        plan = solve(routing.scenario)
+    if args.out:
+        out: Path = args.out
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(out / "report.json", report.to_dict())
+        for name, text in tables(report).items():
+            (out / name).write_text(text, encoding="utf-8")
+        for name, text in messages.items():
+            path = out / "communications" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        if routing is not None and plan is not None:
+            _write_json(out / "routed-scenario.json", routing.scenario.model_dump(mode="json"))
+            _write_json(
+                out / "pool.json",
+                {"pooled": list(routing.pooled), "pool_csms": list(routing.pool_csms)},
+            )
+            _write_json(out / "plan.json", plan.to_dict())
+    if args.json:
+        data = report.to_dict()
+        if plan is not None:
+            data["plan"] = plan.to_dict()
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print_segmentation(console, report, args.top)
+        if routing is not None and plan is not None:
+            console.print(
+                f"\nAssignment of the named accounts: {len(routing.scenario.accounts)} accounts, "
+                f"{len(routing.scenario.csms)} CSMs; {len(routing.pooled)} account(s) go to the pool."
+            )
+            for note in routing.notes:
+                console.print(f"  - {note}")
+            print_plan(console, plan)
+        if args.out:
+            console.print(f"Report, tables and communications written to {args.out}/")
+    return EXIT_OK if plan is None else plan.exit_code
+
+
+def print_segmentation(console: Console, report: Any, top: int) -> None:
+    m = report.misalignment
+    console.print(
+        f"[bold]{report.scenario}[/] as of {report.as_of}: {m.accounts} accounts, "
+        f"{money(m.arr)} ARR; coverage driven by [bold]{report.scheme}[/]."
+    )
+    table = Table(title="Coverage models", title_justify="left")
+    for col in (
+        "model",
+        "cadence",
+        "today",
+        "recommended",
+        "ARR",
+        "FTE needed",
+        "FTE staffed",
+        "gap",
+    ):
+        table.add_column(col, justify="left" if col in ("model", "cadence") else "right")
+    today = report.counts("current")
+    for row in report.capacity.models:
+        table.add_row(
+            row.name + ("" if row.named else " (pool)"),
+            row.cadence,
+            str(today.get(row.name, 0)),
+            str(row.accounts),
+            money(row.arr),
+            f"{row.fte_needed:.1f}",
+            f"{row.fte_staffed:.1f}",
+            f"{row.gap:+.1f}",
+        )
+    console.print(table)
+    tiers = report.counts("tier")
+    console.print(
+        "Value tiers: "
+        + ", ".join(f"{name} {tiers.get(name, 0)}" for name in _names(report, "tier"))
+    )
+    console.print(
+        f"Misaligned: {m.misaligned} accounts ({m.share:.0%}), {money(m.misaligned_arr)} ARR "
+        f"({m.arr_share:.0%}); under-served {m.under_served} ({money(m.under_served_arr)}), "
+        f"over-served {m.over_served} ({money(m.over_served_arr)}); "
+        f"{m.fte_needed:.1f} FTE more needed, {m.fte_freed:.1f} FTE freed."
+    )
+    if m.top:
+        impact = Table(title="Highest-impact coverage changes", title_justify="left")
+        for col in ("account", "ARR", "today", "recommended", "impact"):
+            impact.add_column(col, justify="left" if col == "account" else "right")
+        for account_id in m.top[:top]:
+            r = report.account(account_id)
+            impact.add_row(
+                r.name or r.account_id, money(r.arr), r.current, r.recommended, money(r.impact)
+            )
+        console.print(impact)
+    loads = sorted(report.capacity.csms, key=lambda c: -c.utilization_recommended)
+    if loads:
+        util = Table(title="CSM utilization (1.0 = a full book)", title_justify="left")
+        for col in ("CSM", "serves", "accounts", "as covered today", "as recommended", "state"):
+            util.add_column(col, justify="left" if col in ("CSM", "serves", "state") else "right")
+        shown = loads if len(loads) <= 2 * top else loads[:top] + loads[-top:]
+        for c in shown:
+            util.add_row(
+                c.name or c.csm_id,
+                c.serves,
+                str(c.accounts),
+                f"{c.utilization_current:.2f}",
+                f"{c.utilization_recommended:.2f}",
+                c.state,
+            )
+        console.print(util)
+    for action in report.capacity.actions:
+        console.print(f"  - {action.text}")
+    exp = Table(title="Expansion opportunities", title_justify="left")
+    for col in ("#", "account", "ARR", "headroom", "score", "owner", "trigger"):
+        exp.add_column(col, justify="left" if col in ("account", "owner", "trigger") else "right")
+    for e in report.expansion[:top]:
+        exp.add_row(
+            str(e.rank),
+            e.name or e.account_id,
+            money(e.arr),
+            money(e.headroom),
+            f"{e.score:.2f}",
+            e.owner,
+            e.trigger,
+        )
+    console.print(exp)
+    ups = sum(1 for g in report.migrations if g.direction == "up")
+    exceptions = sum(1 for g in report.migrations if g.exception)
+    console.print(
+        f"Migrations: {ups} up, {len(report.migrations) - ups} down, {exceptions} exception(s) "
+        "(renewal close, at risk, competitor, locked)."
+    )
+
+
+def _names(report: Any, attribute: str) -> list[str]:
+    seen: list[str] = []
+    for row in report.accounts:
+        if getattr(row, attribute) not in seen:
+            seen.append(getattr(row, attribute))
+    return sorted(seen)
+
+
 def cmd_evaluate(args: argparse.Namespace, console: Console, err: Console) -> int:
     try:
         scenario = load_variant(args.scenario)
@@ -629,6 +798,27 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true")
     form.add_argument("--csv", action="store_true")
     p.set_defaults(run=cmd_sweep)
+
+    p = sub.add_parser(
+        "segment", help="coverage segments, capacity, expansion ranking, tier migrations"
+    )
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--out", type=Path, help="folder for report.json, CSV tables, communications")
+    p.add_argument("--scheme", choices=("segments", "tiers"), help="which scheme drives coverage")
+    p.add_argument(
+        "--templates", type=Path, help="folder of Jinja2 templates overriding the built-in ones"
+    )
+    p.add_argument(
+        "--solve",
+        action="store_true",
+        help="also assign the named accounts (segment workloads, pool routing)",
+    )
+    p.add_argument(
+        "--time-limit", type=float, help="seconds for --solve (overrides solver.time_limit_s)"
+    )
+    p.add_argument("--top", type=int, default=10, help="rows shown per table (default 10)")
+    p.add_argument("--json", action="store_true", help="print the report JSON instead of tables")
+    p.set_defaults(run=cmd_segment)
 
     p = sub.add_parser("validate", help="check a scenario and list every problem")
     p.add_argument("scenario", type=Path)

@@ -20,10 +20,12 @@ workload units, pooled accounts routed to the pool). The formulas are in docs/se
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .scenario import DIMENSIONS, Account, CoverageModel, Scenario
@@ -224,7 +226,8 @@ class SegmentationReport:
         return dict(out)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        with _paused_gc():
+            data: dict[str, Any] = _plain(self)
         data["models"] = [m.model_dump() for m in self.models]
         data["misalignment"]["share"] = self.misalignment.share
         data["misalignment"]["arr_share"] = self.misalignment.arr_share
@@ -233,6 +236,29 @@ class SegmentationReport:
         for row, migration in zip(data["migrations"], self.migrations, strict=True):
             row["exception"] = migration.exception
         return data
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses as dicts and tuples as lists (``dataclasses.asdict`` without its deep
+    copies of every number, which take seconds on a large portfolio)."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@contextlib.contextmanager
+def _paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects that hold no
+    cycles: its full passes over a large scenario would double the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # ----------------------------------------------------------------------------------------
@@ -293,15 +319,27 @@ class _Portfolio:
         raise KeyError(name)  # the scenario validation only lets DIMENSIONS through
 
     def score(self, weights: Mapping[str, float], a: Account) -> Score:
-        total = sum(weights.values())
         factors = []
-        for name in sorted(weights, key=list(DIMENSIONS).index):
-            weight = weights[name] / total
+        total = 0.0
+        for name, weight in _normalized(weights):
             raw = self.dimension(name, a)
-            missing = raw is None
             value = (0.0 if name in ZERO_WHEN_MISSING else NEUTRAL) if raw is None else raw
-            factors.append(Factor(name, value, weight, weight * value, missing))
-        return Score(min(1.0, sum(f.contribution for f in factors)), tuple(factors))
+            contribution = weight * value
+            total += contribution
+            factors.append(Factor(name, value, weight, contribution, raw is None))
+        return Score(min(1.0, total), tuple(factors))
+
+
+def _normalized(weights: Mapping[str, float]) -> list[tuple[str, float]]:
+    """The weights in the order of DIMENSIONS, scaled to sum to 1."""
+    key = tuple(sorted(weights.items()))
+    if key not in _NORMALIZED:
+        total = sum(weights.values())
+        _NORMALIZED[key] = [(name, weights[name] / total) for name in DIMENSIONS if name in weights]
+    return _NORMALIZED[key]
+
+
+_NORMALIZED: dict[tuple[tuple[str, float], ...], list[tuple[str, float]]] = {}
 
 
 def _count_below(values: list[float], x: float) -> int:
@@ -352,6 +390,11 @@ def _default_current(a: Account, models: tuple[CoverageModel, ...]) -> CoverageM
 
 def segment(scenario: Scenario) -> SegmentationReport:
     """Score, segment and plan coverage for every account of ``scenario``."""
+    with _paused_gc():
+        return _segment(scenario)
+
+
+def _segment(scenario: Scenario) -> SegmentationReport:
     config = scenario.segmentation
     portfolio = _Portfolio(scenario)
     models = config.models()
@@ -751,8 +794,9 @@ def route(scenario: Scenario, report: SegmentationReport | None = None) -> Routi
 
     accounts = []
     pooled = []
+    rows = {r.account_id: r for r in report.accounts}
     for raw, a in zip(data["accounts"], scenario.accounts, strict=True):
-        row = report.account(a.id)
+        row = rows[a.id]
         model = models[row.recommended]
         if not model.named and not a.locked:
             pooled.append(a.id)
@@ -800,6 +844,11 @@ def route(scenario: Scenario, report: SegmentationReport | None = None) -> Routi
 
 def tables(report: SegmentationReport) -> dict[str, str]:
     """The report as CSV files (name -> text), safe to open in a spreadsheet."""
+    with _paused_gc():
+        return _tables(report)
+
+
+def _tables(report: SegmentationReport) -> dict[str, str]:
     from .export import to_csv
 
     value_dims = [f.dimension for f in report.accounts[0].value.factors] if report.accounts else []
@@ -850,18 +899,18 @@ def tables(report: SegmentationReport) -> dict[str, str]:
         "missing",
     ]
     capacity = [
-        {**asdict(m), "gap": round(m.gap, 3), "fte_needed": round(m.fte_needed, 3)}
+        {**_plain(m), "gap": round(m.gap, 3), "fte_needed": round(m.fte_needed, 3)}
         for m in report.capacity.models
     ]
     loads = [
         {
-            **asdict(c),
+            **_plain(c),
             "utilization_current": round(c.utilization_current, 3),
             "utilization_recommended": round(c.utilization_recommended, 3),
         }
         for c in report.capacity.csms
     ]
-    migrations = [{**asdict(m), "exception": m.exception} for m in report.migrations]
+    migrations = [{**_plain(m), "exception": m.exception} for m in report.migrations]
     return {
         "segments.csv": to_csv(rows, segment_columns),
         "capacity.csv": to_csv(
@@ -883,11 +932,11 @@ def tables(report: SegmentationReport) -> dict[str, str]:
             ],
         ),
         "capacity_actions.csv": to_csv(
-            [asdict(a) for a in report.capacity.actions],
+            [_plain(a) for a in report.capacity.actions],
             ["kind", "fte", "from_model", "to_model", "text"],
         ),
         "expansion.csv": to_csv(
-            [asdict(e) for e in report.expansion],
+            [_plain(e) for e in report.expansion],
             [
                 "rank",
                 "account_id",

@@ -637,7 +637,7 @@ def _actions(
 
 
 def _fte(value: float) -> str:
-    return f"{value:.1f} FTE"
+    return f"{value:.1f} FTE" if value >= 0.95 else f"{value:.2f} FTE"
 
 
 # ----------------------------------------------------------------------------------------

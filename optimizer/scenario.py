@@ -317,6 +317,9 @@ class Segmentation(_Frozen):
     tiers: tuple[CoverageModel, ...] = DEFAULT_TIERS
     segments: tuple[CoverageModel, ...] = DEFAULT_SEGMENTS
     scheme: Literal["segments", "tiers"] = "segments"
+    #: How ARR becomes a 0-1 dimension: its percentile ``rank`` in the portfolio, or its
+    #: position between the smallest and largest ARR on a ``log`` or linear (``minmax``) scale.
+    arr_scale: Literal["rank", "log", "minmax"] = "rank"
     renewal_window_days: int = Field(default=90, ge=0, le=365)
     #: A migration of an account renewing within this many days is flagged as an exception.
     exception_days: int = Field(default=90, ge=0, le=3650)

@@ -273,16 +273,27 @@ class _Portfolio:
         self.window = scenario.segmentation.renewal_window_days
         values = sorted(a.arr for a in scenario.accounts)
         n = len(values)
-        self.arr_rank: dict[float, float] = {}
+        scale = scenario.segmentation.arr_scale
+        self.arr_scaled: dict[float, float] = {}
+        low, high = values[0], values[-1]
         for arr in set(values):
-            below = _count_below(values, arr)
-            equal = _count_below(values, math.nextafter(arr, math.inf)) - below
-            self.arr_rank[arr] = 0.5 if n == 1 else (below + (equal - 1) / 2) / (n - 1)
+            if scale == "rank":
+                below = _count_below(values, arr)
+                equal = _count_below(values, math.nextafter(arr, math.inf)) - below
+                self.arr_scaled[arr] = 0.5 if n == 1 else (below + (equal - 1) / 2) / (n - 1)
+            elif high == low:
+                self.arr_scaled[arr] = 0.5
+            elif scale == "log":
+                self.arr_scaled[arr] = (math.log1p(arr) - math.log1p(low)) / (
+                    math.log1p(high) - math.log1p(low)
+                )
+            else:
+                self.arr_scaled[arr] = (arr - low) / (high - low)
 
     def dimension(self, name: str, a: Account) -> float | None:
         """The dimension's value for account ``a``, from 0 to 1; ``None`` if its signal is missing."""
         if name == "arr":
-            return self.arr_rank[a.arr]
+            return self.arr_scaled[a.arr]
         if name == "expansion":
             if a.potential_arr is not None:
                 return _headroom(a) / a.potential_arr if a.potential_arr > 0 else 0.0

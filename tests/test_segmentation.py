@@ -5,6 +5,7 @@ hand from the formulas in docs/segmentation.md."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,24 @@ def test_tied_arr_shares_the_mid_rank() -> None:
     report = segment(s)
     # Ranks 0, (1 + 2) / 2 / 3 = 0.5 for both ties, 1.
     assert [round(report.account(f"A{i}").value.score, 6) for i in range(4)] == [0, 0.5, 0.5, 1]
+
+
+@pytest.mark.parametrize(
+    ("scale", "expected"),
+    [
+        ("rank", [0.0, 0.5, 1.0]),
+        ("minmax", [0.0, 90 / 990, 1.0]),
+        ("log", [0.0, (math.log(101) - math.log(11)) / (math.log(1001) - math.log(11)), 1.0]),
+    ],
+)
+def test_arr_scales(scale: str, expected: list[float]) -> None:
+    s = scenario(
+        [{"id": f"A{i}", "arr": arr} for i, arr in enumerate([10, 100, 1000])],
+        value_weights={"arr": 1},
+        arr_scale=scale,
+    )
+    report = segment(s)
+    assert [report.account(f"A{i}").value.score for i in range(3)] == pytest.approx(expected)
 
 
 def test_missing_signals_count_as_the_midpoint_except_flags_that_count_as_zero() -> None:

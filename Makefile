@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE ?= examples/seed_150x8/scenario.json
 
-.PHONY: run serve test test-fast lint bench bench-gap bench-large clean
+.PHONY: run serve segment test test-fast lint bench bench-gap bench-large clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,9 +50,13 @@ bench-large: $(VENV)/.installed
 bench-gap: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.gap --set orlib --time-limit 10
 
+# Coverage segmentation of the real-data example, then the assignment (docs/segmentation.md).
+segment: $(VENV)/.installed
+	$(BIN)/territory segment examples/ravenstack/scenario.json --out segmentation --solve
+
 # The HTTP API on http://127.0.0.1:8000 (docs/api.md).
 serve: $(VENV)/.installed
 	$(BIN)/territory serve
 
 clean:
-	rm -rf $(VENV) plan.json .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) plan.json segmentation .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ account move to me?".
 
 from __future__ import annotations
 
+from .counterfactual import Alternative, MoveScorer, describe_cost
 from .evaluate import Evaluation
 from .instance import FREEZE, LANGUAGE, LOCKED, REGION, SKILLS, Instance
 
@@ -90,3 +91,138 @@ def reasons_for(inst: Instance, a: int, c: int, before: Evaluation) -> list[str]
     else:
         out.insert(0, "stays with current CSM")
     return out
+
+
+# ---------------------------------------------------------------------------- counterfactuals
+
+#: Above this many (account, CSM) pairs the search for held accounts looks only at locked and
+#: frozen accounts (a pass over every pair takes seconds per 100,000 pairs).
+HELD_PAIR_LIMIT = 400_000
+#: Rule names grouped as a CS leader says them.
+HOLD_KINDS = {
+    "locked": "lock",
+    "renewal_freeze": "renewal freeze",
+    "max_moves": "move budget",
+    "max_moved_arr": "move budget",
+    "required_skills": "eligibility",
+    "match_region": "eligibility",
+    "match_language": "eligibility",
+}
+
+
+def _alternative_dict(inst: Instance, alt: Alternative) -> dict[str, object]:
+    csm = inst.csms[alt.csm]
+    decided_by = alt.rules[0] if alt.rules else alt.main_term()
+    return {
+        "csm_id": csm.id,
+        "csm_name": csm.name,
+        "cost": alt.delta,
+        "allowed": alt.allowed,
+        "decided_by": decided_by,
+        "broken": list(alt.broken),
+    }
+
+
+def runner_up(inst: Instance, scorer: MoveScorer, a: int) -> dict[str, object] | None:
+    """Why account ``a`` went to its planned CSM and not the next best one: the best other CSM
+    the rules allow and what it would cost, and a better CSM that a rule rules out, if any."""
+    alternatives = scorer.alternatives(a)
+    if not alternatives:
+        return None
+    allowed = next((alt for alt in alternatives if alt.allowed), None)
+    blocked = next((alt for alt in alternatives if not alt.allowed and alt.delta < -1e-9), None)
+    if allowed is None:
+        best = alternatives[0]
+        out = _alternative_dict(inst, best)
+        out["text"] = (
+            f"no other CSM can take the account under the rules "
+            f"(e.g. {inst.csms[best.csm].label}: {best.broken[0]})"
+        )
+        return out
+    out = _alternative_dict(inst, allowed)
+    text = (
+        f"runner-up {inst.csms[allowed.csm].label}: {allowed.delta:.4f} worse "
+        f"({describe_cost(allowed)})"
+    )
+    if blocked is not None:
+        out["decided_by"] = blocked.rules[0]
+        text += (
+            f"; {inst.csms[blocked.csm].label} would be {-blocked.delta:.4f} better but "
+            f"{blocked.broken[0]}"
+        )
+    out["text"] = text
+    return out
+
+
+def why_not_stay(inst: Instance, scorer: MoveScorer, a: int) -> dict[str, object] | None:
+    """For a moved account: what staying with its previous CSM would cost, or which rule
+    rules it out."""
+    previous = inst.current[a]
+    if previous is None or previous == scorer.chosen[a]:
+        return None
+    alt = scorer.alternative(a, previous)
+    out = _alternative_dict(inst, alt)
+    label = inst.csms[previous].label
+    if not alt.allowed:
+        out["text"] = f"staying with {label} is ruled out: {alt.broken[0]}"
+    elif alt.delta >= 0:
+        out["text"] = f"staying with {label} would be {alt.delta:.4f} worse ({describe_cost(alt)})"
+    else:
+        out["text"] = (
+            f"staying with {label} would score {-alt.delta:.4f} better on its own; the plan is "
+            "not proven optimal and is within its reported gap"
+        )
+    return out
+
+
+def held_accounts(inst: Instance, scorer: MoveScorer) -> tuple[list[dict[str, object]], str]:
+    """Accounts that keep their CSM although a single move would improve the objective, each
+    with the rule that holds it (lock, renewal freeze, move budget, capacity, eligibility).
+
+    Returns the list (largest forgone gain first) and a note on what was searched.
+    """
+    pairs = len(inst.accounts) * len(inst.csms)
+    every = pairs <= HELD_PAIR_LIMIT
+    out: list[dict[str, object]] = []
+    for a, account in enumerate(inst.accounts):
+        c = scorer.chosen[a]
+        if c is None or inst.current[a] != c:
+            continue
+        if not every and inst.fixed[a] is None:
+            continue
+        improving = [alt for alt in scorer.alternatives(a) if alt.delta < -1e-9]
+        if not improving:
+            continue
+        alt = improving[0]
+        if alt.allowed:
+            rule, kind = None, "none"
+            text = (
+                f"moving it to {inst.csms[alt.csm].label} would improve the objective by "
+                f"{-alt.delta:.4f}: the plan is not proven optimal and is within its reported gap"
+            )
+        else:
+            rule = alt.rules[0]
+            kind = HOLD_KINDS.get(rule, "capacity")
+            text = (
+                f"{inst.csms[alt.csm].label} would be {-alt.delta:.4f} better, but {alt.broken[0]}"
+            )
+        out.append(
+            {
+                "account_id": account.id,
+                "account_name": account.name,
+                "csm_id": inst.csms[c].id,
+                "better_csm_id": inst.csms[alt.csm].id,
+                "better_csm_name": inst.csms[alt.csm].name,
+                "gain": -alt.delta,
+                "rule": rule,
+                "kind": kind,
+                "text": text,
+            }
+        )
+    out.sort(key=lambda row: (-float(row["gain"]), str(row["account_id"])))  # type: ignore[arg-type]
+    note = (
+        "every account that kept its CSM was checked against every other CSM"
+        if every
+        else f"only locked and frozen accounts were checked (more than {HELD_PAIR_LIMIT:,} pairs)"
+    )
+    return out, note

@@ -31,6 +31,10 @@ class AssignmentRow:
     moved: bool
     arr: float
     reasons: list[str]
+    #: Moved and new accounts: the best other CSM, what it would cost or the rule ruling it out.
+    runner_up: dict[str, Any] | None = None
+    #: Moved accounts: what staying with the previous CSM would cost, or the rule against it.
+    stay: dict[str, Any] | None = None
 
 
 @dataclass
@@ -50,6 +54,10 @@ class Plan:
     diagnosis: Diagnosis | None = None
     issues: list[ScenarioIssue] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    #: Accounts that kept their CSM although a single move would improve the objective, with
+    #: the rule that holds each (docs/plan-format.md), and what was searched.
+    held: list[dict[str, Any]] = field(default_factory=list)
+    held_note: str = ""
 
     @property
     def has_plan(self) -> bool:
@@ -109,6 +117,8 @@ class Plan:
                 "after": None if after is None else after.kpis,
             },
             "violations": [] if after is None else [asdict(v) for v in after.violations],
+            "held": self.held,
+            "held_note": self.held_note,
             "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
             "issues": [issue.model_dump() for issue in self.issues],
         }

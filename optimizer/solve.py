@@ -17,9 +17,10 @@ from .backends import Progress, ProgressCallback, RawSolution, get_backend, rela
 from .backends.base import append_solution, read_last_solution
 from .backends.cbc import export_model as write_model
 from .columns import Columns, generate_columns, repair_point, round_point, use_columns
+from .counterfactual import MoveScorer
 from .diagnose import Diagnosis, find_conflicts, precheck
 from .evaluate import Evaluation, evaluate
-from .explain import reasons_for
+from .explain import held_accounts, reasons_for, runner_up, why_not_stay
 from .formulation import AssignmentModel, build_model
 from .instance import Instance
 from .lns import improve, objective_of
@@ -266,13 +267,16 @@ def solve(
         )
     if raw.values is None:
         message = "No better plan was found in time; the current assignment, which keeps every rule, is returned."
+    rows, held, note = _rows(inst, assignment, before)
     return finish(
         status,
         message,
         bound=bound,
         gap=gap,
-        assignments=_rows(inst, assignment, before),
+        assignments=rows,
         after=after,
+        held=held,
+        held_note=note,
     )
 
 
@@ -369,13 +373,16 @@ def recover(
     gap = relative_gap(after.objective, bound)
     text = f"{reason}: {found}"
     text += f" (at most {gap:.2%} from optimal)." if gap is not None else " (optimality unknown)."
+    rows, held, note = _rows(inst, assignment, before)
     return Plan(
         status="feasible" if after.feasible else "no_solution",
         message=text,
         bound=bound,
         gap=gap,
-        assignments=_rows(inst, assignment, before),
+        assignments=rows,
         after=after,
+        held=held,
+        held_note=note,
         **common,
     )
 
@@ -430,11 +437,17 @@ def _message(status: str, after: Evaluation, gap: float | None, wanted: float) -
     return text
 
 
-def _rows(inst: Instance, assignment: dict[str, str], before: Evaluation) -> list[AssignmentRow]:
+def _rows(
+    inst: Instance, assignment: dict[str, str], before: Evaluation
+) -> tuple[list[AssignmentRow], list[dict[str, Any]], str]:
+    """The plan's rows with their reasons and counterfactuals, and the held accounts."""
+    chosen: list[int | None] = [inst.csm_index[assignment[a.id]] for a in inst.accounts]
+    scorer = MoveScorer(inst, chosen)
     rows = []
     for a, account in enumerate(inst.accounts):
         csm_id = assignment[account.id]
         c = inst.csm_index[csm_id]
+        changed = account.current_csm != csm_id
         rows.append(
             AssignmentRow(
                 account_id=account.id,
@@ -445,6 +458,9 @@ def _rows(inst: Instance, assignment: dict[str, str], before: Evaluation) -> lis
                 moved=account.current_csm is not None and account.current_csm != csm_id,
                 arr=account.arr,
                 reasons=reasons_for(inst, a, c, before),
+                runner_up=runner_up(inst, scorer, a) if changed else None,
+                stay=why_not_stay(inst, scorer, a) if changed else None,
             )
         )
-    return rows
+    held, note = held_accounts(inst, scorer)
+    return rows, held, note

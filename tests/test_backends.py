@@ -268,3 +268,97 @@ def test_books_filled_exactly_to_their_limit_are_feasible(backend: str) -> None:
     plan = solve_ok(scenario, backend)
     assert plan.assignment() == {"A1": "C1", "A2": "C1", "A3": "C1", "A4": "C1", "A5": "C2"}
     assert plan.objective == 0.0
+
+
+def test_cbc_solves_books_whose_targets_are_not_whole_cents() -> None:
+    # Three CSMs of capacity 0.5 / 1 / 1.5 share $244,000: targets of $40,666.67, $81,333.33 and
+    # $122,000. Rounding those rows to whole cents (2/3 of a cent off) made CBC call this
+    # feasible model infeasible; it must agree with HiGHS.
+    data = {
+        "name": "property",
+        "as_of": "2026-01-01",
+        "csms": [
+            {
+                "id": "C1",
+                "capacity": 0.5,
+                "retention_rate": 0.8,
+                "expansion_rate": 0.05,
+                "industries": [],
+                "skills": [],
+                "region": "NA",
+                "languages": [],
+            },
+            {
+                "id": "C2",
+                "capacity": 1.0,
+                "retention_rate": 0.8,
+                "expansion_rate": 0.05,
+                "industries": [],
+                "skills": [],
+                "region": "NA",
+                "languages": [],
+            },
+            {
+                "id": "C3",
+                "capacity": 1.5,
+                "retention_rate": 0.8,
+                "expansion_rate": 0.05,
+                "industries": [],
+                "skills": [],
+                "region": "NA",
+                "languages": [],
+            },
+        ],
+        "accounts": [
+            {
+                "id": "A1",
+                "arr": 242000,
+                "churn_risk": "low",
+                "expansion_potential": "low",
+                "industry": "fintech",
+                "complexity": 1,
+                "required_skills": [],
+                "renewal_date": "2026-01-01",
+                "current_csm": "C1",
+                "locked": True,
+            },
+            {
+                "id": "A2",
+                "arr": 1000,
+                "churn_risk": "low",
+                "expansion_potential": "low",
+                "industry": "fintech",
+                "complexity": 1,
+                "required_skills": [],
+                "renewal_date": "2026-01-01",
+                "current_csm": "C1",
+                "locked": True,
+            },
+            {
+                "id": "A3",
+                "arr": 1000,
+                "churn_risk": "low",
+                "expansion_potential": "low",
+                "industry": "fintech",
+                "complexity": 1,
+                "required_skills": [],
+                "renewal_date": "2026-01-01",
+                "current_csm": "C1",
+                "locked": True,
+            },
+        ],
+        "objectives": {
+            "churn_risk": 0,
+            "balance": 1,
+            "expertise": 0,
+            "expansion": 0,
+            "continuity": 0,
+        },
+        "constraints": {"match_region": False, "match_language": False, "balance_band": 0.0},
+        "solver": {"backend": "highs", "time_limit_s": 20, "gap": 0.0, "seed": 0, "threads": 1},
+    }
+    scenario = Scenario.from_dict(data)
+    highs = solve(scenario, backend="highs")
+    cbc = solve(scenario, backend="cbc")
+    assert highs.status == cbc.status == "optimal"
+    assert cbc.objective == pytest.approx(highs.objective, abs=1e-9)

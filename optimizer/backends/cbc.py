@@ -65,7 +65,9 @@ def _exact(
     if steps == 1.0:
         return coef, lb, ub
     numbers = [c * steps for c in coef] + [b * steps for b in (lb, ub) if not math.isinf(b)]
-    if any(abs(v - round(v)) > 1e-6 * max(1.0, abs(v)) or abs(v) > 2**52 for v in numbers):
+    # An absolute test: a relative one let 4,066,666.67 cents pass as 4,066,667 and made a
+    # feasible model infeasible.
+    if any(abs(v - round(v)) > 1e-6 or abs(v) > 2**52 for v in numbers):
         return coef, lb, ub
     return (
         [float(round(c * steps)) for c in coef],
@@ -92,6 +94,10 @@ _BOUND = re.compile(
 )
 _BEST_POSSIBLE = re.compile(r"best possible (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)")
 _RESULT = re.compile(r"^Result - (.*)$", re.MULTILINE)
+#: CBC's preprocessing verdict, which is not a proof (see CbcBackend.solve).
+_PREPROCESS_INFEASIBLE = re.compile(r"^Pre-processing says infeasible", re.MULTILINE)
+#: CBC's line when presolve or the root LP proves infeasibility (no "Result -" line follows).
+_INFEASIBLE = re.compile(r"^Problem is infeasible", re.MULTILINE)
 
 
 class CbcBackend(SolverBackend):
@@ -114,24 +120,29 @@ class CbcBackend(SolverBackend):
         if hint:
             for i, value in hint.items():
                 variables[i].setInitialValue(value)
-        with tempfile.TemporaryDirectory(prefix="territory-cbc-") as tmp:
-            log_path = Path(tmp) / "cbc.log"
-            command = pulp.PULP_CBC_CMD(
-                msg=False,
-                timeLimit=settings.time_limit_s,
-                gapRel=settings.gap,
-                threads=settings.threads or 1,
-                warmStart=bool(hint),
-                logPath=str(log_path),
-                options=[f"randomCbcSeed {settings.seed + 1}", "allowableGap 1e-9"],
-            )
-            try:
-                problem.solve(command)
-            except pulp.PulpSolverError as exc:
-                return RawSolution(
-                    "error", None, None, None, time.perf_counter() - start, f"CBC failed: {exc}"
+        # CBC's preprocessing verdict "infeasible or unbounded" proves nothing and prints no
+        # result: the model is then solved again without preprocessing, which does.
+        for extra in ([], ["preprocess off"]):
+            with tempfile.TemporaryDirectory(prefix="territory-cbc-") as tmp:
+                log_path = Path(tmp) / "cbc.log"
+                command = pulp.PULP_CBC_CMD(
+                    msg=False,
+                    timeLimit=settings.time_limit_s,
+                    gapRel=settings.gap,
+                    threads=settings.threads or 1,
+                    warmStart=bool(hint),
+                    logPath=str(log_path),
+                    options=[f"randomCbcSeed {settings.seed + 1}", "allowableGap 1e-9", *extra],
                 )
-            log = log_path.read_text(errors="replace") if log_path.exists() else ""
+                try:
+                    problem.solve(command)
+                except pulp.PulpSolverError as exc:
+                    return RawSolution(
+                        "error", None, None, None, time.perf_counter() - start, f"CBC failed: {exc}"
+                    )
+                log = log_path.read_text(errors="replace") if log_path.exists() else ""
+            if _PREPROCESS_INFEASIBLE.search(log) is None:
+                break
         seconds = time.perf_counter() - start
         result = _RESULT.search(log)
         result_text = result.group(1).strip() if result else pulp.LpStatus[problem.status]
@@ -140,11 +151,21 @@ class CbcBackend(SolverBackend):
         values = [float(v.varValue or 0.0) for v in variables] if has_solution else None
         objective = float(pulp.value(problem.objective) or 0.0) if has_solution else None
         # CBC's own "Result - ..." line decides: PuLP also says "Infeasible" when CBC stopped at
-        # its time limit before finding any plan.
-        proven_infeasible = (
-            "infeasible" in result_text.lower()
-            if result
-            else problem.status == pulp.LpStatusInfeasible
+        # its time limit before finding any plan, or when the CBC process ended without writing
+        # a solution (killed, out of memory): without that line nothing is proven.
+        infeasible_line = _INFEASIBLE.search(log) is not None
+        if result is None and not has_solution and not infeasible_line:
+            return RawSolution(
+                "error",
+                None,
+                None,
+                None,
+                seconds,
+                "CBC ended without reporting a result (the process may have been stopped)",
+                log.splitlines(),
+            )
+        proven_infeasible = infeasible_line or (
+            result is not None and "infeasible" in result_text.lower()
         )
         if proven_infeasible:
             status = "infeasible"

@@ -27,7 +27,7 @@ from optimizer import (  # noqa: E402
     solve,
 )
 from optimizer.evaluate import Book  # noqa: E402
-from optimizer.scenario import DIMENSIONS, CoverageModel, Segmentation  # noqa: E402
+from optimizer.scenario import DIMENSIONS, CoverageModel, Segmentation, Transition  # noqa: E402
 
 TINY_OBJECTIVE = "0.18459"
 
@@ -39,7 +39,7 @@ def main() -> int:
         problems.append("docs/scenario.schema.json is stale: run `territory schema --out ...`")
 
     scenario_doc = (ROOT / "docs" / "scenario-format.md").read_text(encoding="utf-8")
-    for model in (Scenario, Csm, Account, Objectives, Constraints, SolverSettings):
+    for model in (Scenario, Csm, Account, Objectives, Constraints, SolverSettings, Transition):
         for key in model.model_fields:
             if f"`{key}`" not in scenario_doc:
                 problems.append(f"scenario-format.md does not document {model.__name__}.{key}")

@@ -58,6 +58,13 @@ class Plan:
     #: the rule that holds each (docs/plan-format.md), and what was searched.
     held: list[dict[str, Any]] = field(default_factory=list)
     held_note: str = ""
+    #: The scenario's date and hard rules, for reports that read only the plan.
+    as_of: str | None = None
+    constraints: dict[str, Any] = field(default_factory=dict)
+    #: Projected impact against the current assignment (optimizer/impact.py).
+    impact: list[dict[str, Any]] = field(default_factory=list)
+    #: The moves in weekly waves with handoff briefs (optimizer/transition.py).
+    transition: dict[str, Any] | None = None
 
     @property
     def has_plan(self) -> bool:
@@ -104,6 +111,8 @@ class Plan:
             "status": self.status,
             "message": self.message,
             "scenario": self.scenario,
+            "as_of": self.as_of,
+            "constraints": self.constraints,
             "backend": self.backend,
             "seconds": round(self.seconds, 4),
             "solver": self.settings,
@@ -117,6 +126,8 @@ class Plan:
                 "after": None if after is None else after.kpis,
             },
             "violations": [] if after is None else [asdict(v) for v in after.violations],
+            "impact": self.impact,
+            "transition": self.transition,
             "held": self.held,
             "held_note": self.held_note,
             "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),

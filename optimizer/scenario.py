@@ -338,6 +338,18 @@ class Segmentation(_Frozen):
         raise KeyError(name)
 
 
+class Transition(_Frozen):
+    """How a plan's moves are phased (optimizer/transition.py): ``weeks`` waves of a week each
+    from ``start`` (default: the Monday after ``as_of``), at most ``max_handoffs_per_week``
+    handoffs per CSM per week (giving and receiving both count), and no handoff within
+    ``renewal_buffer_days`` before an account's renewal (it moves after the renewal)."""
+
+    weeks: int = Field(default=6, ge=1, le=52)
+    max_handoffs_per_week: int = Field(default=3, ge=1, le=1000)
+    start: dt.date | None = None
+    renewal_buffer_days: int = Field(default=30, ge=0, le=365)
+
+
 Backend = Literal["auto", "highs", "cpsat", "cbc"]
 
 
@@ -369,6 +381,7 @@ class Scenario(_Frozen):
     constraints: Constraints = Constraints()
     solver: SolverSettings = SolverSettings()
     segmentation: Segmentation = Segmentation()
+    transition: Transition = Transition()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:

@@ -22,10 +22,12 @@ from .diagnose import Diagnosis, find_conflicts, precheck
 from .evaluate import Evaluation, evaluate
 from .explain import held_accounts, reasons_for, runner_up, why_not_stay
 from .formulation import AssignmentModel, build_model
+from .impact import projected_impact
 from .instance import Instance
 from .lns import improve, objective_of
 from .plan import AssignmentRow, Plan
 from .scenario import Scenario
+from .transition import plan_transition
 
 #: Share of the time limit left to large-neighbourhood search when HiGHS has no proof by then.
 LNS_SHARE = 0.5
@@ -101,6 +103,8 @@ def solve(
             settings=settings.model_dump(),
             before=before,
             seconds=time.perf_counter() - start,
+            as_of=scenario.as_of.isoformat(),
+            constraints=scenario.constraints.model_dump(mode="json"),
             **extra,
         )
 
@@ -277,6 +281,7 @@ def solve(
         after=after,
         held=held,
         held_note=note,
+        **_action(inst, before, after, rows),
     )
 
 
@@ -383,6 +388,9 @@ def recover(
         after=after,
         held=held,
         held_note=note,
+        as_of=scenario.as_of.isoformat(),
+        constraints=scenario.constraints.model_dump(mode="json"),
+        **_action(inst, before, after, rows),
         **common,
     )
 
@@ -435,6 +443,19 @@ def _message(status: str, after: Evaluation, gap: float | None, wanted: float) -
     if after.violations:
         text += f" WARNING: {len(after.violations)} rule violation(s) found when checking the plan."
     return text
+
+
+def _action(
+    inst: Instance, before: Evaluation, after: Evaluation, rows: list[AssignmentRow]
+) -> dict[str, Any]:
+    """The plan's projected impact and its transition plan."""
+    chosen_before = list(inst.current)
+    chosen_after: list[int | None] = [inst.csm_index[r.csm_id] for r in rows]
+    impact = projected_impact(inst, before, after, chosen_before, chosen_after)
+    return {
+        "impact": [row.to_dict() for row in impact],
+        "transition": plan_transition(inst, rows),
+    }
 
 
 def _rows(

@@ -733,6 +733,130 @@ def cmd_sweep(args: argparse.Namespace, console: Console, err: Console) -> int:
     return EXIT_INVALID if rejected else EXIT_OK
 
 
+def _iso_date(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def cmd_import(args: argparse.Namespace, console: Console, err: Console) -> int:
+    from rich.markup import escape  # ids, file and column names are not markup
+
+    from optimizer.tabular import import_tables, write_scenario
+
+    name = args.name or args.out.resolve().name or "imported"
+    try:
+        result = import_tables(
+            args.accounts,
+            args.csms,
+            mapping=args.mapping,
+            ignore_unknown=args.ignore_unknown,
+            date_format=args.date_format,
+            name=name,
+            as_of=args.as_of,
+        )
+    except ScenarioError as exc:
+        err.print(f"[bold red]Invalid input[/]: {len(exc.issues)} problem(s), nothing was written.")
+        for issue in exc.issues:
+            err.print(f"  - [bold]{escape(issue.path)}[/]: {escape(issue.message)}")
+        return EXIT_INVALID
+    try:
+        written = write_scenario(result, args.out)
+    except OSError as exc:
+        err.print(f"[bold red]Cannot write[/] {escape(str(args.out))}: {escape(str(exc))}")
+        return EXIT_INVALID
+    for summary in result.files:
+        style = "; European numbers (1.250.000,50)" if summary.european_numbers else ""
+        table = Table(
+            title=f"{escape(summary.label)}: {summary.rows} row(s) of {summary.kind}{style}",
+            title_justify="left",
+        )
+        for column in ("column", "field", "how"):
+            table.add_column(column)
+        for column, target, how in summary.mapped:
+            table.add_row(escape(column), target, how)
+        for column, why in summary.ignored:
+            table.add_row(escape(column), "[dim]ignored[/]", why)
+        console.print(table)
+    owners = result.owners_translated
+    if any(owners.values()):
+        console.print(
+            f"Owners translated to CSM ids: {owners['name']} by name, {owners['email']} by email."
+        )
+    scenario = result.scenario
+    console.print(
+        f"[green]Imported[/] {len(scenario.accounts)} accounts and {len(scenario.csms)} CSMs "
+        f"as of {scenario.as_of}: {escape(', '.join(str(p) for p in written))}"
+    )
+    console.print(f"Next: territory solve {escape(str(args.out / 'scenario.json'))}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, console: Console, err: Console) -> int:
+    from rich.markup import escape
+
+    from optimizer.tabular import (
+        book_summary_rows,
+        books_rows,
+        owner_updates_rows,
+        table_csv,
+        write_xlsx,
+    )
+
+    try:
+        plan = json.loads(args.plan.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        err.print(f"[bold red]Cannot export[/]: plan file not found: {escape(str(args.plan))}")
+        return EXIT_INVALID
+    except (OSError, ValueError) as exc:
+        err.print(
+            f"[bold red]Cannot export[/]: {escape(str(args.plan))} is not a plan JSON file: "
+            + escape(str(exc))
+        )
+        return EXIT_INVALID
+    if not isinstance(plan, dict):
+        err.print(f"[bold red]Cannot export[/]: {escape(str(args.plan))} is not a plan JSON object")
+        return EXIT_INVALID
+    try:
+        tables = {
+            "Owner updates": owner_updates_rows(plan, args.effective_date),
+            "Books": books_rows(plan),
+            "Book summary": book_summary_rows(plan),
+        }
+    except ValueError as exc:
+        err.print(f"[bold red]Cannot export[/] {escape(str(args.plan))}: {escape(str(exc))}")
+        return EXIT_INVALID
+    files = dict(
+        zip(("owner_updates.csv", "books.csv", "book_summary.csv"), tables.values(), strict=True)
+    )
+    out: Path = args.out
+    written = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for file_name, (columns, rows) in files.items():
+            (out / file_name).write_text(table_csv(columns, rows), encoding="utf-8")
+            written.append(out / file_name)
+        if args.xlsx:
+            written.append(write_xlsx(out / "territory-plan.xlsx", tables))
+    except OSError as exc:
+        err.print(f"[bold red]Cannot write[/] {escape(str(out))}: {escape(str(exc))}")
+        return EXIT_INVALID
+    updates = tables["Owner updates"][1]
+    dates = sorted({str(row[6]) for row in updates})
+    when = f" effective {', '.join(dates)}" if dates else ""
+    transition = plan.get("transition")
+    if dates and isinstance(transition, dict) and transition.get("moves"):
+        when += " (from the plan's transition waves)"
+    console.print(
+        f"{len(updates)} owner update(s){when}; books of {len(tables['Book summary'][1])} CSM(s): "
+        + escape(", ".join(str(p) for p in written))
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="territory", description="Assign customer accounts to CSMs, optimally."
@@ -819,6 +943,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10, help="rows shown per table (default 10)")
     p.add_argument("--json", action="store_true", help="print the report JSON instead of tables")
     p.set_defaults(run=cmd_segment)
+
+    p = sub.add_parser(
+        "import", help="read accounts and CSMs from CSV/XLSX exports into a scenario"
+    )
+    p.add_argument(
+        "--accounts", type=Path, required=True, help="accounts file: .csv, .xlsx or book.xlsx#Sheet"
+    )
+    p.add_argument(
+        "--csms", type=Path, required=True, help="CSM roster: .csv, .xlsx or book.xlsx#Sheet"
+    )
+    p.add_argument(
+        "--mapping",
+        type=Path,
+        help='JSON {"accounts": {"Their Column": "field" or null}, "csms": {...}} (null ignores)',
+    )
+    p.add_argument(
+        "--ignore-unknown", action="store_true", help="skip columns no alias or mapping names"
+    )
+    p.add_argument(
+        "--date-format",
+        choices=("us", "eu", "iso"),
+        default="us",
+        help="03/04/2026 is March 4 (us, default) or 3 April (eu); iso accepts only YYYY-MM-DD",
+    )
+    p.add_argument("--name", help="scenario name (default: the --out folder's name)")
+    p.add_argument("--as-of", type=_iso_date, help="the scenario's as_of date (default: today)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder for scenario.json, accounts.csv, csms.csv"
+    )
+    p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser(
+        "export", help="a plan as a CRM owner update CSV and per-CSM books (CSV, XLSX)"
+    )
+    p.add_argument("plan", type=Path, help="plan JSON written by territory solve --out")
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder for owner_updates.csv, books.csv, ..."
+    )
+    p.add_argument(
+        "--effective-date",
+        type=_iso_date,
+        help="date of the owner changes when the plan has no transition dates",
+    )
+    p.add_argument(
+        "--xlsx", action="store_true", help="also write territory-plan.xlsx with the three sheets"
+    )
+    p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("validate", help="check a scenario and list every problem")
     p.add_argument("scenario", type=Path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import itertools
 import json
 import math
@@ -702,8 +703,10 @@ def _segmentation_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
     return issues
 
 
+@functools.cache
 def _numeric_fields(model: type[BaseModel]) -> dict[str, bool]:
-    """The model's numeric fields, each with whether it holds an integer."""
+    """The model's numeric fields, each with whether it holds an integer (cached: rendering
+    the annotations is slow, and a large CSV scenario asks once per record)."""
     kinds = {name: str(info.annotation) for name, info in model.model_fields.items()}
     return {
         name: "float" not in kind

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as ProgressBar
 from rich.table import Table
@@ -52,7 +53,8 @@ def print_issues(console: Console, error: ScenarioError) -> None:
         f"[bold red]Invalid input[/]: {len(error.issues)} problem(s), nothing was solved."
     )
     for issue in error.issues:
-        console.print(f"  - [bold]{issue.path}[/]: {issue.message}")
+        # Paths hold ids in brackets (accounts[acme].arr): escaped, or Rich reads them as markup.
+        console.print(f"  - [bold]{escape(issue.path)}[/]: {escape(issue.message)}")
 
 
 def terms_table(after: Evaluation | None, before: Evaluation | None) -> Table:
@@ -743,7 +745,6 @@ def _iso_date(text: str) -> Any:
 
 
 def cmd_import(args: argparse.Namespace, console: Console, err: Console) -> int:
-    from rich.markup import escape  # ids, file and column names are not markup
 
     from optimizer.tabular import import_tables, write_scenario
 
@@ -796,7 +797,6 @@ def cmd_import(args: argparse.Namespace, console: Console, err: Console) -> int:
 
 
 def cmd_export(args: argparse.Namespace, console: Console, err: Console) -> int:
-    from rich.markup import escape
 
     from optimizer.tabular import (
         book_summary_rows,

@@ -260,3 +260,11 @@ def test_an_infinite_time_limit_is_an_input_error(
     scenario_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["solve", str(scenario_file), "--quiet", "--time-limit", "inf"]) == 2
+
+
+def test_issue_paths_keep_lowercase_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "[acme]" would be read as terminal markup and vanish from the message.
+    path = tmp_path / "bad.json"
+    path.write_text('{"csms": [{"id": "C1"}], "accounts": [{"id": "acme", "arr": -5}]}')
+    assert main(["validate", str(path)]) == 2
+    assert "accounts[acme].arr" in capsys.readouterr().err

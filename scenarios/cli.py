@@ -443,6 +443,54 @@ def _names(report: Any, attribute: str) -> list[str]:
     return sorted(seen)
 
 
+def cmd_report(args: argparse.Namespace, console: Console, err: Console) -> int:
+    from optimizer.report import render_html
+
+    def read(path: Path, what: str) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            err.print(f"[bold red]Invalid input[/]: {what} file not found: {escape(str(path))}")
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            err.print(
+                f"[bold red]Invalid input[/]: {escape(str(path))} is not JSON ({escape(str(exc))})"
+            )
+            return None
+        if not isinstance(data, dict):
+            err.print(f"[bold red]Invalid input[/]: {escape(str(path))} is not a JSON object")
+            return None
+        return data
+
+    plan = read(args.plan, "plan")
+    if plan is None:
+        return EXIT_INVALID
+    if "status" not in plan or "assignments" not in plan:
+        err.print(
+            f"[bold red]Invalid input[/]: {escape(str(args.plan))} is not a plan "
+            "(no status or assignments; see docs/plan-format.md)"
+        )
+        return EXIT_INVALID
+    sensitivity = None
+    if args.sensitivity is not None:
+        sensitivity = read(args.sensitivity, "sensitivity")
+        if sensitivity is None:
+            return EXIT_INVALID
+    try:
+        text = render_html(plan, sensitivity=sensitivity, title=args.title)
+    except (KeyError, TypeError, ValueError) as exc:
+        err.print(
+            f"[bold red]Invalid input[/]: the plan is missing or has a wrong field ({escape(repr(exc))})"
+        )
+        return EXIT_INVALID
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    console.print(
+        f"Report written to {escape(str(args.out))} ({len(text) / 1024:,.0f} KB, works offline)"
+    )
+    return EXIT_OK
+
+
 def cmd_evaluate(args: argparse.Namespace, console: Console, err: Console) -> int:
     try:
         scenario = load_variant(args.scenario)
@@ -990,6 +1038,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--xlsx", action="store_true", help="also write territory-plan.xlsx with the three sheets"
     )
     p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("report", help="one self-contained HTML report of a plan")
+    p.add_argument("plan", type=Path, help="a plan JSON (territory solve --out)")
+    p.add_argument("--out", type=Path, default=Path("report.html"), help="default report.html")
+    p.add_argument(
+        "--sensitivity", type=Path, help="territory sensitivity --json output: adds the frontier"
+    )
+    p.add_argument("--title", help="the report's title")
+    p.set_defaults(run=cmd_report)
 
     p = sub.add_parser("validate", help="check a scenario and list every problem")
     p.add_argument("scenario", type=Path)

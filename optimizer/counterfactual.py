@@ -84,6 +84,7 @@ class MoveScorer:
                 self.moves += 1
                 self.moved_arr += inst.arr[a]
         self.weights = inst.weights()
+        self.tie_break = inst.tie_break
         self.band = inst.scenario.constraints.balance_band
         self.parts = 2 if inst.balances_workload else 1
         self.arr_total = sum(inst.arr_target)
@@ -92,23 +93,21 @@ class MoveScorer:
         self.work_ref = inst.balance_reference("workload")
 
     # ------------------------------------------------------------------ objective
-    def _excess(self, value: float, target: float) -> float:
-        return max(0.0, abs(value - target) - self.band * target)
-
     def _balance_delta(self, a: int, old: int | None, new: int) -> float:
         inst = self.inst
+        band = self.band
         delta_arr = 0.0
         delta_work = 0.0
-        changes: dict[int, tuple[float, float]] = {}
+        changes = [(new, inst.arr[a], inst.pair_workload(a, new))]
         if old is not None:
-            changes[old] = (-inst.arr[a], -inst.pair_workload(a, old))
-        da, dw = changes.get(new, (0.0, 0.0))
-        changes[new] = (da + inst.arr[a], dw + inst.pair_workload(a, new))
-        for c, (d_arr, d_work) in changes.items():
+            changes.append((old, -inst.arr[a], -inst.pair_workload(a, old)))
+        for c, d_arr, d_work in changes:
             t = inst.arr_target[c]
-            delta_arr += self._excess(self.arr[c] + d_arr, t) - self._excess(self.arr[c], t)
+            v = self.arr[c]
+            delta_arr += max(0.0, abs(v + d_arr - t) - band * t) - max(0.0, abs(v - t) - band * t)
             t = inst.workload_target[c]
-            delta_work += self._excess(self.work[c] + d_work, t) - self._excess(self.work[c], t)
+            v = self.work[c]
+            delta_work += max(0.0, abs(v + d_work - t) - band * t) - max(0.0, abs(v - t) - band * t)
         value = delta_arr / self.arr_total / self.arr_ref if self.arr_total > 0 else 0.0
         if self.parts == 2:
             value += delta_work / self.work_total / self.work_ref if self.work_total > 0 else 0.0
@@ -131,8 +130,8 @@ class MoveScorer:
         if balance:
             terms["balance"] = self.weights["balance"] * balance
         continuity = new_costs.get("continuity", 0.0) - old_costs.get("continuity", 0.0)
-        if continuity and inst.tie_break:
-            terms["tie_break"] = inst.tie_break * continuity
+        if continuity and self.tie_break:
+            terms["tie_break"] = self.tie_break * continuity
         broken, rules = self._broken(a, old, c)
         return Alternative(c, sum(terms.values()), terms, broken, rules)
 

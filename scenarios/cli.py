@@ -178,6 +178,25 @@ def print_plan(console: Console, plan: Plan, moves_shown: int = 15) -> None:
     console.print(kpi_table(plan.after, plan.before))
     if plan.has_plan and plan.moves():
         console.print(moves_table(plan, moves_shown))
+    if plan.has_plan and plan.transition and plan.transition["moves"]:
+        t = plan.transition
+        used = [w for w in t["waves"] if w["moves"]]
+        console.print(
+            f"Transition: {len(t['moves'])} change(s) in {len(used)} weekly wave(s) from "
+            f"{t['start']} (at most {t['max_handoffs_per_week']} handoffs per CSM per week); "
+            f"{t['flagged']} flagged. Briefs: plan JSON `transition.moves[].brief`, "
+            "or `territory report`."
+        )
+    if plan.held:
+        kinds: dict[str, int] = {}
+        for row in plan.held:
+            kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
+        held = ", ".join(f"{n} by {kind}" for kind, n in sorted(kinds.items()))
+        console.print(f"Held in place although a move would score better: {held}.")
+        for row in plan.held[:5]:
+            console.print(
+                f"  - {escape(str(row['account_name'] or row['account_id']))}: {escape(row['text'])}"
+            )
 
 
 def print_evaluation(console: Console, evaluation: Evaluation) -> None:

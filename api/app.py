@@ -7,17 +7,22 @@ kept in the job store (:mod:`api.store`).
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import hmac
 import json
+import tempfile
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +30,7 @@ from optimizer import BACKENDS, Scenario, ScenarioError, ScenarioIssue, evaluate
 from optimizer.evaluate import assignment_from_rows
 from optimizer.export import assignments_csv
 from optimizer.instance import Instance
+from optimizer.scenario import _resolve_files
 
 from .runner import Runner
 from .settings import Settings
@@ -34,6 +40,17 @@ API_VERSION = "v1"
 #: Validated scenarios remembered by content.
 VALIDATED_CACHE = 32
 BACKEND_CHOICES = ("auto", *BACKENDS)
+#: The web page served at ``/`` and its assets at ``/static/...``.
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class _Revalidated(StaticFiles):
+    """The page's assets, revalidated on every load (ETag): a new version shows at once."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 class ApiError(Exception):
@@ -173,6 +190,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
 
     v1 = APIRouter(prefix=f"/{API_VERSION}", dependencies=[Depends(authorized)])
+
+    # The web page: no API key needed to load it (its requests send the key the user pastes).
+    @app.get("/", tags=["service"], response_class=HTMLResponse, include_in_schema=False)
+    def page() -> FileResponse:
+        """The web page: load a scenario, run it, follow the solve, review and download the plan."""
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", _Revalidated(directory=STATIC), name="static")
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:
@@ -372,6 +397,74 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Content-Disposition": f'attachment; filename="{name}-{plan_id}.csv"'},
         )
 
+    @v1.get(
+        "/plans/{plan_id}/owner_updates.csv",
+        tags=["plans"],
+        response_class=PlainTextResponse,
+        responses={404: {}, 409: {}},
+    )
+    def plan_owner_updates(
+        plan_id: str,
+        effective_date: Annotated[
+            dt.date | None,
+            Query(description="Date of the moves that have none in the plan's transition"),
+        ] = None,
+    ) -> Response:
+        """The moves as a CRM bulk owner update (old and new owner, effective date)."""
+        from optimizer.tabular import owner_updates_csv
+
+        return tabular_csv(plan_id, "owner_updates", owner_updates_csv, effective_date)
+
+    @v1.get(
+        "/plans/{plan_id}/books.csv",
+        tags=["plans"],
+        response_class=PlainTextResponse,
+        responses={404: {}, 409: {}},
+    )
+    def plan_books(plan_id: str) -> Response:
+        """Every account with its new CSM, grouped by CSM."""
+        from optimizer.tabular import books_csv
+
+        return tabular_csv(plan_id, "books", books_csv)
+
+    def tabular_csv(plan_id: str, name: str, export: Callable[..., str], *args: Any) -> Response:
+        plan = store.plan(plan_id)
+        if plan is None:
+            raise ApiError(404, f"No plan {plan_id!r}.")
+        try:
+            text = export(plan, *args)
+        except ValueError as exc:  # e.g. no effective date, or a plan without assignments
+            raise ApiError(409, str(exc)) from None
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}-{plan_id}.csv"'},
+        )
+
+    @v1.get(
+        "/plans/{plan_id}/report.html",
+        tags=["plans"],
+        response_class=HTMLResponse,
+        responses={404: {}},
+    )
+    def plan_report(
+        plan_id: str,
+        download: bool = Query(False, description="As an attachment instead of inline"),
+    ) -> Response:
+        """The plan's HTML report: one self-contained page (charts and tables, no scripts)."""
+        from optimizer.report import render_html
+
+        plan = store.plan(plan_id)
+        if plan is None:
+            raise ApiError(404, f"No plan {plan_id!r}.")
+        disposition = "attachment" if download else "inline"
+        return HTMLResponse(
+            render_html(plan),
+            headers={
+                "Content-Disposition": f'{disposition}; filename="territory-report-{plan_id}.html"'
+            },
+        )
+
     # Jobs -------------------------------------------------------------------------------
     @v1.post(
         "/jobs",
@@ -435,6 +528,65 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         new = store.create_job(job.kind, job.scenario_id, job.request, retry_of=job.id)
         runner.submit(new.id)
         return accepted(new)
+
+    @v1.post(
+        "/scenarios/import",
+        tags=["plans"],
+        openapi_extra={"requestBody": body_of("ImportRequest")},
+        responses={422: {}, 413: {}},
+    )
+    async def import_scenario(request: Request) -> dict[str, Any]:
+        """A scenario whose accounts and CSMs come as CSV text, read as the CLI reads CSV files
+        (lists split on ';', empty cells absent), answered validated with every row inline."""
+        body = await json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("scenario"), dict):
+            raise ApiError(
+                422,
+                "The body must be an object with a 'scenario' and its 'accounts_csv' and "
+                "'csms_csv' (CSV text).",
+            )
+        data = dict(body["scenario"])
+        issues: list[ScenarioIssue] = []
+        with tempfile.TemporaryDirectory(prefix="territory-import-") as folder:
+            for kind in ("accounts", "csms"):
+                text = body.get(f"{kind}_csv")
+                if text is None:
+                    if isinstance(data.get(kind), str):
+                        issues.append(
+                            ScenarioIssue(
+                                path=kind,
+                                message=f"the scenario names {data[kind]!r}: send its rows as "
+                                f"'{kind}_csv' (CSV text)",
+                            )
+                        )
+                    continue
+                try:
+                    raw = text.encode("utf-8") if isinstance(text, str) else None
+                except UnicodeError:
+                    raw = None
+                if raw is None:
+                    issues.append(ScenarioIssue(path=f"{kind}_csv", message="must be CSV text"))
+                    continue
+                Path(folder, f"{kind}.csv").write_bytes(raw)
+                data[kind] = f"{kind}.csv"
+            if issues:
+                raise ApiError(422, f"{len(issues)} problem(s) in the request.", issues)
+            try:
+                data, file_issues = _resolve_files(data, Path(folder))
+            except ScenarioError as exc:
+                raise ApiError(422, "The CSV files could not be read.", exc.issues) from None
+            except (csv.Error, ValueError) as exc:
+                raise ApiError(422, f"The CSV files could not be read: {exc}") from None
+        try:
+            _, validated = scenario_from(data)
+        except ApiError as exc:
+            if exc.status != 422 or not file_issues:
+                raise
+            issues = file_issues + exc.issues  # every problem at once, as load_scenario does
+            raise ApiError(422, f"{len(issues)} problem(s) in the scenario.", issues) from None
+        if file_issues:
+            raise ApiError(422, f"{len(file_issues)} problem(s) in the CSV files.", file_issues)
+        return validated
 
     @v1.get("/scenarios/{scenario_id}", tags=["plans"], responses={404: {}})
     def get_scenario(scenario_id: str) -> dict[str, Any]:
@@ -643,6 +795,18 @@ def _body_schemas() -> dict[str, Any]:
                     "items": {"$ref": "#/components/schemas/ScenarioIssue"},
                     "description": "Each problem found, with where it is (path) and what it is.",
                 },
+            },
+        },
+        "ImportRequest": {
+            "type": "object",
+            "required": ["scenario"],
+            "properties": {
+                "scenario": {
+                    "type": "object",
+                    "description": "The scenario JSON; 'accounts' and 'csms' may name CSV files.",
+                },
+                "accounts_csv": {"type": "string", "description": "accounts.csv, as text"},
+                "csms_csv": {"type": "string", "description": "csms.csv, as text"},
             },
         },
         "EvaluateRequest": {

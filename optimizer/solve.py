@@ -20,7 +20,7 @@ from .columns import Columns, generate_columns, repair_point, round_point, use_c
 from .counterfactual import MoveScorer
 from .diagnose import Diagnosis, find_conflicts, precheck
 from .evaluate import Evaluation, evaluate
-from .explain import held_accounts, reasons_for, runner_up, why_not_stay
+from .explain import PAIR_BUDGET, held_accounts, reasons_for, runner_up, why_not_stay
 from .formulation import AssignmentModel, build_model
 from .impact import projected_impact
 from .instance import Instance
@@ -464,11 +464,21 @@ def _rows(
     """The plan's rows with their reasons and counterfactuals, and the held accounts."""
     chosen: list[int | None] = [inst.csm_index[assignment[a.id]] for a in inst.accounts]
     scorer = MoveScorer(inst, chosen)
+    # Runner-ups price every other CSM: on a large team only the largest changes by ARR, within
+    # a budget of single changes (the note says so); what staying would cost is always given.
+    changed = [
+        a
+        for a, account in enumerate(inst.accounts)
+        if account.current_csm != assignment[account.id]
+    ]
+    per_account = max(len(inst.csms) - 1, 1)
+    explained = set(
+        sorted(changed, key=lambda a: (-inst.arr[a], a))[: max(1, PAIR_BUDGET // per_account)]
+    )
     rows = []
     for a, account in enumerate(inst.accounts):
         csm_id = assignment[account.id]
         c = inst.csm_index[csm_id]
-        changed = account.current_csm != csm_id
         rows.append(
             AssignmentRow(
                 account_id=account.id,
@@ -479,9 +489,14 @@ def _rows(
                 moved=account.current_csm is not None and account.current_csm != csm_id,
                 arr=account.arr,
                 reasons=reasons_for(inst, a, c, before),
-                runner_up=runner_up(inst, scorer, a) if changed else None,
-                stay=why_not_stay(inst, scorer, a) if changed else None,
+                runner_up=runner_up(inst, scorer, a) if a in explained else None,
+                stay=why_not_stay(inst, scorer, a) if account.current_csm != csm_id else None,
             )
         )
     held, note = held_accounts(inst, scorer)
+    if len(explained) < len(changed):
+        note += (
+            f"; runner-ups are given for the {len(explained):,} largest of the "
+            f"{len(changed):,} changed accounts (a budget of {PAIR_BUDGET:,} priced changes)"
+        )
     return rows, held, note

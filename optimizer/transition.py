@@ -28,6 +28,9 @@ from .plan import AssignmentRow
 from .units import money
 
 TEMPLATE = "handoff.md.j2"
+#: Most handoff briefs written into one plan (the first moves in schedule order get them; a
+#: team moving tens of thousands of accounts would otherwise carry megabytes of briefs).
+BRIEF_LIMIT = 5_000
 
 
 def first_monday_after(day: dt.date) -> dt.date:
@@ -124,9 +127,9 @@ def plan_transition(
                 "reasons": row.reasons,
             }
         )
-    briefs = _briefs(inst, moves, rows, template_dir)
-    for move, brief in zip(moves, briefs, strict=True):
-        move["brief"] = brief
+    briefs = _briefs(inst, moves[:BRIEF_LIMIT], rows, template_dir)
+    for i, move in enumerate(moves):
+        move["brief"] = briefs[i] if i < len(briefs) else None
     waves = []
     for w in range(1, weeks + 1):
         members = [m for m in moves if m["wave"] == w]
@@ -148,6 +151,7 @@ def plan_transition(
         "waves": waves,
         "moves": moves,
         "flagged": sum(1 for m in moves if m["flagged"]),
+        "briefs": len(briefs),
     }
 
 

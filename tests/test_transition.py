@@ -190,3 +190,34 @@ def test_projected_impact_in_a_solved_plan() -> None:
     assert data["transition"]["moves"][0]["account_id"] == "P"
     inst = Instance(s)
     assert expansion_coverage(inst, [None, None]) == 0.0
+
+
+def test_budgets_on_large_teams_explain_the_largest_changes_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    explain = importlib.import_module("optimizer.explain")
+    solve_module = importlib.import_module("optimizer.solve")  # not the function of that name
+    transition = importlib.import_module("optimizer.transition")
+
+    accounts = [{"id": f"X{i}", "arr": 100 * (i + 1), "current_csm": "A"} for i in range(6)]
+    s = _scenario(accounts, max_handoffs_per_week=10)
+    # One priced change per account would allow 2 of them (2 CSMs: 1 alternative each).
+    monkeypatch.setattr(solve_module, "PAIR_BUDGET", 2)
+    monkeypatch.setattr(explain, "HELD_PAIR_LIMIT", 0)
+    monkeypatch.setattr(explain, "PAIR_BUDGET", 2)
+    monkeypatch.setattr(transition, "BRIEF_LIMIT", 1)
+    plan = solve(s)
+    moved = [r for r in plan.assignments if r.moved]
+    assert len(moved) >= 3  # churn risk: B retains better
+    explained = {r.account_id for r in moved if r.runner_up is not None}
+    largest = sorted(moved, key=lambda r: -r.arr)[:2]
+    assert explained == {r.account_id for r in largest}
+    assert all(r.stay is not None for r in moved)
+    assert (
+        f"runner-ups are given for the 2 largest of the {len(moved)} changed accounts"
+        in plan.held_note
+    )
+    assert plan.transition is not None and plan.transition["briefs"] == 1
+    assert [m["brief"] is not None for m in plan.transition["moves"]].count(True) == 1

@@ -100,7 +100,7 @@ def reasons_for(inst: Instance, a: int, c: int, before: Evaluation) -> list[str]
 HELD_PAIR_LIMIT = 400_000
 #: Most single changes priced for runner-ups, and for held locked and frozen accounts on a
 #: large team: beyond it the largest accounts by ARR are explained first.
-PAIR_BUDGET = 1_000_000
+PAIR_BUDGET = 200_000
 #: Rule names grouped as a CS leader says them.
 HOLD_KINDS = {
     "locked": "lock",

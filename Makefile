@@ -26,6 +26,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 run: $(VENV)/.installed
 	$(BIN)/territory solve $(EXAMPLE) --out plan.json
+	$(BIN)/territory report plan.json --out report.html
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -59,4 +60,4 @@ serve: $(VENV)/.installed
 	$(BIN)/territory serve
 
 clean:
-	rm -rf $(VENV) plan.json segmentation .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) plan.json report.html segmentation .pytest_cache .mypy_cache .ruff_cache

@@ -532,7 +532,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
             )
         locked = account.get("locked")
         if isinstance(locked, str):
-            locked = _BOOL_WORDS.get(locked.strip().lower(), False)
+            locked = BOOL_WORDS.get(locked.strip().lower(), False)
         if locked is True and current in (None, ""):
             issues.append(
                 ScenarioIssue(
@@ -794,7 +794,8 @@ _PER_CSM_FIELDS = ("workload_by_csm", "preferences")
 
 
 _LIST_FIELDS = {"industries", "skills", "languages", "required_skills", "segments"}
-_BOOL_WORDS = {
+#: Words read as booleans in CSV cells (also by optimizer/tabular.py).
+BOOL_WORDS = {
     "true": True,
     "yes": True,
     "y": True,
@@ -838,7 +839,7 @@ def _csv_records(path: Path, kind: str) -> tuple[list[dict[str, Any]], list[Scen
                         p.strip() for p in value.replace("|", ";").split(";") if p.strip()
                     ]
                 elif key == "locked":
-                    record[key] = _BOOL_WORDS.get(value.lower(), value)
+                    record[key] = BOOL_WORDS.get(value.lower(), value)
                 else:
                     record[key] = _cell(key, value)
             if record:

@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from .export import safe_cell, to_csv
 from .scenario import (
+    BOOL_WORDS,
     Account,
     Constraints,
     Csm,
@@ -582,16 +583,6 @@ def parse_date(text: str, date_format: DateFormat = "us") -> dt.date:
         raise _CellError(f"{s!r} is not a valid {what} date{hint}") from None
 
 
-_BOOLEANS = {
-    "true": True,
-    "yes": True,
-    "y": True,
-    "1": True,
-    "false": False,
-    "no": False,
-    "n": False,
-    "0": False,
-}
 _LEVELS = ("low", "medium", "high")
 
 
@@ -622,8 +613,8 @@ def _convert(kind: str, cell: Cell, reading: _Reading) -> Any:
         if isinstance(cell, bool):
             return cell
         word = _text(cell).strip().lower()
-        if word in _BOOLEANS:
-            return _BOOLEANS[word]
+        if word in BOOL_WORDS:
+            return BOOL_WORDS[word]
         raise _CellError(
             f"{_text(cell)!r} is not true/false (accepted: true/false, yes/no, y/n, 1/0)"
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -31,6 +32,7 @@ from optimizer.evaluate import assignment_from_rows
 from optimizer.export import assignments_csv
 from optimizer.instance import Instance
 from optimizer.scenario import _resolve_files
+from optimizer.segmentation import route, segment
 
 from .runner import Runner
 from .settings import Settings
@@ -595,6 +597,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if data is None:
             raise ApiError(404, f"No scenario {scenario_id!r}.")
         return data
+
+    # Segmentation -------------------------------------------------------------------------
+    @v1.post(
+        "/segment",
+        tags=["analysis"],
+        openapi_extra={"requestBody": body_of("Scenario")},
+        responses={422: {}, 413: {}},
+    )
+    async def segment_scenario(request: Request) -> dict[str, Any]:
+        """Coverage segmentation of a scenario (docs/segmentation.md): every account's scores
+        and factors, value tier and coverage segment, misalignment, capacity planning, the
+        expansion ranking and the migrations, plus the accounts that would go to the pool."""
+        body = await json_body(request)
+        scenario, _ = scenario_from(body)
+
+        def work() -> dict[str, Any]:
+            report = segment(scenario)
+            data = report.to_dict()
+            try:
+                routing = route(scenario, report)
+            except ValueError as exc:  # every account pooled, or every CSM in the pool
+                data["routing"] = {"error": str(exc)}
+            else:
+                data["routing"] = {
+                    "pooled": list(routing.pooled),
+                    "pool_csms": list(routing.pool_csms),
+                    "notes": list(routing.notes),
+                    "named_accounts": len(routing.scenario.accounts),
+                }
+            return data
+
+        return await run_in_threadpool(work)
 
     # Evaluate, compare, sensitivity ------------------------------------------------------
     @v1.post(

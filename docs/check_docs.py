@@ -83,11 +83,21 @@ def _api_problems() -> list[str]:
     doc = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     app = create_app(Settings(database_url="sqlite://"))  # not started: no processes
     problems = []
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in route.methods - {"HEAD"}:
-                if f"`{method} {route.path}" not in doc:
-                    problems.append(f"api.md does not document {method} {route.path}")
+    # The OpenAPI paths, not app.routes: included routers are not flattened into app.routes.
+    documented = {
+        (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
+    }
+    documented |= {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods - {"HEAD"}
+    }
+    if not any(path.startswith("/v1/") for _, path in documented):
+        problems.append("no /v1 route found: the route check itself is broken")
+    for method, path in sorted(documented):
+        if f"`{method} {path}" not in doc:
+            problems.append(f"api.md does not document {method} {path}")
     for field in fields(Settings):
         if f"`TERRITORY_{field.name.upper()}`" not in doc:
             problems.append(f"api.md does not document TERRITORY_{field.name.upper()}")

@@ -316,6 +316,26 @@ def test_evaluate_names_the_rules_a_plan_breaks(client: TestClient, tiny: dict) 
     assert client.post("/v1/evaluate", json={"scenario": tiny}).status_code == 422
 
 
+def test_segment_reports_segments_capacity_and_pool(client: TestClient, tiny: dict) -> None:
+    response = client.post("/v1/segment", json=tiny)
+    assert response.status_code == 200
+    report = response.json()
+    assert {a["account_id"] for a in report["accounts"]} == {a["id"] for a in tiny["accounts"]}
+    assert report["scheme"] == "segments"
+    first = report["accounts"][0]
+    assert sum(f["contribution"] for f in first["need"]["factors"]) == pytest.approx(
+        first["need"]["score"]
+    )
+    pooled = {a["account_id"] for a in report["accounts"] if a["recommended"] == "Inbound"}
+    assert set(report["routing"]["pooled"]) == pooled
+    assert report["routing"]["named_accounts"] == len(tiny["accounts"]) - len(pooled)
+    bad = client.post(
+        "/v1/segment", json={**tiny, "accounts": [{**tiny["accounts"][0], "coverage": "Gold"}]}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["issues"][0]["path"] == f"accounts[{tiny['accounts'][0]['id']}].coverage"
+
+
 def test_compare_solves_the_variants_side_by_side(client: TestClient, tiny: dict) -> None:
     body = {
         "scenario": tiny,

@@ -28,7 +28,7 @@ class TemplateProblem(ValueError):
     """A template could not be read or rendered; the message names the template and line."""
 
 
-def _environment(template_dir: str | Path | None) -> SandboxedEnvironment:
+def template_environment(template_dir: str | Path | None) -> SandboxedEnvironment:
     paths = [str(BUILT_IN)]
     if template_dir is not None:
         folder = Path(template_dir)
@@ -43,7 +43,7 @@ def _environment(template_dir: str | Path | None) -> SandboxedEnvironment:
     )
 
 
-def _render(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
+def render_template(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
     try:
         return env.get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
@@ -78,7 +78,7 @@ def communications(
 ) -> dict[str, str]:
     """Every message for the report's migrations: ``customer/<account>-<up|down>.txt`` for each
     account and ``internal.md``; keys are relative file paths, values the texts."""
-    env = _environment(template_dir)
+    env = template_environment(template_dir)
     accounts = {a.id: a for a in scenario.accounts}
     csms = {c.id: c for c in scenario.csms}
     models = {m.name: m for m in scenario.segmentation.models()}
@@ -96,8 +96,8 @@ def communications(
             "as_of": report.as_of,
         }
         name = f"customer/{_safe(migration.account_id)}-{migration.direction}.txt"
-        out[name] = _render(env, TEMPLATES[migration.direction], context)
-    out["internal.md"] = _render(
+        out[name] = render_template(env, TEMPLATES[migration.direction], context)
+    out["internal.md"] = render_template(
         env,
         INTERNAL,
         {

@@ -20,12 +20,13 @@ workload units, pooled accounts routed to the pool). The formulas are in docs/se
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .scenario import DIMENSIONS, Account, CoverageModel, Scenario
@@ -278,8 +279,8 @@ class _Portfolio:
         low, high = values[0], values[-1]
         for arr in set(values):
             if scale == "rank":
-                below = _count_below(values, arr)
-                equal = _count_below(values, math.nextafter(arr, math.inf)) - below
+                below = bisect.bisect_left(values, arr)
+                equal = bisect.bisect_right(values, arr) - below
                 self.arr_scaled[arr] = 0.5 if n == 1 else (below + (equal - 1) / 2) / (n - 1)
             elif high == low:
                 self.arr_scaled[arr] = 0.5
@@ -351,17 +352,6 @@ def _normalized(weights: Mapping[str, float]) -> list[tuple[str, float]]:
 
 
 _NORMALIZED: dict[tuple[tuple[str, float], ...], list[tuple[str, float]]] = {}
-
-
-def _count_below(values: list[float], x: float) -> int:
-    lo, hi = 0, len(values)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if values[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def _headroom(a: Account) -> float:
@@ -478,14 +468,8 @@ def _with_impact(rows: list[AccountSegment]) -> list[AccountSegment]:
             impact = (r.fte_current - r.fte_recommended) * per_fte
         else:
             impact = 0.0
-        out.append(_replace(r, impact=impact))
+        out.append(replace(r, impact=impact))
     return out
-
-
-def _replace(row: AccountSegment, **changes: Any) -> AccountSegment:
-    from dataclasses import replace
-
-    return replace(row, **changes)
 
 
 def _misalignment(rows: list[AccountSegment]) -> Misalignment:

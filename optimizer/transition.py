@@ -23,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from .communications import render_template, template_environment
 from .instance import Instance
 from .plan import AssignmentRow
 from .units import money
@@ -161,9 +162,7 @@ def _briefs(
     rows: list[AssignmentRow],
     template_dir: str | Path | None,
 ) -> list[str]:
-    from .communications import _environment, _render
-
-    env = _environment(template_dir)
+    env = template_environment(template_dir)
     accounts = {a.id: a for a in inst.accounts}
     index = {a.id: i for i, a in enumerate(inst.accounts)}
     csms = {c.id: c for c in inst.csms}
@@ -209,5 +208,5 @@ def _briefs(
             "churn": inst.p_churn[a],
             "money": money,
         }
-        out.append(_render(env, TEMPLATE, context))
+        out.append(render_template(env, TEMPLATE, context))
     return out

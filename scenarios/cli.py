@@ -395,8 +395,7 @@ def print_segmentation(console: Console, report: Any, top: int) -> None:
     console.print(table)
     tiers = report.counts("tier")
     console.print(
-        "Value tiers: "
-        + ", ".join(f"{name} {tiers.get(name, 0)}" for name in _names(report, "tier"))
+        "Value tiers: " + ", ".join(f"{name} {tiers.get(name, 0)}" for name in sorted(tiers))
     )
     console.print(
         f"Misaligned: {m.misaligned} accounts ({m.share:.0%}), {money(m.misaligned_arr)} ARR "
@@ -452,14 +451,6 @@ def print_segmentation(console: Console, report: Any, top: int) -> None:
         f"Migrations: {ups} up, {len(report.migrations) - ups} down, {exceptions} exception(s) "
         "(renewal close, at risk, competitor, locked)."
     )
-
-
-def _names(report: Any, attribute: str) -> list[str]:
-    seen: list[str] = []
-    for row in report.accounts:
-        if getattr(row, attribute) not in seen:
-            seen.append(getattr(row, attribute))
-    return sorted(seen)
 
 
 def cmd_report(args: argparse.Namespace, console: Console, err: Console) -> int:

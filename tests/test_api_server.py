@@ -117,6 +117,25 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
+def launch(log: Path, **settings: str) -> Server:
+    """``territory serve`` on a free loopback port, with the caller's ``TERRITORY_*`` settings
+    only (none inherited), writing its output to ``log``; not yet waited for."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TERRITORY_")}
+    env.update(PYTHONUNBUFFERED="1", **settings)
+    port = free_port()
+    command = [sys.executable, "-m", "scenarios.cli", "serve", "--host", "127.0.0.1"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the solvers can be found
+        )
+    return Server(process, f"http://127.0.0.1:{port}", log)
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'api.db'}"
@@ -128,27 +147,13 @@ def start_server(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Se
     servers: list[Server] = []
 
     def start(**extra_env: str) -> Server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TERRITORY_")}
-        env.update(
+        server = launch(
+            tmp_path / f"server-{len(servers)}.log",
             TERRITORY_DATABASE_URL=database_url,
             TERRITORY_WORKERS="1",
             TERRITORY_SYNC_TIME_LIMIT_S="5",
-            PYTHONUNBUFFERED="1",
             **extra_env,
         )
-        port = free_port()
-        command = [sys.executable, "-m", "scenarios.cli", "serve", "--host", "127.0.0.1"]
-        log = tmp_path / f"server-{len(servers)}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [*command, "--port", str(port)],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: the solvers can be found
-            )
-        server = Server(process, f"http://127.0.0.1:{port}", log)
         servers.append(server)
         server.wait_ready()
         return server

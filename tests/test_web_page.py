@@ -20,8 +20,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -31,7 +29,7 @@ import pytest
 
 httpx = pytest.importorskip("httpx")
 
-from test_api_server import Server, free_port, inline  # noqa: E402
+from test_api_server import Server, inline, launch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "examples" / "tiny" / "scenario.json"
@@ -50,26 +48,12 @@ MOVES_TABLE = re.compile(r"<table[^>]*\bid=[\"']?moves\b")
 # The server -----------------------------------------------------------------------------------
 def start_server(folder: Path, **extra_env: str) -> Server:
     """``territory serve`` on a free loopback port with a SQLite store in ``folder``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TERRITORY_")}
-    env.update(
+    server = launch(
+        folder / "server.log",
         TERRITORY_DATABASE_URL=f"sqlite:///{folder / 'api.db'}",
         TERRITORY_WORKERS="2",
-        PYTHONUNBUFFERED="1",
         **extra_env,
     )
-    port = free_port()
-    command = [sys.executable, "-m", "scenarios.cli", "serve", "--host", "127.0.0.1"]
-    log = folder / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
         server.wait_ready()
     except BaseException:

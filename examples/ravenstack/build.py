@@ -16,6 +16,7 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import datetime as dt
 import json
@@ -166,20 +167,9 @@ def quintile_scores(values: dict[str, float]) -> dict[str, int]:
     n = len(ordered)
     scores: dict[str, int] = {}
     for key, value in values.items():
-        below = _count_below(ordered, value)
+        below = bisect.bisect_left(ordered, value)
         scores[key] = 1 + (5 * below) // n
     return scores
-
-
-def _count_below(ordered: Sequence[float], value: float) -> int:
-    low, high = 0, len(ordered)
-    while low < high:
-        mid = (low + high) // 2
-        if ordered[mid] < value:
-            low = mid + 1
-        else:
-            high = mid
-    return low
 
 
 def _scaled(values: dict[str, float], bounds: tuple[float, float]) -> dict[str, float]:

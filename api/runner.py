@@ -209,7 +209,8 @@ class Runner:
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
-            for path in (solution_file, f"{solution_file}.columns"):  # .columns: large teams
+            # .columns and .plan.json: the large-team strategies' files beside the plans.
+            for path in (solution_file, f"{solution_file}.columns", f"{solution_file}.plan.json"):
                 if os.path.exists(path):
                     os.remove(path)
             self._notify(job_id)

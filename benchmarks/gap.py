@@ -303,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", help="comma-separated instance names (best_known.csv)")
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance")
     parser.add_argument("--backend", default="auto", choices=["auto", "highs", "cpsat", "cbc"])
-    parser.add_argument("--strategy", default="auto", choices=["auto", "full", "columns"])
+    parser.add_argument(
+        "--strategy", default="auto", choices=["auto", "full", "columns", "lagrangian"]
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the CSV and table")
     args = parser.parse_args(argv)
     rows = best_known()

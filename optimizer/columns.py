@@ -42,8 +42,10 @@ from .instance import Instance
 from .lp_server import LpServer
 from .scenario import SolverSettings
 
-#: Eligible (account, CSM) pairs above which ``solver.strategy = "auto"`` uses columns.
+#: Eligible (account, CSM) pairs above which ``solver.strategy = "auto"`` uses columns, and
+#: above which it uses the Lagrangian decomposition instead (optimizer/lagrange.py).
 LARGE_PAIRS = 100_000
+HUGE_PAIRS = 5_000_000
 #: Cheapest eligible CSMs each account starts with (beside its current and warm-start CSM).
 INITIAL_COLUMNS = 3
 #: Random eligible CSMs each account also starts with, so the first relaxation can balance books.
@@ -60,8 +62,12 @@ def use_columns(inst: Instance, settings: SolverSettings) -> bool:
     """Whether this solve uses column generation (``solver.strategy``, or the size for auto)."""
     if settings.strategy != "auto":
         return settings.strategy == "columns"
-    pairs = sum(len(inst.group_eligible[g]) for g in inst.group)
-    return pairs > LARGE_PAIRS
+    return LARGE_PAIRS < eligible_pairs(inst) <= HUGE_PAIRS
+
+
+def eligible_pairs(inst: Instance) -> int:
+    """How many (account, CSM) pairs the rules allow."""
+    return sum(len(inst.group_eligible[g]) for g in inst.group)
 
 
 @dataclass

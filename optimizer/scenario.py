@@ -366,8 +366,10 @@ class SolverSettings(_Frozen):
     #: the other half improving the plan by large-neighbourhood search (optimizer/lns.py).
     lns: bool = True
     #: ``full``: one model with every eligible pair; ``columns``: column generation chooses the
-    #: pairs (optimizer/columns.py); ``auto``: columns above 100,000 eligible pairs.
-    strategy: Literal["auto", "full", "columns"] = "auto"
+    #: pairs (optimizer/columns.py); ``lagrangian``: prices and local search, no linear program
+    #: (optimizer/lagrange.py); ``auto``: columns above 100,000 eligible pairs, lagrangian above
+    #: 5,000,000.
+    strategy: Literal["auto", "full", "columns", "lagrangian"] = "auto"
 
 
 class Scenario(_Frozen):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import math
 import os
 import tempfile
 import threading
@@ -24,6 +25,7 @@ from .explain import PAIR_BUDGET, held_accounts, reasons_for, runner_up, why_not
 from .formulation import AssignmentModel, build_model
 from .impact import projected_impact
 from .instance import Instance
+from .lagrange import decompose, use_lagrangian
 from .lns import improve, objective_of
 from .plan import AssignmentRow, Plan
 from .scenario import Scenario
@@ -115,6 +117,10 @@ def solve(
 
     solver = get_backend(chosen_backend)
     start_plan = dict(warm_start) if warm_start is not None else scenario.current_assignment()
+    if use_lagrangian(inst, settings):
+        return _solve_decomposed(
+            inst, settings, before, start_plan, progress, solution_file, start, finish
+        )
     columns: Columns | None = None
     if use_columns(inst, settings):
         # Large team: a restricted model whose pairs column generation chose, and a bound of
@@ -285,6 +291,102 @@ def solve(
     )
 
 
+def _solve_decomposed(
+    inst: Instance,
+    settings: Any,
+    before: Evaluation,
+    start_plan: Mapping[str, str | None],
+    progress: ProgressCallback | None,
+    solution_file: str | Path | None,
+    start: float,
+    finish: Callable[..., Plan],
+) -> Plan:
+    """Very large teams: the Lagrangian decomposition of optimizer/lagrange.py (no large LP)."""
+    best: dict[str, Any] = {}
+    stop = threading.Event()
+    plan_file = None if solution_file is None else f"{solution_file}.plan.json"
+
+    def tracked(p: Progress) -> None:
+        if plan_file is not None and best.get("choice") is not None:
+            _write_plan(inst, best["choice"], best.get("objective"), plan_file)
+        if progress is not None:
+            progress(p)
+
+    def work() -> Any:
+        return decompose(
+            inst,
+            settings,
+            max(settings.time_limit_s - (time.perf_counter() - start), 0.1),
+            warm=_positions(inst, start_plan),
+            progress=tracked,
+            stop=stop,
+            started=start,
+            best_so_far=best,
+        )
+
+    interrupted = False
+    try:
+        if threading.current_thread() is threading.main_thread():
+            _interruptible(work, stop)
+        else:
+            work()
+    except KeyboardInterrupt:
+        interrupted = True
+    choice = best.get("choice")
+    bound = best.get("bound")
+    bound = None if bound is None or not math.isfinite(bound) else float(bound)
+    if choice is not None:
+        assignment = {
+            inst.accounts[a].id: inst.csms[int(c)].id for a, c in enumerate(choice.tolist())
+        }
+    elif before.feasible:
+        assignment = {a.id: a.current_csm for a in inst.accounts if a.current_csm is not None}
+    else:
+        what = "Interrupted" if interrupted else "The time limit ended"
+        return finish("no_solution", f"{what} before any plan keeping every rule was found.")
+    after = evaluate(inst, assignment)
+    bound = None if bound is None else min(bound, after.objective)
+    gap = relative_gap(after.objective, bound)
+    optimal = not interrupted and gap is not None and gap <= settings.gap + 1e-12
+    status = "optimal" if optimal else "feasible"
+    if interrupted:
+        message = "Interrupted: the best plan found so far is returned"
+        message += f" (at most {gap:.2%} from optimal)." if gap is not None else "."
+    elif choice is None:
+        message = (
+            "No better plan was found in time; the current assignment, which keeps every rule, "
+            "is returned."
+        )
+    else:
+        message = _message(status, after, gap, settings.gap)
+    message += (
+        " Large-team strategy: Lagrangian decomposition (every pair priced, no linear program); "
+        "the bound is the full model's."
+    )
+    rows, held, note = _rows(inst, assignment, before)
+    return finish(
+        status,
+        message,
+        bound=bound,
+        gap=gap,
+        assignments=rows,
+        after=after,
+        held=held,
+        held_note=note,
+        **_action(inst, before, after, rows),
+    )
+
+
+def _write_plan(inst: Instance, choice: Any, objective: float | None, path: str) -> None:
+    """The best plan so far of a decomposed solve, for :func:`recover` (replaced atomically)."""
+    plan = {inst.accounts[a].id: inst.csms[int(c)].id for a, c in enumerate(choice.tolist())}
+    partial = f"{path}.part"
+    Path(partial).write_text(
+        json.dumps({"objective": objective, "assignment": plan}), encoding="utf-8"
+    )
+    os.replace(partial, path)
+
+
 #: Solver threads left running after Ctrl-C; joined at exit (a native solver thread killed at
 #: interpreter shutdown aborts the process).
 _abandoned: list[threading.Thread] = []
@@ -352,12 +454,17 @@ def recover(
     chosen_backend = "highs" if settings.backend == "auto" else settings.backend
     inst = Instance(scenario, reference=None if score_like is None else Instance(score_like))
     before = evaluate(inst)
-    if built is None:
+    if built is None and not os.path.exists(f"{solution_file}.plan.json"):
         # A large-team solve wrote its restricted model's pairs beside the plans.
         pairs = _read_columns(f"{solution_file}.columns", inst)
         dense = get_backend(chosen_backend).dense_books
         built = build_model(inst, dense=dense, columns=pairs)
-    values = read_last_solution(str(solution_file), len(built.model.variables))
+    decomposed = _read_plan(f"{solution_file}.plan.json", inst)
+    values = (
+        None
+        if decomposed is not None or built is None
+        else read_last_solution(str(solution_file), len(built.model.variables))
+    )
     common: dict[str, Any] = {
         "scenario": scenario.name,
         "backend": chosen_backend,
@@ -365,7 +472,10 @@ def recover(
         "before": before,
         "seconds": seconds,
     }
-    if values is not None:
+    if decomposed is not None:
+        assignment = decomposed
+        found = "the best plan found so far is returned"
+    elif values is not None and built is not None:
         assignment = built.assignment(values)
         found = "the best plan found so far is returned"
     elif before.feasible:
@@ -413,6 +523,19 @@ def _write_columns(built: AssignmentModel, path: str) -> None:
         if cs
     }
     Path(path).write_text(json.dumps(per_account), encoding="utf-8")
+
+
+def _read_plan(path: str, inst: Instance) -> dict[str, str] | None:
+    """The plan :func:`_write_plan` wrote, if it is there and names this scenario's accounts."""
+    try:
+        plan = json.loads(Path(path).read_text(encoding="utf-8"))["assignment"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(plan, dict) or set(plan) != set(inst.account_index):
+        return None
+    if not all(c in inst.csm_index for c in plan.values()):
+        return None
+    return {str(a): str(c) for a, c in plan.items()}
 
 
 def _read_columns(path: str, inst: Instance) -> list[list[int]] | None:

@@ -931,8 +931,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int)
     p.add_argument(
         "--strategy",
-        choices=("auto", "full", "columns"),
-        help="full model, column generation for large teams, or auto by size",
+        choices=("auto", "full", "columns", "lagrangian"),
+        help="full model, column generation for large teams, Lagrangian decomposition for very "
+        "large ones, or auto by size",
     )
     p.add_argument("--export-model", type=Path, help="also write the model as .mps or .lp")
     p.add_argument("--json", action="store_true", help="print the plan JSON instead of tables")

@@ -1,0 +1,211 @@
+"""The Lagrangian decomposition for very large teams (optimizer/lagrange.py): its pair costs must
+be the model's, its bound a bound of the full model at any prices, its plans plans that keep
+every rule, and its repair must reach plans that single moves cannot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from benchmarks.generator import generate
+from optimizer import Scenario, evaluate, recover, solve
+from optimizer import columns as columns_module
+from optimizer.columns import Pricing, lagrangian_bound, use_columns
+from optimizer.formulation import build_model
+from optimizer.instance import Instance
+from optimizer.lagrange import Lagrangian, Prices, Search, decompose, use_lagrangian
+from tests.test_columns import _full_relaxation, _scenario
+
+
+def _random_prices(lag: Lagrangian, seed: int) -> Prices:
+    rng = np.random.default_rng(seed)
+    m = lag.m
+    return Prices(
+        rng.normal(scale=0.02, size=m),
+        rng.normal(scale=0.02, size=m),
+        np.abs(rng.normal(scale=0.001, size=m)),
+        np.abs(rng.normal(scale=0.001, size=m)),
+        float(abs(rng.normal(scale=0.001))),
+        float(abs(rng.normal(scale=0.01))),
+    )
+
+
+def test_pair_costs_and_workloads_are_the_models() -> None:
+    inst = Instance(_scenario(240, 9))
+    lag = Lagrangian(inst)
+    pricing = Pricing(inst)
+    rows = np.arange(lag.n)
+    every = np.broadcast_to(np.arange(lag.m), (lag.n, lag.m))
+    # Pricing.costs is checked against the built model in test_columns.py.
+    assert np.array_equal(lag.pair_costs(rows, every), pricing.costs(0, lag.n))
+    np.testing.assert_allclose(
+        lag.workload_of(rows, every), pricing.workload_share(0, lag.n), rtol=0, atol=1e-12
+    )
+
+
+def test_each_book_totals_part_is_its_least_value_on_a_fine_grid() -> None:
+    inst = Instance(_scenario(120, 6))
+    lag = Lagrangian(inst)
+    for seed in range(4):
+        prices = _random_prices(lag, seed)
+        value, arr_load, workload_load = lag._continuous(prices)
+        expected = 0.0
+        for label, price, lo, hi, chosen in (
+            ("arr", prices.arr, lag.arr_lo, lag.arr_hi, arr_load),
+            ("workload", prices.workload, lag.workload_lo, lag.workload_hi, workload_load),
+        ):
+            for c in range(lag.m):
+                grid = np.linspace(lo[c], hi[c], 20_001)
+                load = np.zeros((len(grid), lag.m))
+                load[:, c] = grid
+                values = lag.balance(label, load)[:, c] - price[c] * grid
+                assert lo[c] - 1e-12 <= chosen[c] <= hi[c] + 1e-12
+                step = (hi[c] - lo[c]) / 20_000
+                slope = lag.share[label] + abs(price[c])
+                best = float(values.min())
+                at_chosen = float(
+                    lag.balance(label, np.where(np.arange(lag.m) == c, chosen[c], 0.0))[c]
+                    - price[c] * chosen[c]
+                )
+                assert best - slope * step - 1e-12 <= at_chosen <= best + 1e-12
+                expected += at_chosen
+        assert value == pytest.approx(expected, abs=1e-12)
+
+
+def test_any_prices_give_a_bound_of_the_proven_optimum() -> None:
+    scenario = _scenario(120, 6, time_limit_s=30, gap=0.0)
+    optimum = solve(scenario, backend="highs", time_limit_s=30)
+    assert optimum.status == "optimal" and optimum.objective is not None
+    inst = Instance(scenario)
+    lag = Lagrangian(inst)
+    zero, _, _ = lag.price_all(Prices.zero(lag.m))
+    # At zero prices: every account with its cheapest CSM, computed the other way (every row of
+    # the built model priced at 0).
+    full = build_model(inst)
+    assert zero == pytest.approx(
+        lagrangian_bound(full, np.zeros(len(full.model.rows)), Pricing(inst)), abs=1e-12
+    )
+    for seed in range(20):
+        bound, _, _ = lag.price_all(_random_prices(lag, seed))
+        assert bound <= optimum.objective + 1e-12
+
+
+def test_price_steps_approach_the_relaxation_and_never_pass_it() -> None:
+    scenario = _scenario(120, 6, time_limit_s=30, gap=0.0)
+    inst = Instance(scenario)
+    lp = _full_relaxation(build_model(inst))
+    lag = Lagrangian(inst)
+    zero, _, _ = lag.price_all(Prices.zero(lag.m))
+    outcome = decompose(inst, scenario.solver, 4.0)
+    assert outcome.bound <= lp + 1e-9
+    assert outcome.bound > zero + 0.5 * (lp - zero)  # well past the zero-price bound
+    assert outcome.choice is not None and outcome.objective is not None
+    plan = {inst.accounts[a].id: inst.csms[int(c)].id for a, c in enumerate(outcome.choice)}
+    checked = evaluate(scenario, plan)
+    assert checked.violations == []
+    # The search's objective is the model's, which the evaluator scores independently.
+    assert outcome.objective == pytest.approx(checked.objective, abs=1e-9)
+    assert outcome.objective >= lp - 1e-9
+
+
+def _two_books(**constraints: Any) -> Scenario:
+    # C01 holds the two small accounts (20K) and C02 the two large ones (200K); each book may
+    # hold two accounts and needs at least 50K. No single move can fix C01 (a third account
+    # breaks the account limit); exchanging a small and a large account can.
+    data = generate(4, 2, seed=5)
+    for k, account in enumerate(data["accounts"]):
+        account.update(
+            arr=10_000.0 if k < 2 else 100_000.0,
+            current_csm="C01" if k < 2 else "C02",
+            locked=False,
+            required_skills=[],
+        )
+    data["constraints"] = {"max_accounts_per_csm": 2, "min_arr_per_csm": 50_000, **constraints}
+    return Scenario.from_dict(data)
+
+
+def test_exchange_repairs_a_book_that_no_single_move_can() -> None:
+    scenario = _two_books()
+    assert {(v.rule, v.subject) for v in evaluate(scenario).violations} == {("min_arr", "C01")}
+    inst = Instance(scenario)
+    lag = Lagrangian(inst)
+    search = Search(lag)
+    start = np.asarray(inst.current)
+    candidates = np.broadcast_to(np.arange(lag.m), (lag.n, lag.m)).copy()
+    assert search.evaluate(start)[1] > 0
+    choice, objective = search.run(start, candidates, float("inf"))
+    assert choice is not None and objective is not None
+    plan = {inst.accounts[a].id: inst.csms[int(c)].id for a, c in enumerate(choice)}
+    checked = evaluate(scenario, plan)
+    assert checked.violations == []
+    assert objective == pytest.approx(checked.objective, abs=1e-12)
+    assert sorted(plan.values()) == ["C01", "C01", "C02", "C02"]
+    # With no move allowed at all, nothing can be repaired: no plan rather than a broken one.
+    stuck = Search(Lagrangian(Instance(_two_books(max_moves=0))))
+    assert stuck.run(start, candidates, float("inf")) == (None, None)
+
+
+def test_lagrangian_strategy_gives_a_plan_of_the_full_model_with_its_bound(
+    tmp_path: Path,
+) -> None:
+    scenario = _scenario(120, 6, time_limit_s=3, strategy="lagrangian")
+    assert use_lagrangian(Instance(scenario), scenario.solver)
+    optimum = solve(
+        scenario.replace(
+            solver=scenario.solver.model_copy(
+                update={"strategy": "full", "time_limit_s": 30, "gap": 0.0}
+            )
+        )
+    )
+    assert optimum.status == "optimal" and optimum.objective is not None
+    saved = tmp_path / "plans.sol"
+    plan = solve(scenario, solution_file=saved)
+    assert plan.status in ("optimal", "feasible")
+    assert plan.after is not None and plan.after.violations == []
+    assert plan.bound is not None and plan.objective is not None
+    assert plan.bound <= optimum.objective + 1e-9 <= plan.objective + 2e-9
+    assert "Lagrangian decomposition" in plan.message
+    # A stopped decomposed solve is recovered from the best plan it wrote.
+    assert Path(f"{saved}.plan.json").exists()
+    again = recover(scenario, saved)
+    assert again.assignment() == plan.assignment()
+
+
+def test_auto_strategy_picks_the_decomposition_above_the_huge_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = _scenario(150, 8)
+    inst = Instance(scenario)
+    assert not use_lagrangian(inst, scenario.solver)
+    monkeypatch.setattr(columns_module, "LARGE_PAIRS", 100)
+    monkeypatch.setattr(columns_module, "HUGE_PAIRS", 500)
+    assert use_lagrangian(inst, scenario.solver)
+    assert not use_columns(inst, scenario.solver)
+    monkeypatch.setattr(columns_module, "HUGE_PAIRS", 10**9)
+    assert not use_lagrangian(inst, scenario.solver)
+    assert use_columns(inst, scenario.solver)
+
+
+def test_a_sample_prices_its_accounts_as_the_full_model_does() -> None:
+    inst = Instance(_scenario(240, 9))
+    lag = Lagrangian(inst)
+    prices = _random_prices(lag, 3)
+    # Every account, in order: the very same Lagrangian.
+    whole = lag.sample(np.arange(lag.n))
+    assert whole.price_all(prices)[0] == pytest.approx(lag.price_all(prices)[0], abs=1e-12)
+    # A third of them: their pairs cost what they cost in the full model, and every book's
+    # limits and targets are scaled to the share (a book limit of 26 accounts becomes 26 / 3).
+    rows = np.arange(0, lag.n, 3)
+    part = lag.sample(rows)
+    every = np.broadcast_to(np.arange(lag.m), (len(rows), lag.m))
+    assert np.array_equal(part.pair_costs(np.arange(len(rows)), every), lag.pair_costs(rows, every))
+    share = len(rows) / lag.n
+    np.testing.assert_allclose(part.count_cap, lag.count_cap * share)
+    np.testing.assert_allclose(part.arr_hi, lag.arr_hi * share)
+    np.testing.assert_allclose(part.target["arr"], lag.target["arr"] * share)
+    _, choice, _ = part.price_all(prices)
+    totals = part.totals(choice)
+    assert float(np.sum(totals["count"])) == len(rows)

@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -978,12 +979,41 @@ class Search:
             broken = d_src_broken[:, None] + d_dst_broken + d_team
             cost = cand_costs - cost_now[:, None] + d_src_cost[:, None] + d_dst_cost
             score = cost + PENALTY * broken
-            useless = (dst == src[:, None]) | (broken > (-tol if repairing else tol))
-            useless |= ~np.isfinite(cand_costs)
+            useless_but_team = (dst == src[:, None]) | ~np.isfinite(cand_costs)
+            useless = useless_but_team | (broken > (-tol if repairing else tol))
             score[useless] = math.inf
             k = np.argmin(score, axis=1)
             best = score[rows, k]
             movers = np.flatnonzero(best < -1e-12)
+            if len(movers) == 0 and not repairing and self._budget_full(moves, moved_arr):
+                # The move budget is spent: a move that would help pairs with sending a moved
+                # account back to today's CSM where that loses less.
+                lone = d_src_broken[:, None] + d_dst_broken
+                ops = self._trades(
+                    candidates, cost, lone, d_moves, moved_now, current, useless_but_team
+                )
+                if ops:
+                    applied = self._apply(
+                        ops,
+                        choice,
+                        candidates,
+                        cand_costs,
+                        cand_work,
+                        cost_now,
+                        work_now,
+                        count,
+                        risk,
+                        arr,
+                        wl,
+                        moved_now,
+                        [moves, moved_arr],
+                        repairing,
+                        deadline,
+                        clock,
+                    )
+                    moves, moved_arr = applied[1], applied[2]
+                    if applied[0]:
+                        continue
             if len(movers) == 0:
                 # No single move to a candidate helps. Exchange two accounts between a broken
                 # book (or, once every rule holds, a book far from its balance band) and
@@ -1025,8 +1055,7 @@ class Search:
                 continue
             movers = movers[np.argsort(best[movers], kind="stable")]
             applied = self._apply(
-                movers,
-                k[movers],
+                [[(a, pick)] for a, pick in zip(movers.tolist(), k[movers].tolist(), strict=True)],
                 choice,
                 candidates,
                 cand_costs,
@@ -1109,6 +1138,52 @@ class Search:
                 moves += 1
                 moved_arr += s
         return out
+
+    def _budget_full(self, moves: float, moved_arr: float) -> bool:
+        return moves >= self.max_moves - 0.5 or moved_arr >= self.max_moved_arr - 1e-9
+
+    def _trades(
+        self,
+        candidates: np.ndarray,
+        cost: np.ndarray,
+        lone: np.ndarray,
+        d_moves: np.ndarray,
+        moved_now: np.ndarray,
+        current: np.ndarray,
+        useless: np.ndarray,
+    ) -> list[list[tuple[int, int]]]:
+        """Pairs (send a moved account back, make a new move): the most helpful new moves
+        that only the move budget blocks, with the moved accounts that lose least by going
+        back (``cost`` and ``lone`` are each candidate's change in cost and in broken book
+        rules, without the team's rules)."""
+        rows = np.arange(len(candidates))
+        fine = ~useless & (lone <= 1e-12)
+        blocked = np.where(fine & (d_moves > 0) & (cost < -1e-12), cost, math.inf)
+        k_new = np.argmin(blocked, axis=1)
+        gain = blocked[rows, k_new]
+        takers = np.flatnonzero(np.isfinite(gain))
+        back = fine & moved_now[:, None] & (candidates == current[:, None])
+        loss = np.where(back, cost, math.inf)
+        k_back = np.argmin(loss, axis=1)
+        lose = loss[rows, k_back]
+        givers = np.flatnonzero(np.isfinite(lose))
+        if len(takers) == 0 or len(givers) == 0:
+            return []
+        takers = takers[np.argsort(gain[takers], kind="stable")]
+        givers = givers[np.argsort(lose[givers], kind="stable")]
+        ops: list[list[tuple[int, int]]] = []
+        used: set[int] = set()
+        j = 0
+        for a in takers.tolist():
+            while j < len(givers) and int(givers[j]) in used | {a}:
+                j += 1
+            if j >= len(givers) or gain[a] + lose[givers[j]] >= -1e-12:
+                break
+            r = int(givers[j])
+            ops.append([(r, int(k_back[r])), (a, int(k_new[a]))])
+            used.update((a, r))
+            j += 1
+        return ops
 
     def _swap(
         self,
@@ -1292,8 +1367,7 @@ class Search:
 
     def _apply(
         self,
-        movers: np.ndarray,
-        picks: np.ndarray,
+        ops: list[list[tuple[int, int]]],
         choice: np.ndarray,
         candidates: np.ndarray,
         cand_costs: np.ndarray,
@@ -1310,8 +1384,10 @@ class Search:
         deadline: float,
         clock: Callable[[], float],
     ) -> tuple[int, float, float]:
-        """Apply the chosen moves one by one, each re-priced at the books as they are then
-        (the vectorized prices assumed no other move)."""
+        """Apply the chosen operations one by one (each one or more moves (account, candidate)
+        taken together), each re-priced exactly at the books as they are then (the vectorized
+        prices assumed no other move) and undone unless it breaks less, or breaks no more and
+        costs less."""
         lag = self.lag
         p = lag.pricing
         share = p.arr_share.tolist()
@@ -1371,13 +1447,13 @@ class Search:
             return out
 
         counts, risks, arrs, wls = count.tolist(), risk.tolist(), arr.tolist(), wl.tolist()
-        for step, (a, k) in enumerate(zip(movers.tolist(), picks.tolist(), strict=True)):
-            if step % 256 == 0 and clock() >= deadline:
-                break
+        state = [moves, moved_arr]
+
+        def shift(a: int, k: int) -> tuple[float, float, tuple[Any, ...]]:
+            """Move account a to its candidate k: the exact change in broken rules and in cost,
+            and what undoes it."""
             c = int(choice[a])
             d = int(candidates[a, k])
-            if c == d:
-                continue
             s, h, w_old, w_new = share[a], high[a], float(work_now[a]), float(cand_work[a, k])
             nc, rc, ac, wc = counts[c], risks[c], arrs[c], wls[c]
             nd, rd, ad, wd = counts[d], risks[d], arrs[d], wls[d]
@@ -1388,10 +1464,9 @@ class Search:
             was = bool(moved_now[a])
             will = bool(has_current[a]) and d != int(current[a])
             dm = float(will) - float(was)
-            d_team = team_broken(moves + dm, moved_arr + dm * s) - team_broken(moves, moved_arr)
+            mv, ma = state
+            d_team = team_broken(mv + dm, ma + dm * s) - team_broken(mv, ma)
             d_broken = src_after[0] - src_before[0] + dst_after[0] - dst_before[0] + d_team
-            if d_broken > (-1e-12 if repairing else 1e-12):
-                continue
             d_cost = (
                 float(cand_costs[a, k])
                 - float(cost_now[a])
@@ -1400,8 +1475,7 @@ class Search:
                 + dst_after[1]
                 - dst_before[1]
             )
-            if d_broken > -1e-12 and d_cost >= -1e-12:
-                continue
+            undo = (a, c, d, s, h, w_old, w_new, float(cost_now[a]), was, dm)
             choice[a] = d
             counts[c], counts[d] = nc - 1, nd + 1
             risks[c], risks[d] = rc - h, rd + h
@@ -1410,8 +1484,46 @@ class Search:
             cost_now[a] = cand_costs[a, k]
             work_now[a] = w_new
             moved_now[a] = will
-            moves += dm
-            moved_arr += dm * s
+            state[0], state[1] = mv + dm, ma + dm * s
+            return d_broken, d_cost, undo
+
+        def unshift(undo: tuple[Any, ...]) -> None:
+            a, c, d, s, h, w_old, w_new, cost, was, dm = undo
+            choice[a] = c
+            counts[c] += 1
+            counts[d] -= 1
+            risks[c] += h
+            risks[d] -= h
+            arrs[c] += s
+            arrs[d] -= s
+            wls[c] += w_old
+            wls[d] -= w_new
+            cost_now[a] = cost
+            work_now[a] = w_old
+            moved_now[a] = was
+            state[0] -= dm
+            state[1] -= dm * s
+
+        for step, op in enumerate(ops):
+            if step % 256 == 0 and clock() >= deadline:
+                break
+            if any(int(candidates[a, k]) == int(choice[a]) for a, k in op):
+                continue
+            total_broken = total_cost = 0.0
+            undos = []
+            for a, k in op:
+                d_broken, d_cost, undo = shift(a, k)
+                total_broken += d_broken
+                total_cost += d_cost
+                undos.append(undo)
+            rejected = total_broken > (-1e-12 if repairing else 1e-12) or (
+                total_broken > -1e-12 and total_cost >= -1e-12
+            )
+            if rejected:
+                for undo in reversed(undos):
+                    unshift(undo)
+                continue
             applied += 1
+        moves, moved_arr = state
         count[:], risk[:], arr[:], wl[:] = counts, risks, arrs, wls
         return applied, moves, moved_arr

@@ -289,8 +289,33 @@ def _pulp(inst, pairs, by_csm, band, limit, threads):
     return assignment, status, None, []
 
 
-def measure(size: str, runner: str, limit: float, threads: int, out: Any) -> None:
-    """One run in a fresh process; puts a Result on ``out``."""
+def measure(
+    size: str, runner: str, limit: float, threads: int, out: Any, memory_gib: float = 0.0
+) -> None:
+    """One run in a fresh process; puts a Result on ``out``. With ``memory_gib``, the process
+    (and the CBC it starts) may not use more address space than that."""
+    if memory_gib > 0:
+        cap = int(memory_gib * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    started = time.perf_counter()
+    try:
+        _measure(size, runner, limit, threads, out, started)
+    except MemoryError:
+        out.put(
+            Result(
+                size,
+                runner,
+                f"out of memory ({memory_gib:g} GiB)",
+                None,
+                None,
+                time.perf_counter() - started,
+                memory_gib * 1024,
+                None,
+            )
+        )
+
+
+def _measure(size: str, runner: str, limit: float, threads: int, out: Any, started: float) -> None:
     scenario = scenario_for(size)
     scenario = scenario.replace(
         solver={**scenario.solver.model_dump(), "time_limit_s": limit, "threads": threads}
@@ -344,6 +369,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "results")
+    parser.add_argument(
+        "--memory-gib", type=float, default=0.0, help="address-space cap per run (0: none)"
+    )
+    parser.add_argument(
+        "--wall",
+        type=float,
+        default=0.0,
+        help="stop a run after this many seconds (0: 3 x limit + 300)",
+    )
     args = parser.parse_args(argv)
     context = multiprocessing.get_context("spawn")
     rows = []
@@ -352,13 +386,23 @@ def main(argv: list[str] | None = None) -> int:
         for runner in args.runners.split(","):
             queue = context.Queue()
             process = context.Process(
-                target=measure, args=(size, runner, args.time_limit, args.threads, queue)
+                target=measure,
+                args=(size, runner, args.time_limit, args.threads, queue, args.memory_gib),
             )
+            wall = args.wall or args.time_limit * 3 + 300
+            began = time.perf_counter()
             process.start()
             try:
-                result = queue.get(timeout=args.time_limit * 3 + 300)
+                result = queue.get(timeout=wall)
             except Exception:
-                result = Result(size, runner, "crashed", None, None, 0.0, 0.0, None)
+                # No answer: stopped after the wall time, or the process died (out of memory
+                # outside Python's reach, say).
+                alive = process.is_alive()
+                if alive:
+                    process.kill()
+                waited = time.perf_counter() - began
+                status = f"no answer after {waited:.0f} s (stopped)" if alive else "crashed"
+                result = Result(size, runner, status, None, None, waited, 0.0, None)
             process.join()
             results.append(result)
             print(

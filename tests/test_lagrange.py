@@ -209,3 +209,39 @@ def test_a_sample_prices_its_accounts_as_the_full_model_does() -> None:
     _, choice, _ = part.price_all(prices)
     totals = part.totals(choice)
     assert float(np.sum(totals["count"])) == len(rows)
+
+
+def test_a_spent_move_budget_is_traded_for_a_better_move() -> None:
+    # Two accounts with C01 today; C02 retains better. The start plan spends the one allowed
+    # move on the small, safe account; moving the large, risky one instead is worth more, but
+    # only as a trade (send the first back, then move the second): neither move alone helps.
+    data = generate(2, 2, seed=5)
+    values = ((10_000.0, 0.1), (200_000.0, 0.6))
+    for account, (arr, risk) in zip(data["accounts"], values, strict=True):
+        account.update(
+            arr=arr,
+            churn_risk=risk,
+            current_csm="C01",
+            locked=False,
+            required_skills=[],
+            industry=None,
+        )
+    data["csms"][0].update(retention_rate=0.80)
+    data["csms"][1].update(retention_rate=0.95)
+    # Churn risk only: no balance, so no exchange of the two between books is ever tried.
+    data["objectives"] = {"churn_risk": 1.0, "balance": 0, "expertise": 0, "expansion": 0}
+    data["constraints"] = {"max_moves": 1}
+    scenario = Scenario.from_dict(data)
+    inst = Instance(scenario)
+    search = Search(Lagrangian(inst))
+    start = np.asarray([1, 0])
+    candidates = np.asarray([[0, 1], [0, 1]])
+    before, broken = search.evaluate(start)
+    assert broken == 0
+    choice, objective = search.run(start, candidates, float("inf"))
+    assert choice is not None and objective is not None
+    assert choice.tolist() == [0, 1]
+    plan = {inst.accounts[a].id: inst.csms[int(c)].id for a, c in enumerate(choice)}
+    checked = evaluate(scenario, plan)
+    assert checked.violations == []
+    assert objective == pytest.approx(checked.objective, abs=1e-12) and objective < before

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import EXAMPLE, ROOT
 
-from optimizer import load_scenario, solve
+from optimizer import Progress, load_scenario, solve
 
 
 def test_ctrl_c_in_the_cli_writes_the_best_plan_so_far(tmp_path: Path) -> None:
@@ -67,3 +67,23 @@ def test_a_cpsat_solve_leaves_ctrl_c_to_python() -> None:
     except KeyboardInterrupt:
         caught = True
     assert caught
+
+
+def test_ctrl_c_during_a_decomposed_solve_returns_its_best_plan() -> None:
+    scenario = load_scenario(EXAMPLE)
+    scenario = scenario.replace(
+        solver={**scenario.solver.model_dump(), "threads": 1, "strategy": "lagrangian"}
+    )
+
+    def interrupt_at_the_first_plan(progress: Progress) -> None:
+        if progress.incumbent is not None:  # the first plan comes after 30% of the limit
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
+
+    started = time.monotonic()
+    plan = solve(scenario, time_limit_s=30, progress=interrupt_at_the_first_plan)
+    assert time.monotonic() - started < 20  # well before the 30 s limit
+    assert plan.status == "feasible"
+    assert plan.message.startswith("Interrupted: the best plan found so far")
+    assert plan.after is not None and plan.after.violations == []
+    assert plan.bound is not None and plan.objective is not None
+    assert plan.bound <= plan.objective

@@ -568,8 +568,9 @@ def decompose(
         ascent.run(until, upper, stop, on_bound=improved)
         best_prices = ascent.best_prices
 
-    def deal(until: float) -> None:
-        """A plan from the best prices: deal the accounts, repair and improve by search."""
+    def deal(until: float) -> np.ndarray:
+        """A plan from the best prices: deal the accounts, repair and improve by search.
+        Returns the candidates it used."""
         nonlocal best_bound
         value, _, fresh = lag.price_all(best_prices)
         if value > best_bound:
@@ -585,17 +586,22 @@ def decompose(
         consider(*found)
         if plan is not None and not stopped():
             consider(*search.run(plan, merged, until, stop))
+        return merged
 
     # Prices first, then a plan from them; more prices (aiming at that plan's value), and a
-    # last plan from the best prices; today's books, repaired, if no plan came out.
+    # last plan from the best prices. A plan comes first: if the first one is not repaired in
+    # its time, its repair goes on (then today's books, repaired) instead of more prices.
     ascend(start + seconds * FIRST_DUAL_SHARE)
-    deal(start + seconds * FIRST_PLAN_SHARE)
+    used = deal(start + seconds * FIRST_PLAN_SHARE)
     say(f"first plan: bound {best_bound:.6g}, plan {plan_value}, {clock() - start:.1f} s")
-    ascend(start + seconds * DUAL_SHARE)
-    if not stopped():
-        deal(deadline)
+    if plan is None and search.partial is not None and not stopped():
+        consider(*search.run(search.partial, used, deadline, stop))
+    if plan is not None:
+        ascend(start + seconds * DUAL_SHARE)
+        if not stopped():
+            deal(deadline)
     if plan is None and not stopped():
-        consider(*search.run(_start_choice(lag, warm), candidates, deadline, stop))
+        consider(*search.run(_start_choice(lag, warm), used, deadline, stop))
     steps, full_pricings = ascent.steps, ascent.full
     say(
         f"{steps} price steps, {full_pricings} full pricings: bound {best_bound:.6g}, "
@@ -865,6 +871,8 @@ class Search:
             max(self.max_moved_arr, 1e-9) if math.isfinite(self.max_moved_arr) else 1.0
         )
         self.has_current = p.current >= 0
+        #: Where the last :meth:`run` ended (repaired or not), to go on from.
+        self.partial: np.ndarray | None = None
 
     # -------------------------------------------------------------- per-book cost, vectorized
     def _broken(
@@ -1076,6 +1084,7 @@ class Search:
             if applied[0] == 0 and not repairing:
                 break
         objective, broken_total = self.evaluate(choice)
+        self.partial = choice
         if broken_total > 1e-9:
             return None, None
         return choice, objective

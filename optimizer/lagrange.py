@@ -193,7 +193,6 @@ class Lagrangian:
             "workload": np.asarray(inst.workload_target) / inst.workload_unit,
         }
         current = p.current
-        rows = np.arange(n)
         has = current >= 0
         self.stay_ok = has.copy()
         self.stay_ok[has] = p.eligible[p.group[has], current[has]]
@@ -216,7 +215,6 @@ class Lagrangian:
         self._static: np.ndarray | None = None
         #: For a sample (see :meth:`sample`): each account's position in the instance.
         self._origin: np.ndarray | None = None
-        del rows
 
     def sample(self, rows: np.ndarray) -> Lagrangian:
         """The same model on the accounts ``rows`` (a share f of them) with every book's and
@@ -532,7 +530,8 @@ def decompose(
 
     # Before any plan, the Polyak steps aim below today's books' value (which breaks rules
     # perhaps, but is a fair guess of the scale), or twice the bound.
-    estimate, _ = search.evaluate(_start_choice(lag, warm))
+    today = _start_choice(lag, warm)
+    estimate, _ = search.evaluate(today)
     if not estimate > best_bound + 1e-9:
         estimate = abs(best_bound) * 2 + 1e-3
 
@@ -571,11 +570,9 @@ def decompose(
     def deal(until: float) -> np.ndarray:
         """A plan from the best prices: deal the accounts, repair and improve by search.
         Returns the candidates it used."""
-        nonlocal best_bound
         value, _, fresh = lag.price_all(best_prices)
         if value > best_bound:
-            best_bound = value
-            shared["bound"] = best_bound
+            improved(value)
         merged = _merge(fresh, plan)
         dealt = search.greedy(best_prices, merged)
         if log is not None:
@@ -601,7 +598,7 @@ def decompose(
         if not stopped():
             deal(deadline)
     if plan is None and not stopped():
-        consider(*search.run(_start_choice(lag, warm), used, deadline, stop))
+        consider(*search.run(today, used, deadline, stop))
     steps, full_pricings = ascent.steps, ascent.full
     say(
         f"{steps} price steps, {full_pricings} full pricings: bound {best_bound:.6g}, "
@@ -618,11 +615,8 @@ def _start_choice(lag: Lagrangian, warm: dict[int, int] | None) -> np.ndarray:
         if 0 <= c < lag.m and p.eligible[p.group[a], c]:
             out[a] = c
     missing = np.flatnonzero(out < 0)
-    for lo in range(0, len(missing), BLOCK):
-        rows = missing[lo : lo + BLOCK]
-        costs = np.vstack([p.costs(int(a), int(a) + 1) for a in rows]) if len(rows) else None
-        if costs is not None:
-            out[rows] = np.argmin(costs, axis=1)
+    if len(missing):
+        out[missing] = np.argmin(lag._static_costs()[missing], axis=1)
     return out
 
 
@@ -845,6 +839,42 @@ class Ascent:
             self.prices = moved
 
 
+@dataclass
+class _Books:
+    """A plan during the search and what it adds up to: per account its CSM, pair cost,
+    workload and whether it moved; per book its totals; the team's moves and moved ARR."""
+
+    choice: np.ndarray
+    cost: np.ndarray
+    work: np.ndarray
+    moved: np.ndarray
+    count: np.ndarray
+    risk: np.ndarray
+    arr: np.ndarray
+    wl: np.ndarray
+    moves: float
+    moved_arr: float
+
+
+@dataclass
+class _Candidates:
+    """Each account's candidate CSMs with the pair's cost, workload and whether taking it
+    counts as a move."""
+
+    csm: np.ndarray
+    cost: np.ndarray
+    work: np.ndarray
+    moved: np.ndarray
+
+    def extend(self, lag: Lagrangian, has_current: np.ndarray, extra: np.ndarray) -> None:
+        rows = np.arange(len(extra))
+        self.csm = np.hstack([self.csm, extra])
+        self.cost = np.hstack([self.cost, lag.pair_costs(rows, extra)])
+        self.work = np.hstack([self.work, lag.workload_of(rows, extra)])
+        current = lag.pricing.current
+        self.moved = np.hstack([self.moved, has_current[:, None] & (extra != current[:, None])])
+
+
 class Search:
     """Local search over single account moves: the model's exact objective, and never more
     broken rules (a move is taken when it breaks less, or breaks no more and costs less)."""
@@ -936,111 +966,68 @@ class Search:
         ends; the plan and its objective if it keeps every rule, else ``(None, None)``."""
         lag = self.lag
         p = lag.pricing
-        n = lag.n
-        rows = np.arange(n)
-        choice = choice.copy()
-        cand_costs = lag.pair_costs(rows, candidates)
-        cand_work = lag.workload_of(rows, candidates)
-        cost_now = lag.pair_costs(rows, choice[:, None])[:, 0]
-        work_now = lag.workload_of(rows, choice[:, None])[:, 0]
-        t = lag.totals(choice)
-        count = np.asarray(t["count"]).copy()
-        risk = np.asarray(t["risk"]).copy()
-        arr = np.asarray(t["arr"]).copy()
-        wl = np.asarray(t["workload"]).copy()
-        current = p.current
-        share = p.arr_share
-        high = p.high_risk
-        moved_now = self.has_current & (choice != current)
-        moves = float(moved_now.sum())
-        moved_arr = float(share[moved_now].sum())
+        rows = np.arange(lag.n)
+        current, share, high = p.current, p.arr_share, p.high_risk
+        books = self._books(choice.copy())
         # Moving to a candidate changes the move count by +1 (leaving today's CSM), -1 (going
         # back to it) or 0.
-        cand_moved = self.has_current[:, None] & (candidates != current[:, None])
+        cands = _Candidates(
+            candidates,
+            lag.pair_costs(rows, candidates),
+            lag.workload_of(rows, candidates),
+            self.has_current[:, None] & (candidates != current[:, None]),
+        )
         tol = 1e-12
         widened = 0
         while clock() < deadline and not (stop is not None and stop.is_set()):
             # Repair first: while a rule is broken, only moves that break less are taken.
-            repairing = self.evaluate(choice)[1] > 1e-9
-            src = choice
+            repairing = self.evaluate(books.choice)[1] > 1e-9
+            src = books.choice
+            count, risk, arr, wl = books.count, books.risk, books.arr, books.wl
             d_src_broken = self._broken(
-                src, count[src] - 1, risk[src] - high, arr[src] - share, wl[src] - work_now
+                src, count[src] - 1, risk[src] - high, arr[src] - share, wl[src] - books.work
             ) - self._broken(src, count[src], risk[src], arr[src], wl[src])
-            d_src_cost = self._balance(src, arr[src] - share, wl[src] - work_now) - self._balance(
+            d_src_cost = self._balance(src, arr[src] - share, wl[src] - books.work) - self._balance(
                 src, arr[src], wl[src]
             )
-            dst = candidates
+            dst = cands.csm
             d_dst_broken = self._broken(
                 dst,
                 count[dst] + 1,
                 risk[dst] + high[:, None],
                 arr[dst] + share[:, None],
-                wl[dst] + cand_work,
+                wl[dst] + cands.work,
             ) - self._broken(dst, count[dst], risk[dst], arr[dst], wl[dst])
             d_dst_cost = self._balance(
-                dst, arr[dst] + share[:, None], wl[dst] + cand_work
+                dst, arr[dst] + share[:, None], wl[dst] + cands.work
             ) - self._balance(dst, arr[dst], wl[dst])
-            d_moves = cand_moved.astype(float) - moved_now[:, None]
+            d_moves = cands.moved.astype(float) - books.moved[:, None]
             d_team = self._team_broken(
-                moves + d_moves, moved_arr + d_moves * share[:, None]
-            ) - self._team_broken(moves, moved_arr)
+                books.moves + d_moves, books.moved_arr + d_moves * share[:, None]
+            ) - self._team_broken(books.moves, books.moved_arr)
             broken = d_src_broken[:, None] + d_dst_broken + d_team
-            cost = cand_costs - cost_now[:, None] + d_src_cost[:, None] + d_dst_cost
+            cost = cands.cost - books.cost[:, None] + d_src_cost[:, None] + d_dst_cost
             score = cost + PENALTY * broken
-            useless_but_team = (dst == src[:, None]) | ~np.isfinite(cand_costs)
+            useless_but_team = (dst == src[:, None]) | ~np.isfinite(cands.cost)
             useless = useless_but_team | (broken > (-tol if repairing else tol))
             score[useless] = math.inf
             k = np.argmin(score, axis=1)
             best = score[rows, k]
             movers = np.flatnonzero(best < -1e-12)
-            if len(movers) == 0 and not repairing and self._budget_full(moves, moved_arr):
+            if len(movers) == 0 and not repairing and self._budget_full(books):
                 # The move budget is spent: a move that would help pairs with sending a moved
                 # account back to today's CSM where that loses less.
                 lone = d_src_broken[:, None] + d_dst_broken
-                ops = self._trades(
-                    candidates, cost, lone, d_moves, moved_now, current, useless_but_team
-                )
-                if ops:
-                    applied = self._apply(
-                        ops,
-                        choice,
-                        candidates,
-                        cand_costs,
-                        cand_work,
-                        cost_now,
-                        work_now,
-                        count,
-                        risk,
-                        arr,
-                        wl,
-                        moved_now,
-                        [moves, moved_arr],
-                        repairing,
-                        deadline,
-                        clock,
-                    )
-                    moves, moved_arr = applied[1], applied[2]
-                    if applied[0]:
-                        continue
+                ops = self._trades(cands, cost, lone, d_moves, books.moved, useless_but_team)
+                if ops and self._apply(ops, books, cands, repairing, deadline, clock):
+                    continue
             if len(movers) == 0:
                 # No single move to a candidate helps. Exchange two accounts between a broken
                 # book (or, once every rule holds, a book far from its balance band) and
                 # another one: a book at its account limit can only change that way.
                 swapped = 0
                 while clock() < deadline and not (stop is not None and stop.is_set()):
-                    done, moves, moved_arr = self._swap(
-                        choice,
-                        count,
-                        risk,
-                        arr,
-                        wl,
-                        cost_now,
-                        work_now,
-                        moved_now,
-                        moves,
-                        moved_arr,
-                        improve=not repairing,
-                    )
+                    done = self._swap(books, improve=not repairing)
                     swapped += done
                     if not done or (not repairing and swapped >= SWAP_ROUND):
                         break
@@ -1051,43 +1038,40 @@ class Search:
                 # Then look further: to every CSM for the accounts of books over a limit, to
                 # the books under a minimum (or under their balance band) for every account.
                 widened += 1
-                extra = self._widen(choice, count, risk, arr, wl, improve=not repairing)
+                extra = self._widen(books, improve=not repairing)
                 if extra.shape[1] == 0:
                     break
-                candidates = np.hstack([candidates, extra])
-                cand_costs = np.hstack([cand_costs, lag.pair_costs(rows, extra)])
-                cand_work = np.hstack([cand_work, lag.workload_of(rows, extra)])
-                cand_moved = np.hstack(
-                    [cand_moved, self.has_current[:, None] & (extra != current[:, None])]
-                )
+                cands.extend(lag, self.has_current, extra)
                 continue
             movers = movers[np.argsort(best[movers], kind="stable")]
-            applied = self._apply(
-                [[(a, pick)] for a, pick in zip(movers.tolist(), k[movers].tolist(), strict=True)],
-                choice,
-                candidates,
-                cand_costs,
-                cand_work,
-                cost_now,
-                work_now,
-                count,
-                risk,
-                arr,
-                wl,
-                moved_now,
-                [moves, moved_arr],
-                repairing,
-                deadline,
-                clock,
-            )
-            moves, moved_arr = applied[1], applied[2]
-            if applied[0] == 0 and not repairing:
+            ops = [[(a, pick)] for a, pick in zip(movers.tolist(), k[movers].tolist(), strict=True)]
+            applied = self._apply(ops, books, cands, repairing, deadline, clock)
+            if applied == 0 and not repairing:
                 break
-        objective, broken_total = self.evaluate(choice)
-        self.partial = choice
+        objective, broken_total = self.evaluate(books.choice)
+        self.partial = books.choice
         if broken_total > 1e-9:
             return None, None
-        return choice, objective
+        return books.choice, objective
+
+    def _books(self, choice: np.ndarray) -> _Books:
+        """The search's state for ``choice`` (which it then changes in place)."""
+        lag = self.lag
+        rows = np.arange(lag.n)
+        t = lag.totals(choice)
+        moved = self.has_current & (choice != lag.pricing.current)
+        return _Books(
+            choice=choice,
+            cost=lag.pair_costs(rows, choice[:, None])[:, 0],
+            work=lag.workload_of(rows, choice[:, None])[:, 0],
+            moved=moved,
+            count=np.asarray(t["count"]).copy(),
+            risk=np.asarray(t["risk"]).copy(),
+            arr=np.asarray(t["arr"]).copy(),
+            wl=np.asarray(t["workload"]).copy(),
+            moves=float(moved.sum()),
+            moved_arr=float(lag.pricing.arr_share[moved].sum()),
+        )
 
     def greedy(self, prices: Prices, candidates: np.ndarray) -> np.ndarray:
         """Deal the accounts one by one, most to lose first, each to its cheapest candidate at
@@ -1148,30 +1132,30 @@ class Search:
                 moved_arr += s
         return out
 
-    def _budget_full(self, moves: float, moved_arr: float) -> bool:
-        return moves >= self.max_moves - 0.5 or moved_arr >= self.max_moved_arr - 1e-9
+    def _budget_full(self, books: _Books) -> bool:
+        return books.moves >= self.max_moves - 0.5 or books.moved_arr >= self.max_moved_arr - 1e-9
 
     def _trades(
         self,
-        candidates: np.ndarray,
+        cands: _Candidates,
         cost: np.ndarray,
         lone: np.ndarray,
         d_moves: np.ndarray,
         moved_now: np.ndarray,
-        current: np.ndarray,
         useless: np.ndarray,
     ) -> list[list[tuple[int, int]]]:
         """Pairs (send a moved account back, make a new move): the most helpful new moves
         that only the move budget blocks, with the moved accounts that lose least by going
         back (``cost`` and ``lone`` are each candidate's change in cost and in broken book
         rules, without the team's rules)."""
-        rows = np.arange(len(candidates))
+        rows = np.arange(len(cands.csm))
+        current = self.lag.pricing.current
         fine = ~useless & (lone <= 1e-12)
         blocked = np.where(fine & (d_moves > 0) & (cost < -1e-12), cost, math.inf)
         k_new = np.argmin(blocked, axis=1)
         gain = blocked[rows, k_new]
         takers = np.flatnonzero(np.isfinite(gain))
-        back = fine & moved_now[:, None] & (candidates == current[:, None])
+        back = fine & moved_now[:, None] & (cands.csm == current[:, None])
         loss = np.where(back, cost, math.inf)
         k_back = np.argmin(loss, axis=1)
         lose = loss[rows, k_back]
@@ -1194,30 +1178,18 @@ class Search:
             j += 1
         return ops
 
-    def _swap(
-        self,
-        choice: np.ndarray,
-        count: np.ndarray,
-        risk: np.ndarray,
-        arr: np.ndarray,
-        wl: np.ndarray,
-        cost_now: np.ndarray,
-        work_now: np.ndarray,
-        moved_now: np.ndarray,
-        moves: float,
-        moved_arr: float,
-        improve: bool = False,
-    ) -> tuple[int, float, float]:
+    def _swap(self, books: _Books, improve: bool = False) -> int:
         """For each broken book (a few), the exchange of one of its accounts with one account
         of another book that breaks least (then costs least); applied when it breaks less.
         With ``improve`` (every rule holds), the books furthest from their balance band
-        instead, and exchanges that break nothing and cost less. Returns the exchanges made
-        and the team's moves and moved ARR after them."""
+        instead, and exchanges that break nothing and cost less. Returns the exchanges made."""
         lag = self.lag
         p = lag.pricing
         every = np.arange(lag.m)
         share, high, current = p.arr_share, p.high_risk, p.current
-        rng = np.random.default_rng(len(choice) + int(moves))
+        choice, count, risk, arr, wl = books.choice, books.count, books.risk, books.arr, books.wl
+        cost_now, work_now, moved_now = books.cost, books.work, books.moved
+        rng = np.random.default_rng(len(choice) + int(books.moves))
         done = 0
         broken_now = self._broken(every, count, risk, arr, wl)
         rank = self._balance(every, arr, wl) if improve else broken_now
@@ -1267,9 +1239,9 @@ class Search:
             ) - moved_now[tried][:, None].astype(float)
             dm = step_a + step_b[None, :]
             dma = step_a * sa + step_b[None, :] * sb
-            d_broken += self._team_broken(moves + dm, moved_arr + dma) - self._team_broken(
-                moves, moved_arr
-            )
+            d_broken += self._team_broken(
+                books.moves + dm, books.moved_arr + dma
+            ) - self._team_broken(books.moves, books.moved_arr)
             d_cost = (
                 pc_ad
                 + pc_bc[None, :]
@@ -1294,52 +1266,55 @@ class Search:
                 continue
             _, a, b = best
             db = int(choice[b])
-            for account, source, target in ((a, c, db), (b, db, c)):
-                w_new = float(lag.workload_of(np.asarray([account]), np.asarray([[target]]))[0, 0])
-                cost = float(lag.pair_costs(np.asarray([account]), np.asarray([[target]]))[0, 0])
-                count[source] -= 1
-                count[target] += 1
-                risk[source] -= high[account]
-                risk[target] += high[account]
-                arr[source] -= share[account]
-                arr[target] += share[account]
-                wl[source] -= work_now[account]
-                wl[target] += w_new
-                will = bool(self.has_current[account]) and target != current[account]
-                dm = float(will) - float(moved_now[account])
-                moves += dm
-                moved_arr += dm * share[account]
-                moved_now[account] = will
-                choice[account] = target
-                cost_now[account] = cost
-                work_now[account] = w_new
+            self._move(books, a, db)
+            self._move(books, b, c)
             done += 1
             broken_now = self._broken(every, count, risk, arr, wl)
-        return done, moves, moved_arr
+        return done
 
-    def _widen(
-        self,
-        choice: np.ndarray,
-        count: np.ndarray,
-        risk: np.ndarray,
-        arr: np.ndarray,
-        wl: np.ndarray,
-        improve: bool = False,
-    ) -> np.ndarray:
+    def _move(self, books: _Books, a: int, target: int) -> None:
+        """Move account ``a`` to CSM ``target`` in ``books``."""
+        lag = self.lag
+        p = lag.pricing
+        source = int(books.choice[a])
+        pair = (np.asarray([a]), np.asarray([[target]]))
+        work = float(lag.workload_of(*pair)[0, 0])
+        s, h = p.arr_share[a], p.high_risk[a]
+        books.count[source] -= 1
+        books.count[target] += 1
+        books.risk[source] -= h
+        books.risk[target] += h
+        books.arr[source] -= s
+        books.arr[target] += s
+        books.wl[source] -= books.work[a]
+        books.wl[target] += work
+        will = bool(self.has_current[a]) and target != p.current[a]
+        dm = float(will) - float(books.moved[a])
+        books.moves += dm
+        books.moved_arr += dm * s
+        books.moved[a] = will
+        books.choice[a] = target
+        books.cost[a] = float(lag.pair_costs(*pair)[0, 0])
+        books.work[a] = work
+
+    def _widen(self, books: _Books, improve: bool = False) -> np.ndarray:
         """Extra candidate columns for the repair: each account of a book over a limit gets
         the CSMs (among all) where it would break least and cost least; every account gets the
         books under a minimum (a few of them). With ``improve`` (every rule holds): every
         account gets the books furthest under their balance band."""
         lag = self.lag
         n, m = lag.n, lag.m
+        choice, count, risk, arr, wl = books.choice, books.count, books.risk, books.arr, books.wl
         if improve:
             short = np.maximum(self.arr_down - arr, 0) * lag.share["arr"]
             if lag.share["workload"]:
                 short += np.maximum(self.workload_down - wl, 0) * lag.share["workload"]
-            books = [c for c in np.argsort(-short, kind="stable")[:WIDEN_UNDER] if short[c] > 0]
-            if not books:
+            short_books = [
+                c for c in np.argsort(-short, kind="stable")[:WIDEN_UNDER] if short[c] > 0
+            ]
+            if not short_books:
                 return np.empty((n, 0), dtype=np.int64)
-            return np.stack([np.full(n, c) for c in books], axis=1).astype(np.int64)
+            return np.stack([np.full(n, c) for c in short_books], axis=1).astype(np.int64)
         over = (count > lag.count_cap) | (risk > lag.risk_cap) | (arr > lag.arr_hi + 1e-12)
         under = arr < lag.arr_lo - 1e-12
         if lag.has_workload:
@@ -1377,33 +1352,25 @@ class Search:
     def _apply(
         self,
         ops: list[list[tuple[int, int]]],
-        choice: np.ndarray,
-        candidates: np.ndarray,
-        cand_costs: np.ndarray,
-        cand_work: np.ndarray,
-        cost_now: np.ndarray,
-        work_now: np.ndarray,
-        count: np.ndarray,
-        risk: np.ndarray,
-        arr: np.ndarray,
-        wl: np.ndarray,
-        moved_now: np.ndarray,
-        team: list[float],
+        books: _Books,
+        cands: _Candidates,
         repairing: bool,
         deadline: float,
         clock: Callable[[], float],
-    ) -> tuple[int, float, float]:
+    ) -> int:
         """Apply the chosen operations one by one (each one or more moves (account, candidate)
         taken together), each re-priced exactly at the books as they are then (the vectorized
         prices assumed no other move) and undone unless it breaks less, or breaks no more and
-        costs less."""
+        costs less. Returns how many were applied. (The books' totals are plain floats here:
+        this loop runs once per move, where numpy's per-element cost would dominate.)"""
         lag = self.lag
         p = lag.pricing
         share = p.arr_share.tolist()
         high = p.high_risk.tolist()
         current = p.current
         has_current = self.has_current
-        moves, moved_arr = team
+        choice, cost_now, work_now, moved_now = books.choice, books.cost, books.work, books.moved
+        candidates, cand_costs, cand_work = cands.csm, cands.cost, cands.work
         applied = 0
 
         cap, cap_scale = self.count_cap.tolist(), self.count_scale.tolist()
@@ -1455,8 +1422,9 @@ class Search:
                 out += (ma - max_moved) / moved_scale
             return out
 
-        counts, risks, arrs, wls = count.tolist(), risk.tolist(), arr.tolist(), wl.tolist()
-        state = [moves, moved_arr]
+        counts, risks = books.count.tolist(), books.risk.tolist()
+        arrs, wls = books.arr.tolist(), books.wl.tolist()
+        state = [books.moves, books.moved_arr]
 
         def shift(a: int, k: int) -> tuple[float, float, tuple[Any, ...]]:
             """Move account a to its candidate k: the exact change in broken rules and in cost,
@@ -1533,6 +1501,6 @@ class Search:
                     unshift(undo)
                 continue
             applied += 1
-        moves, moved_arr = state
-        count[:], risk[:], arr[:], wl[:] = counts, risks, arrs, wls
-        return applied, moves, moved_arr
+        books.moves, books.moved_arr = state
+        books.count[:], books.risk[:], books.arr[:], books.wl[:] = counts, risks, arrs, wls
+        return applied

@@ -277,18 +277,7 @@ def solve(
         )
     if raw.values is None:
         message = "No better plan was found in time; the current assignment, which keeps every rule, is returned."
-    rows, held, note = _rows(inst, assignment, before)
-    return finish(
-        status,
-        message,
-        bound=bound,
-        gap=gap,
-        assignments=rows,
-        after=after,
-        held=held,
-        held_note=note,
-        **_action(inst, before, after, rows),
-    )
+    return _finish_plan(finish, inst, before, after, assignment, status, message, bound, gap)
 
 
 def _solve_decomposed(
@@ -341,9 +330,7 @@ def _solve_decomposed(
     bound = best.get("bound")
     bound = None if bound is None or not math.isfinite(bound) else float(bound)
     if choice is not None:
-        assignment = {
-            inst.accounts[a].id: inst.csms[int(c)].id for a, c in enumerate(choice.tolist())
-        }
+        assignment = _assignment_of(inst, choice)
     elif before.feasible:
         assignment = {a.id: a.current_csm for a in inst.accounts if a.current_csm is not None}
     else:
@@ -368,6 +355,21 @@ def _solve_decomposed(
         " Large-team strategy: Lagrangian decomposition (every pair priced, no linear program); "
         "the bound is the full model's."
     )
+    return _finish_plan(finish, inst, before, after, assignment, status, message, bound, gap)
+
+
+def _finish_plan(
+    finish: Callable[..., Plan],
+    inst: Instance,
+    before: Evaluation,
+    after: Evaluation,
+    assignment: dict[str, str],
+    status: str,
+    message: str,
+    bound: float | None,
+    gap: float | None,
+) -> Plan:
+    """The plan of ``assignment``: its rows with their explanations, impact and transition."""
     rows, held, note = _rows(inst, assignment, before)
     return finish(
         status,
@@ -382,9 +384,14 @@ def _solve_decomposed(
     )
 
 
+def _assignment_of(inst: Instance, choice: Any) -> dict[str, str]:
+    """Account id -> CSM id for a choice of CSM positions."""
+    return {inst.accounts[a].id: inst.csms[int(c)].id for a, c in enumerate(choice.tolist())}
+
+
 def _write_plan(inst: Instance, choice: Any, objective: float | None, path: str) -> None:
     """The best plan so far of a decomposed solve, for :func:`recover` (replaced atomically)."""
-    plan = {inst.accounts[a].id: inst.csms[int(c)].id for a, c in enumerate(choice.tolist())}
+    plan = _assignment_of(inst, choice)
     partial = f"{path}.part"
     Path(partial).write_text(
         json.dumps({"objective": objective, "assignment": plan}), encoding="utf-8"

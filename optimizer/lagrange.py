@@ -355,8 +355,10 @@ class Lagrangian:
 
     def constant(self, prices: Prices) -> float:
         """The prices times the limits they relax (finite limits only)."""
-        out = -float(np.where(np.isfinite(self.count_cap), prices.count * self.count_cap, 0).sum())
-        out -= float(np.where(np.isfinite(self.risk_cap), prices.risk * self.risk_cap, 0).sum())
+        finite = np.isfinite(self.count_cap)
+        out = -float((prices.count * np.where(finite, self.count_cap, 0)).sum())
+        finite = np.isfinite(self.risk_cap)
+        out -= float((prices.risk * np.where(finite, self.risk_cap, 0)).sum())
         if self.moves_floor is not None:
             out += prices.moves * self.moves_floor
         if self.moved_arr_floor is not None:

@@ -39,6 +39,9 @@ MIN_LNS_LIMIT_S = 2.0
 COLUMN_SHARE = 0.6
 #: Share of the time left after column generation for rounding its relaxation into a plan.
 ROUND_SHARE = 0.2
+#: Share of the time left that the decomposition's search may take to find a first plan when
+#: branch and bound has none by half time.
+SEARCH_SHARE = 0.4
 
 
 def solve(
@@ -209,9 +212,23 @@ def solve(
             )
         left = settings.time_limit_s - (time.perf_counter() - start)
         if lns and raw.values is None and raw.status == "no_solution" and left > 1.0:
-            # No plan yet to improve: give branch and bound the rest of the time instead.
-            rest = settings.model_copy(update={"time_limit_s": left})
-            raw = solver.solve(built.model, rest, hint=hint, progress=tracked, solution_file=saving)
+            # No plan from branch and bound by half time: the decomposition's repair-first
+            # search (optimizer/lagrange.py) looks for one, for the neighbourhood search to
+            # improve; if it finds none, branch and bound gets the rest of the time.
+            found = _searched_plan(
+                built, settings, start_plan, left * SEARCH_SHARE, raw.bound, stop
+            )
+            left = settings.time_limit_s - (time.perf_counter() - start)
+            if found is not None:
+                value = objective_of(built, found[0])
+                raw = RawSolution("feasible", found[0], value, found[1], raw.seconds)
+                if saving is not None:
+                    append_solution(saving, value, found[0])
+            elif left > 1.0:
+                rest = settings.model_copy(update={"time_limit_s": left})
+                raw = solver.solve(
+                    built.model, rest, hint=hint, progress=tracked, solution_file=saving
+                )
         if lns and raw.status == "feasible" and raw.values is not None:
             values, _ = improve(
                 built,
@@ -515,6 +532,39 @@ def recover(
         **_action(inst, before, after, rows),
         **common,
     )
+
+
+def _searched_plan(
+    built: AssignmentModel,
+    settings: Any,
+    start_plan: Mapping[str, str | None],
+    seconds: float,
+    bound: float | None,
+    stop: threading.Event,
+) -> tuple[list[float], float | None] | None:
+    """A plan of ``built`` (the full model) from the decomposition's search within ``seconds``,
+    and the better of ``bound`` and the decomposition's own bound (both the full model's);
+    ``None`` if it finds no plan keeping every rule."""
+    inst = built.instance
+    started = time.perf_counter()
+    outcome = decompose(inst, settings, seconds, warm=_positions(inst, start_plan), stop=stop)
+    if outcome.choice is None:
+        return None
+    point = [0.0] * len(built.model.variables)
+    for a, c in enumerate(outcome.choice.tolist()):
+        var = built.x.get((a, int(c)))
+        if var is None:
+            return None
+        point[var] = 1.0
+    # Every account placed: the remaining (continuous) variables follow from the placement.
+    left = max(seconds - (time.perf_counter() - started), 1.0)
+    values = round_point(built, point, settings, left)
+    if values is None:
+        return None
+    best = outcome.bound if math.isfinite(outcome.bound) else None
+    if bound is not None:
+        best = bound if best is None else max(best, bound)
+    return values, best
 
 
 def _positions(inst: Instance, plan: Mapping[str, str | None]) -> dict[int, int]:

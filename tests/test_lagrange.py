@@ -245,3 +245,33 @@ def test_a_spent_move_budget_is_traded_for_a_better_move() -> None:
     checked = evaluate(scenario, plan)
     assert checked.violations == []
     assert objective == pytest.approx(checked.objective, abs=1e-12) and objective < before
+
+
+def test_the_search_gives_branch_and_bound_a_plan_of_the_full_model() -> None:
+    # When branch and bound has no plan by half time, solve() asks the decomposition's search
+    # for one: it must be a solution of the full model (every variable, not only the
+    # placements), score as the evaluator scores it, and come with a bound of the optimum.
+    from threading import Event
+
+    from optimizer.lns import objective_of
+    from optimizer.solve import _searched_plan
+
+    scenario = _scenario(120, 6, time_limit_s=30, strategy="full")
+    optimum = solve(scenario.replace(solver=scenario.solver.model_copy(update={"gap": 0.0})))
+    assert optimum.status == "optimal" and optimum.objective is not None
+    inst = Instance(scenario)
+    built = build_model(inst)
+    start_plan = {a: c for a, c in scenario.current_assignment().items()}
+    found = _searched_plan(built, scenario.solver, start_plan, 3.0, None, Event())
+    assert found is not None
+    values, bound = found
+    assert len(values) == len(built.model.variables)
+    assignment = built.assignment(values)
+    assert len(assignment) == len(scenario.accounts)
+    scored = evaluate(scenario, assignment)
+    assert scored.violations == []
+    assert objective_of(built, values) == pytest.approx(scored.objective, abs=1e-6)
+    assert bound is not None and bound <= optimum.objective + 1e-9 <= scored.objective + 2e-9
+    # A bound from branch and bound that is better than the decomposition's is kept.
+    again = _searched_plan(built, scenario.solver, start_plan, 3.0, optimum.objective, Event())
+    assert again is not None and again[1] == pytest.approx(optimum.objective)

@@ -80,6 +80,8 @@ TARGET_SHARE = 0.1
 FIRST_DUAL_SHARE = 0.3
 FIRST_PLAN_SHARE = 0.5
 DUAL_SHARE = 0.8
+#: Most of the time that repairing today's books (the first plan) may take.
+TODAY_SHARE = 0.8
 
 
 def use_lagrangian(inst: Instance, settings: SolverSettings) -> bool:
@@ -530,10 +532,19 @@ def decompose(
             shared["choice"], shared["objective"] = plan, plan_value
             report()
 
+    # A plan first: today's books (or the warm start), repaired where they break a rule, so
+    # that even a short time limit ends with a plan (250,000 accounts: about 15 s).
+    today = _start_choice(lag, warm)
+    estimate, broken = search.evaluate(today)
+    if broken <= 1e-9:
+        consider(today, estimate)
+    else:
+        until = start + seconds * TODAY_SHARE
+        consider(*search.run(today, candidates, until, stop, clock, repair_only=True))
+        say(f"today's books repaired: {plan_value}, {clock() - start:.1f} s")
+    today_partial = today if search.partial is None else search.partial
     # Before any plan, the Polyak steps aim below today's books' value (which breaks rules
     # perhaps, but is a fair guess of the scale), or twice the bound.
-    today = _start_choice(lag, warm)
-    estimate, _ = search.evaluate(today)
     if not estimate > best_bound + 1e-9:
         estimate = abs(best_bound) * 2 + 1e-3
 
@@ -547,7 +558,7 @@ def decompose(
         report()
 
     ascent = Ascent(lag, prices, best_bound, (candidates, cand_costs), clock)
-    if lag.n > SAMPLE_ACCOUNTS:
+    if lag.n > SAMPLE_ACCOUNTS and not stopped():
         # Many accounts: most steps on a sample (with every book's limits scaled to it), whose
         # best prices are about the full model's; then full steps from there.
         rng = np.random.default_rng(settings.seed)
@@ -569,9 +580,10 @@ def decompose(
         ascent.run(until, upper, stop, on_bound=improved)
         best_prices = ascent.best_prices
 
-    def deal(until: float) -> np.ndarray:
-        """A plan from the best prices: deal the accounts, repair and improve by search.
-        Returns the candidates it used."""
+    def deal(until: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """A plan from the best prices: deal the accounts, repair and improve by search; then
+        improve the best plan. Returns the candidates it used and, if the dealt plan was not
+        repaired in time, where its repair got to."""
         value, _, fresh = lag.price_all(best_prices)
         if value > best_bound:
             improved(value)
@@ -582,25 +594,29 @@ def decompose(
             say(f"dealt at the best prices: {objective:.6g}, broken {broken:.3g}")
         found = search.run(dealt, merged, until, stop)
         say(f"search from them: {found[1]}, {clock() - start:.1f} s")
+        if found[0] is None:
+            return merged, search.partial
         consider(*found)
         if plan is not None and not stopped():
             consider(*search.run(plan, merged, until, stop))
-        return merged
+        return merged, None
 
-    # Prices first, then a plan from them; more prices (aiming at that plan's value), and a
-    # last plan from the best prices. A plan comes first: if the first one is not repaired in
-    # its time, its repair goes on (then today's books, repaired) instead of more prices.
+    # Prices, then a plan from them; more prices (aiming at the best plan's value), and a last
+    # plan from the best prices. If the first dealt plan is not repaired in its time, its
+    # repair goes on instead (it ends better than today's books repaired and improved).
     ascend(start + seconds * FIRST_DUAL_SHARE)
-    used = deal(start + seconds * FIRST_PLAN_SHARE)
-    say(f"first plan: bound {best_bound:.6g}, plan {plan_value}, {clock() - start:.1f} s")
-    if plan is None and search.partial is not None and not stopped():
-        consider(*search.run(search.partial, used, deadline, stop))
-    if plan is not None:
+    used, unrepaired = candidates, None
+    if not stopped():
+        used, unrepaired = deal(start + seconds * FIRST_PLAN_SHARE)
+        say(f"first plan: bound {best_bound:.6g}, plan {plan_value}, {clock() - start:.1f} s")
+    if unrepaired is not None and not stopped():
+        consider(*search.run(unrepaired, used, deadline, stop))
+    elif not stopped():
         ascend(start + seconds * DUAL_SHARE)
         if not stopped():
             deal(deadline)
     if plan is None and not stopped():
-        consider(*search.run(today, used, deadline, stop))
+        consider(*search.run(today_partial, used, deadline, stop))
     steps, full_pricings = ascent.steps, ascent.full
     say(
         f"{steps} price steps, {full_pricings} full pricings: bound {best_bound:.6g}, "
@@ -922,6 +938,17 @@ class Search:
             ) / self.workload_scale[c]
         return out
 
+    def _sides(self, books: _Books) -> tuple[np.ndarray, np.ndarray]:
+        """Per book: whether it is over any of its limits, and whether it is under a minimum."""
+        lag = self.lag
+        over = (books.count > self.count_cap) | (books.risk > self.risk_cap)
+        over |= books.arr > lag.arr_hi
+        under = books.arr < lag.arr_lo
+        if lag.has_workload:
+            over |= books.wl > lag.workload_hi
+            under |= books.wl < lag.workload_lo
+        return over, under
+
     def _balance(self, c: np.ndarray, arr: np.ndarray, wl: np.ndarray) -> np.ndarray:
         lag = self.lag
         out = lag.share["arr"] * (
@@ -963,9 +990,11 @@ class Search:
         deadline: float,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        repair_only: bool = False,
     ) -> tuple[np.ndarray | None, float | None]:
         """Improve ``choice`` by single moves to candidate CSMs until no move helps or time
-        ends; the plan and its objective if it keeps every rule, else ``(None, None)``."""
+        ends (or, with ``repair_only``, as soon as every rule holds); the plan and its
+        objective if it keeps every rule, else ``(None, None)``."""
         lag = self.lag
         p = lag.pricing
         rows = np.arange(lag.n)
@@ -984,37 +1013,49 @@ class Search:
         while clock() < deadline and not (stop is not None and stop.is_set()):
             # Repair first: while a rule is broken, only moves that break less are taken.
             repairing = self.evaluate(books.choice)[1] > 1e-9
-            src = books.choice
+            if repair_only and not repairing:
+                break
+            # While repairing, only an account of a book over a limit, or one with a candidate
+            # book under a minimum, can break less by moving (unless the team's move budget is
+            # broken): the round scores those accounts only.
+            sel = rows
+            if repairing and not self._team_broken(books.moves, books.moved_arr) > 0:
+                over, under = self._sides(books)
+                sel = np.flatnonzero(over[books.choice] | under[cands.csm].any(axis=1))
+            local = np.arange(len(sel))
+            src = books.choice[sel]
+            s_share, s_high, s_work = share[sel], high[sel], books.work[sel]
             count, risk, arr, wl = books.count, books.risk, books.arr, books.wl
             d_src_broken = self._broken(
-                src, count[src] - 1, risk[src] - high, arr[src] - share, wl[src] - books.work
+                src, count[src] - 1, risk[src] - s_high, arr[src] - s_share, wl[src] - s_work
             ) - self._broken(src, count[src], risk[src], arr[src], wl[src])
-            d_src_cost = self._balance(src, arr[src] - share, wl[src] - books.work) - self._balance(
+            d_src_cost = self._balance(src, arr[src] - s_share, wl[src] - s_work) - self._balance(
                 src, arr[src], wl[src]
             )
-            dst = cands.csm
+            dst = cands.csm[sel]
+            c_work, c_cost = cands.work[sel], cands.cost[sel]
             d_dst_broken = self._broken(
                 dst,
                 count[dst] + 1,
-                risk[dst] + high[:, None],
-                arr[dst] + share[:, None],
-                wl[dst] + cands.work,
+                risk[dst] + s_high[:, None],
+                arr[dst] + s_share[:, None],
+                wl[dst] + c_work,
             ) - self._broken(dst, count[dst], risk[dst], arr[dst], wl[dst])
             d_dst_cost = self._balance(
-                dst, arr[dst] + share[:, None], wl[dst] + cands.work
+                dst, arr[dst] + s_share[:, None], wl[dst] + c_work
             ) - self._balance(dst, arr[dst], wl[dst])
-            d_moves = cands.moved.astype(float) - books.moved[:, None]
+            d_moves = cands.moved[sel].astype(float) - books.moved[sel][:, None]
             d_team = self._team_broken(
-                books.moves + d_moves, books.moved_arr + d_moves * share[:, None]
+                books.moves + d_moves, books.moved_arr + d_moves * s_share[:, None]
             ) - self._team_broken(books.moves, books.moved_arr)
             broken = d_src_broken[:, None] + d_dst_broken + d_team
-            cost = cands.cost - books.cost[:, None] + d_src_cost[:, None] + d_dst_cost
+            cost = c_cost - books.cost[sel][:, None] + d_src_cost[:, None] + d_dst_cost
             score = cost + PENALTY * broken
-            useless_but_team = (dst == src[:, None]) | ~np.isfinite(cands.cost)
+            useless_but_team = (dst == src[:, None]) | ~np.isfinite(c_cost)
             useless = useless_but_team | (broken > (-tol if repairing else tol))
             score[useless] = math.inf
             k = np.argmin(score, axis=1)
-            best = score[rows, k]
+            best = score[local, k]
             movers = np.flatnonzero(best < -1e-12)
             if len(movers) == 0 and not repairing and self._budget_full(books):
                 # The move budget is spent: a move that would help pairs with sending a moved
@@ -1046,7 +1087,10 @@ class Search:
                 cands.extend(lag, self.has_current, extra)
                 continue
             movers = movers[np.argsort(best[movers], kind="stable")]
-            ops = [[(a, pick)] for a, pick in zip(movers.tolist(), k[movers].tolist(), strict=True)]
+            ops = [
+                [(a, pick)]
+                for a, pick in zip(sel[movers].tolist(), k[movers].tolist(), strict=True)
+            ]
             applied = self._apply(ops, books, cands, repairing, deadline, clock)
             if applied == 0 and not repairing:
                 break
@@ -1199,7 +1243,14 @@ class Search:
             if rank[c] <= 1e-12:
                 break
             mine = np.flatnonzero(choice == c)
-            others = np.flatnonzero((choice != c) & p.eligible[p.group, c])
+            if len(choice) > 4 * SWAP_OTHERS:
+                # Many accounts: a random draw (most of them are in other books) instead of a
+                # pass over all of them, which dominated the repair at 250,000 accounts.
+                others = np.unique(rng.integers(0, len(choice), 2 * SWAP_OTHERS))
+                others = others[(choice[others] != c) & p.eligible[p.group[others], c]]
+                others = others[:SWAP_OTHERS]
+            else:
+                others = np.flatnonzero((choice != c) & p.eligible[p.group, c])
             if len(mine) == 0 or len(others) == 0:
                 continue
             if len(others) > SWAP_OTHERS:

@@ -275,3 +275,53 @@ def test_the_search_gives_branch_and_bound_a_plan_of_the_full_model() -> None:
     # A bound from branch and bound that is better than the decomposition's is kept.
     again = _searched_plan(built, scenario.solver, start_plan, 3.0, optimum.objective, Event())
     assert again is not None and again[1] == pytest.approx(optimum.objective)
+
+
+@pytest.mark.parametrize("handed_to", ["one", "all"])
+def test_repair_scores_only_accounts_that_can_break_less_and_loses_nothing(
+    handed_to: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Today's books of a generated team break rules. The repair (with repair_only, as the
+    # decomposition runs it first) must end as soon as every rule holds, and scoring only the
+    # accounts of books over a limit or with a candidate book under a minimum must find
+    # exactly the repair that scoring every account finds.
+    data = generate(600, 12, seed=3)
+    data["solver"].update({"threads": 1})
+    data["constraints"]["max_moves"] = 200
+    # Half of the first CSM's accounts were handed to the second (one book under its ARR
+    # window, one over it and over its account limit) or spread over all the others (only
+    # the first book is under its window).
+    ids = [c["id"] for c in data["csms"]]
+    mine = [a for a in data["accounts"] if a["current_csm"] == ids[0] and not a["locked"]]
+    for k, account in enumerate(mine[: len(mine) // 2]):
+        account["current_csm"] = ids[1] if handed_to == "one" else ids[1 + k % (len(ids) - 1)]
+    scenario = Scenario.from_dict(data)
+    broken = {(v.rule, v.subject) for v in evaluate(scenario).violations}
+    assert ("min_arr", ids[0]) in broken, broken
+    if handed_to == "one":
+        assert {("max_accounts", ids[1]), ("arr_tolerance", ids[1])} <= broken, broken
+    else:
+        # Nothing over a limit: only the first book's minimums.
+        data["constraints"].update({"max_high_risk_per_csm": None, "required_skills": False})
+        scenario = Scenario.from_dict(data)
+        broken = {(v.rule, v.subject) for v in evaluate(scenario).violations}
+        assert broken == {("min_arr", ids[0]), ("arr_tolerance", ids[0])}, broken
+    inst = Instance(scenario)
+    lag = Lagrangian(inst)
+    _, _, candidates = lag.price_all(Prices.zero(lag.m))
+    today = np.where(lag.stay_ok, lag.pricing.current, candidates[:, 0])
+    assert Search(lag).evaluate(today)[1] > 0
+    repaired, value = Search(lag).run(today, candidates, float("inf"), repair_only=True)
+    assert repaired is not None and value is not None
+    plan = {inst.accounts[a].id: inst.csms[int(c)].id for a, c in enumerate(repaired)}
+    assert evaluate(scenario, plan).violations == []
+    improved = Search(lag).run(today, candidates, float("inf"))
+    assert improved[1] is not None and improved[1] < value - 1e-9
+
+    def every_book(self: Search, books: Any) -> tuple[np.ndarray, np.ndarray]:
+        return np.ones(self.lag.m, dtype=bool), np.ones(self.lag.m, dtype=bool)
+
+    monkeypatch.setattr(Search, "_sides", every_book)
+    unrestricted, same = Search(lag).run(today, candidates, float("inf"), repair_only=True)
+    assert unrestricted is not None and np.array_equal(unrestricted, repaired)
+    assert same == value

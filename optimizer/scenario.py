@@ -363,7 +363,8 @@ class SolverSettings(_Frozen):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     threads: int | None = Field(default=None, ge=1, le=256)
     #: HiGHS only: when branch and bound has not proven the plan by half the time limit, spend
-    #: the other half improving the plan by large-neighbourhood search (optimizer/lns.py).
+    #: the other half improving the plan by large-neighbourhood search (optimizer/lns.py); with
+    #: no plan at all by then, the decomposition's repair-first search looks for one first.
     lns: bool = True
     #: ``full``: one model with every eligible pair; ``columns``: column generation chooses the
     #: pairs (optimizer/columns.py); ``lagrangian``: prices and local search, no linear program

@@ -39,6 +39,9 @@ class Diagnosis:
     method: str  # "precheck" or "relaxation"
     conflicts: list[Conflict]
     note: str = ""
+    #: Whether the conflicts prove that no plan exists (a relaxation stopped by its time limit
+    #: may switch off rules that did not need to be). Not part of the plan's JSON.
+    proven: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -326,7 +329,7 @@ def find_conflicts(inst: Instance, settings: SolverSettings) -> Diagnosis:
         if raw.status == "optimal"
         else " (the set may not be the smallest: the search hit its time limit)"
     )
-    return Diagnosis("relaxation", conflicts, note + ".")
+    return Diagnosis("relaxation", conflicts, note + ".", proven=raw.status == "optimal")
 
 
 def _describe(inst: Instance, group: Group, assignment: dict[str, str]) -> Conflict:

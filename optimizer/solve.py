@@ -17,7 +17,14 @@ from typing import Any
 from .backends import Progress, ProgressCallback, RawSolution, get_backend, relative_gap
 from .backends.base import append_solution, read_last_solution
 from .backends.cbc import export_model as write_model
-from .columns import Columns, generate_columns, repair_point, round_point, use_columns
+from .columns import (
+    Columns,
+    eligible_pairs,
+    generate_columns,
+    repair_point,
+    round_point,
+    use_columns,
+)
 from .counterfactual import MoveScorer
 from .diagnose import Diagnosis, find_conflicts, precheck
 from .evaluate import Evaluation, evaluate
@@ -39,6 +46,9 @@ MIN_LNS_LIMIT_S = 2.0
 COLUMN_SHARE = 0.6
 #: Share of the time left after column generation for rounding its relaxation into a plan.
 ROUND_SHARE = 0.2
+#: Largest model (eligible pairs) whose rules are checked for conflicts when the decomposition
+#: finds no plan (the check builds the full model).
+DIAGNOSE_PAIRS = 100_000
 #: Share of the time left that the decomposition's search may take to find a first plan when
 #: branch and bound has none by half time.
 SEARCH_SHARE = 0.4
@@ -351,8 +361,7 @@ def _solve_decomposed(
     elif before.feasible:
         assignment = {a.id: a.current_csm for a in inst.accounts if a.current_csm is not None}
     else:
-        what = "Interrupted" if interrupted else "The time limit ended"
-        return finish("no_solution", f"{what} before any plan keeping every rule was found.")
+        return _no_decomposed_plan(inst, settings, interrupted, start, finish)
     after = evaluate(inst, assignment)
     bound = None if bound is None else min(bound, after.objective)
     gap = relative_gap(after.objective, bound)
@@ -373,6 +382,38 @@ def _solve_decomposed(
         "the bound is the full model's."
     )
     return _finish_plan(finish, inst, before, after, assignment, status, message, bound, gap)
+
+
+def _no_decomposed_plan(
+    inst: Instance,
+    settings: Any,
+    interrupted: bool,
+    start: float,
+    finish: Callable[..., Plan],
+) -> Plan:
+    """The decomposition found no plan keeping every rule: say whether time ran out or the
+    search gave up, and where the model is small enough, find out whether the rules conflict."""
+    if interrupted:
+        return finish("no_solution", "Interrupted before any plan keeping every rule was found.")
+    left = settings.time_limit_s - (time.perf_counter() - start)
+    if eligible_pairs(inst) <= DIAGNOSE_PAIRS:
+        diagnosis = find_conflicts(inst, settings)
+        if diagnosis.conflicts and diagnosis.proven:
+            return finish(
+                "infeasible",
+                "The hard rules cannot all hold; see the diagnosis.",
+                diagnosis=diagnosis,
+            )
+    if left > 1.0:
+        return finish(
+            "no_solution",
+            "The search stopped without a plan keeping every rule: no move or exchange it tried "
+            "repairs the broken rules, which may not all hold together (the full strategy can "
+            "diagnose conflicting rules on models it can build).",
+        )
+    return finish(
+        "no_solution", "The time limit ended before any plan keeping every rule was found."
+    )
 
 
 def _finish_plan(

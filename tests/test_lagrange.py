@@ -325,3 +325,21 @@ def test_repair_scores_only_accounts_that_can_break_less_and_loses_nothing(
     unrestricted, same = Search(lag).run(today, candidates, float("inf"), repair_only=True)
     assert unrestricted is not None and np.array_equal(unrestricted, repaired)
     assert same == value
+
+
+def test_a_decomposed_solve_without_any_plan_says_which_rules_conflict() -> None:
+    # Today's books break rules and no account may move: no plan exists. The decomposition's
+    # search gives up at once; the answer must not blame the time limit but prove the conflict,
+    # as the full strategy does.
+    data = generate(120, 6, seed=3)
+    data["solver"].update({"threads": 1, "time_limit_s": 20, "strategy": "lagrangian"})
+    data["constraints"]["max_moves"] = 0
+    scenario = Scenario.from_dict(data)
+    assert evaluate(scenario).violations
+    plan = solve(scenario)
+    assert plan.status == "infeasible"
+    assert plan.diagnosis is not None and plan.diagnosis.method == "relaxation"
+    assert [c.rule for c in plan.diagnosis.conflicts] == ["max_moves"]
+    full = solve(scenario.replace(solver=scenario.solver.model_copy(update={"strategy": "full"})))
+    assert full.status == "infeasible" and full.diagnosis is not None
+    assert full.diagnosis.to_dict() == plan.diagnosis.to_dict()

@@ -18,6 +18,7 @@ from .backends import Progress, ProgressCallback, RawSolution, get_backend, rela
 from .backends.base import append_solution, read_last_solution
 from .backends.cbc import export_model as write_model
 from .columns import (
+    LARGE_PAIRS,
     Columns,
     eligible_pairs,
     generate_columns,
@@ -46,9 +47,8 @@ MIN_LNS_LIMIT_S = 2.0
 COLUMN_SHARE = 0.6
 #: Share of the time left after column generation for rounding its relaxation into a plan.
 ROUND_SHARE = 0.2
-#: Largest model (eligible pairs) whose rules are checked for conflicts when the decomposition
-#: finds no plan (the check builds the full model).
-DIAGNOSE_PAIRS = 100_000
+#: The message of every plan whose diagnosis proves that the hard rules conflict.
+NO_PLAN = "The hard rules cannot all hold; see the diagnosis."
 #: Share of the time left that the decomposition's search may take to find a first plan when
 #: branch and bound has none by half time.
 SEARCH_SHARE = 0.4
@@ -123,10 +123,9 @@ def solve(
             **extra,
         )
 
-    no_plan = "The hard rules cannot all hold; see the diagnosis."
     found = precheck(inst)
     if found:
-        return finish("infeasible", no_plan, diagnosis=Diagnosis("precheck", found))
+        return finish("infeasible", NO_PLAN, diagnosis=Diagnosis("precheck", found))
 
     solver = get_backend(chosen_backend)
     start_plan = dict(warm_start) if warm_start is not None else scenario.current_assignment()
@@ -275,7 +274,7 @@ def solve(
                 os.remove(own_file)
 
     if raw.status == "infeasible" and columns is None:
-        return finish("infeasible", no_plan, diagnosis=find_conflicts(inst, settings))
+        return finish("infeasible", NO_PLAN, diagnosis=find_conflicts(inst, settings))
     if raw.values is None:
         if before.feasible:
             # Never end a time limit with nothing when today's assignment already keeps every rule.
@@ -397,14 +396,11 @@ def _no_decomposed_plan(
     if interrupted:
         return finish("no_solution", "Interrupted before any plan keeping every rule was found.")
     left = settings.time_limit_s - (time.perf_counter() - start)
-    if eligible_pairs(inst) <= DIAGNOSE_PAIRS:
+    if eligible_pairs(inst) <= LARGE_PAIRS:
+        # A model the full strategy would build: the conflict check (which builds it) applies.
         diagnosis = find_conflicts(inst, settings)
         if diagnosis.conflicts and diagnosis.proven:
-            return finish(
-                "infeasible",
-                "The hard rules cannot all hold; see the diagnosis.",
-                diagnosis=diagnosis,
-            )
+            return finish("infeasible", NO_PLAN, diagnosis=diagnosis)
     if left > 1.0:
         return finish(
             "no_solution",

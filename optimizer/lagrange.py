@@ -1245,10 +1245,10 @@ class Search:
             mine = np.flatnonzero(choice == c)
             if len(choice) > 4 * SWAP_OTHERS:
                 # Many accounts: a random draw (most of them are in other books) instead of a
-                # pass over all of them, which dominated the repair at 250,000 accounts.
+                # pass over all of them, which dominated the repair at 250,000 accounts; cut to
+                # SWAP_OTHERS below like any other list (not by position: the draw is sorted).
                 others = np.unique(rng.integers(0, len(choice), 2 * SWAP_OTHERS))
                 others = others[(choice[others] != c) & p.eligible[p.group[others], c]]
-                others = others[:SWAP_OTHERS]
             else:
                 others = np.flatnonzero((choice != c) & p.eligible[p.group, c])
             if len(mine) == 0 or len(others) == 0:

@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # highspy goes to its own folder, outside site-packages: PuLP imports it whenever it can, and
-# it cannot share a process with OR-Tools. Only optimizer/lp_server.py (a child process) loads it.
+# it cannot share a process with OR-Tools. Only optimizer/strategies/lp_server.py (a child process) loads it.
 HIGHSPY ?= highspy==1.15.*
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python

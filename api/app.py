@@ -27,12 +27,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coverage.segmentation import route, segment
+from documents.exports import assignments_csv
 from optimizer import BACKENDS, Scenario, ScenarioError, ScenarioIssue, evaluate
 from optimizer.evaluate import assignment_from_rows
-from optimizer.export import assignments_csv
 from optimizer.instance import Instance
 from optimizer.scenario import _resolve_files
-from optimizer.segmentation import route, segment
 
 from .runner import Runner
 from .settings import Settings
@@ -413,7 +413,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ] = None,
     ) -> Response:
         """The moves as a CRM bulk owner update (old and new owner, effective date)."""
-        from optimizer.tabular import owner_updates_csv
+        from documents.importer import owner_updates_csv
 
         return tabular_csv(plan_id, "owner_updates", owner_updates_csv, effective_date)
 
@@ -425,7 +425,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def plan_books(plan_id: str) -> Response:
         """Every account with its new CSM, grouped by CSM."""
-        from optimizer.tabular import books_csv
+        from documents.importer import books_csv
 
         return tabular_csv(plan_id, "books", books_csv)
 
@@ -454,7 +454,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         download: bool = Query(False, description="As an attachment instead of inline"),
     ) -> Response:
         """The plan's HTML report: one self-contained page (charts and tables, no scripts)."""
-        from optimizer.report import render_html
+        from documents.report import render_html
 
         plan = store.plan(plan_id)
         if plan is None:

@@ -227,18 +227,20 @@ class Runner:
         status = {"timeout": "done", "shutdown": "failed"}.get(run.stop or "", "cancelled")
         plan = None
         if job.kind == "plan" and scenario is not None:
+            from documents.briefs import plan_document
             from optimizer import Scenario, recover
 
             try:
+                stopped = Scenario.from_dict(scenario)
                 recovered = recover(
-                    Scenario.from_dict(scenario),
+                    stopped,
                     solution_file,
                     backend=job.request.get("backend"),
                     bound=run.progress.get("bound"),
                     seconds=float(run.progress.get("elapsed_s") or 0.0),
                     reason=reason,
                 )
-                plan = recovered.to_dict()
+                plan = plan_document(recovered, stopped)
             except Exception as exc:  # the job still ends, with the reason
                 reason += f" (the best plan could not be read back: {exc})"
         error = None if plan else reason + "."

@@ -37,6 +37,7 @@ def main(conn: Connection) -> None:
 
 def run(task: dict[str, Any], send: Any) -> dict[str, Any]:
     """Run one task (``kind`` plan, compare or sensitivity) and return its payload."""
+    from documents.briefs import plan_document
     from optimizer import Progress, Scenario, solve
 
     kind = task["kind"]
@@ -72,7 +73,7 @@ def run(task: dict[str, Any], send: Any) -> dict[str, Any]:
         plan = solve(
             scenario, progress=on_progress, solution_file=task.get("solution_file"), **options
         )
-        return {"plan": plan.to_dict()}
+        return {"plan": plan_document(plan, scenario)}
 
     count = [0]
 
@@ -90,7 +91,10 @@ def run(task: dict[str, Any], send: Any) -> dict[str, Any]:
         ]
         comparison = compare([scenario, *others], workers=1, on_done=on_done, **options)
         result = comparison.to_dict()
-        result["plans"] = [p.to_dict() for p in comparison.plans]
+        scenarios = [scenario, *others]
+        result["plans"] = [
+            plan_document(p, s) for p, s in zip(comparison.plans, scenarios, strict=True)
+        ]
         return {"result": result}
 
     if kind == "sensitivity":

@@ -95,7 +95,7 @@ def start_server(workdir: Path, workers: int | None) -> tuple[subprocess.Popen[b
     if workers is not None:
         env["TERRITORY_WORKERS"] = str(workers)
     log = workdir / "server.log"
-    command = [sys.executable, "-m", "scenarios.cli", "serve", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1"]
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*command, "--port", str(port)],

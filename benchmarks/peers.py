@@ -230,6 +230,9 @@ def _cpsat(inst, pairs, by_csm, band, limit, threads):
     solver.parameters.max_time_in_seconds = limit
     solver.parameters.num_workers = threads
     solver.parameters.relative_gap_limit = inst.scenario.solver.gap
+    # As the engine's backend does: CP-SAT's own SIGINT handler would outlive the solve and
+    # leave a later Ctrl-C killing the process instead of reaching Python.
+    solver.parameters.catch_sigint_signal = False
     trace: list[tuple[float, float]] = []
     start = time.perf_counter()
 

@@ -153,7 +153,7 @@ def build_model(
     it (``locked``, ``renewal_freeze``, ``required_skills``, ``match_region``, ``match_language``)
     re-admit the pairs they exclude. ``dense`` repeats book sums in every rule (see
     :func:`book_loads`); the model's optimum is the same either way. ``columns`` restricts each
-    account to the listed CSMs (a *restricted model*, see :mod:`optimizer.columns`): every rule
+    account to the listed CSMs (a *restricted model*, see :mod:`optimizer.strategies.columns`): every rule
     and term stays, with fewer ``x`` variables, and every plan of it is a plan of the full model.
     """
     model = LinearModel()
@@ -222,7 +222,7 @@ def max_accounts(built: AssignmentModel, relax: frozenset[str]) -> None:
 def _full_tops(inst: Instance) -> dict[str, list[float]]:
     """Each book's largest possible ARR and workload over every eligible account, in full-time
     books: the bounds of ``arr_load`` / ``workload_load`` in a restricted model, so that they are
-    those of the full model (the bound of :mod:`optimizer.columns` relies on it)."""
+    those of the full model (the bound of :mod:`optimizer.strategies.columns` relies on it)."""
     m = len(inst.csms)
     arr = [0.0] * m
     workload = [0.0] * m

@@ -61,9 +61,9 @@ class Plan:
     #: The scenario's date and hard rules, for reports that read only the plan.
     as_of: str | None = None
     constraints: dict[str, Any] = field(default_factory=dict)
-    #: Projected impact against the current assignment (optimizer/impact.py).
+    #: Projected impact against the current assignment (optimizer/explain/impact.py).
     impact: list[dict[str, Any]] = field(default_factory=list)
-    #: The moves in weekly waves with handoff briefs (optimizer/transition.py).
+    #: The moves in weekly waves with handoff briefs (optimizer/explain/transition.py).
     transition: dict[str, Any] | None = None
 
     @property

@@ -121,7 +121,7 @@ class Account(_Frozen):
     locked: bool = False
     workload_by_csm: dict[str, Annotated[float, Field(ge=0.0)]] = Field(default_factory=dict)
     preferences: dict[str, float] = Field(default_factory=dict)
-    # Segmentation signals (optimizer/segmentation.py); the assignment model does not read them.
+    # Segmentation signals (coverage/segmentation.py); the assignment model does not read them.
     coverage: str | None = None
     potential_arr: float | None = Field(default=None, ge=0.0)
     adoption: Probability | None = None
@@ -280,7 +280,7 @@ DEFAULT_SEGMENTS = _models(
 
 
 class Segmentation(_Frozen):
-    """Scores, segments and coverage models (optimizer/segmentation.py, docs/segmentation.md).
+    """Scores, segments and coverage models (coverage/segmentation.py, docs/segmentation.md).
 
     Two schemes are built in: value ``tiers`` scored by ``value_weights`` (what the account is
     worth and could be worth) and need-based coverage ``segments`` scored by ``need_weights``
@@ -340,7 +340,7 @@ class Segmentation(_Frozen):
 
 
 class Transition(_Frozen):
-    """How a plan's moves are phased (optimizer/transition.py): ``weeks`` waves of a week each
+    """How a plan's moves are phased (optimizer/explain/transition.py): ``weeks`` waves of a week each
     from ``start`` (default: the Monday after ``as_of``), at most ``max_handoffs_per_week``
     handoffs per CSM per week (giving and receiving both count), and no handoff within
     ``renewal_buffer_days`` before an account's renewal (it moves after the renewal)."""
@@ -363,12 +363,12 @@ class SolverSettings(_Frozen):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     threads: int | None = Field(default=None, ge=1, le=256)
     #: HiGHS only: when branch and bound has not proven the plan by half the time limit, spend
-    #: the other half improving the plan by large-neighbourhood search (optimizer/lns.py); with
+    #: the other half improving the plan by large-neighbourhood search (optimizer/strategies/lns.py); with
     #: no plan at all by then, the decomposition's repair-first search looks for one first.
     lns: bool = True
     #: ``full``: one model with every eligible pair; ``columns``: column generation chooses the
-    #: pairs (optimizer/columns.py); ``lagrangian``: prices and local search, no linear program
-    #: (optimizer/lagrange.py); ``auto``: columns above 100,000 eligible pairs, lagrangian above
+    #: pairs (optimizer/strategies/columns.py); ``lagrangian``: prices and local search, no linear program
+    #: (optimizer/strategies/lagrangian.py); ``auto``: columns above 100,000 eligible pairs, lagrangian above
     #: 5,000,000.
     strategy: Literal["auto", "full", "columns", "lagrangian"] = "auto"
 
@@ -797,7 +797,7 @@ _PER_CSM_FIELDS = ("workload_by_csm", "preferences")
 
 
 _LIST_FIELDS = {"industries", "skills", "languages", "required_skills", "segments"}
-#: Words read as booleans in CSV cells (also by optimizer/tabular.py).
+#: Words read as booleans in CSV cells (also by documents/importer.py).
 BOOL_WORDS = {
     "true": True,
     "yes": True,

@@ -17,7 +17,17 @@ from typing import Any
 from .backends import Progress, ProgressCallback, RawSolution, get_backend, relative_gap
 from .backends.base import append_solution, read_last_solution
 from .backends.cbc import export_model as write_model
-from .columns import (
+from .diagnose import Diagnosis, find_conflicts, precheck
+from .evaluate import Evaluation, evaluate
+from .explain.counterfactual import MoveScorer
+from .explain.impact import projected_impact
+from .explain.reasons import PAIR_BUDGET, held_accounts, reasons_for, runner_up, why_not_stay
+from .explain.transition import plan_transition
+from .formulation import AssignmentModel, build_model
+from .instance import Instance
+from .plan import AssignmentRow, Plan
+from .scenario import Scenario
+from .strategies.columns import (
     LARGE_PAIRS,
     Columns,
     eligible_pairs,
@@ -26,18 +36,8 @@ from .columns import (
     round_point,
     use_columns,
 )
-from .counterfactual import MoveScorer
-from .diagnose import Diagnosis, find_conflicts, precheck
-from .evaluate import Evaluation, evaluate
-from .explain import PAIR_BUDGET, held_accounts, reasons_for, runner_up, why_not_stay
-from .formulation import AssignmentModel, build_model
-from .impact import projected_impact
-from .instance import Instance
-from .lagrange import decompose, use_lagrangian
-from .lns import improve, objective_of
-from .plan import AssignmentRow, Plan
-from .scenario import Scenario
-from .transition import plan_transition
+from .strategies.lagrangian import decompose, use_lagrangian
+from .strategies.lns import improve, objective_of
 
 #: Share of the time limit left to large-neighbourhood search when HiGHS has no proof by then.
 LNS_SHARE = 0.5
@@ -136,7 +136,7 @@ def solve(
     columns: Columns | None = None
     if use_columns(inst, settings):
         # Large team: a restricted model whose pairs column generation chose, and a bound of
-        # the full model from the same duals (optimizer/columns.py).
+        # the full model from the same duals (optimizer/strategies/columns.py).
         columns = generate_columns(
             inst,
             settings,
@@ -222,7 +222,7 @@ def solve(
         left = settings.time_limit_s - (time.perf_counter() - start)
         if lns and raw.values is None and raw.status == "no_solution" and left > 1.0:
             # No plan from branch and bound by half time: the decomposition's repair-first
-            # search (optimizer/lagrange.py) looks for one, for the neighbourhood search to
+            # search (optimizer/strategies/lagrangian.py) looks for one, for the neighbourhood search to
             # improve; if it finds none, branch and bound gets the rest of the time.
             found = _searched_plan(
                 built, settings, start_plan, left * SEARCH_SHARE, raw.bound, stop
@@ -316,7 +316,7 @@ def _solve_decomposed(
     start: float,
     finish: Callable[..., Plan],
 ) -> Plan:
-    """Very large teams: the Lagrangian decomposition of optimizer/lagrange.py (no large LP)."""
+    """Very large teams: the Lagrangian decomposition of optimizer/strategies/lagrangian.py (no large LP)."""
     best: dict[str, Any] = {}
     stop = threading.Event()
     plan_file = None if solution_file is None else f"{solution_file}.plan.json"

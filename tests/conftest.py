@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.generator import generate
 from optimizer import Plan, Scenario, evaluate, solve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,3 +142,54 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulp.*")
     # Starlette's TestClient asks for a client package newer than FastAPI's own TestClient uses.
     config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
+
+
+# ---------------------------------------------------------------- cross-backend scenarios
+
+
+def generated(n_accounts: int, n_csms: int, seed: int) -> Scenario:
+    data = generate(n_accounts, n_csms, seed=seed)
+    data["solver"] = {"time_limit_s": 30, "gap": 0.0, "seed": 0, "threads": 1}
+    return Scenario.from_dict(data)
+
+
+def mixed_team() -> Scenario:
+    """Every term and most rules on a 6x3 team (default 40/30/20/10 weights plus continuity)."""
+    return make(
+        [
+            csm("C1", retention_rate=0.93, expansion_rate=0.12, industries=["fintech"]),
+            csm(
+                "C2",
+                retention_rate=0.85,
+                expansion_rate=0.25,
+                industries=["retail"],
+                skills=["sql"],
+            ),
+            csm("C3", retention_rate=0.89, expansion_rate=0.18, capacity=0.5, region="EMEA"),
+        ],
+        [
+            account("A1", 420_000, churn_risk="high", industry="fintech", current_csm="C2"),
+            account("A2", 150_000, expansion_potential="high", industry="retail", current_csm="C1"),
+            account("A3", 310_000, churn_risk=0.35, required_skills=["sql"], current_csm="C2"),
+            account("A4", 90_000, industry="retail", region="EMEA", current_csm="C3"),
+            account("A5", 260_000, churn_risk="medium", industry="fintech", current_csm="C3"),
+            account("A6", 180_000, expansion_potential=0.6, current_csm="C1", locked=True),
+        ],
+        objectives={
+            "churn_risk": 40,
+            "balance": 30,
+            "expertise": 20,
+            "expansion": 10,
+            "continuity": 5,
+        },
+        constraints={"arr_tolerance": 0.5, "max_accounts_per_csm": 3, "max_moves": 3},
+    )
+
+
+#: Scenarios every backend solves to the same optimum (tests/optimizer/backends) and the
+#: evaluator scores as the solvers do (tests/optimizer/test_evaluate.py).
+SCENARIOS = {
+    "mixed_6x3": mixed_team,
+    "generated_20x3": lambda: generated(20, 3, seed=3),
+    "generated_24x4": lambda: generated(24, 4, seed=7),
+}

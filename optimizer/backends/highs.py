@@ -53,7 +53,7 @@ def to_proto(
     others are fixed at their ``fixed`` values: their part of each row moves into the row's
     bounds and their part of the objective into its constant; a row left with no variable is
     dropped (the fixed values decide it). This is a neighbourhood of the search in
-    :mod:`optimizer.lns`.
+    :mod:`optimizer.strategies.lns`.
     """
     fixed = fixed or {}
     position = None if keep is None else {i: k for k, i in enumerate(keep)}

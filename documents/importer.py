@@ -1,0 +1,1433 @@
+"""Spreadsheets in and out: import CRM exports (CSV/XLSX), export a plan for a CRM and for people.
+
+**Import.** :func:`import_tables` reads an accounts file and a CSM roster as CS teams export them
+from Salesforce, Gainsight or an HR tool, maps their columns onto the engine's fields (the
+built-in :data:`ALIASES`, overridden and extended by a user mapping file), parses the cells
+(``$1,250,000``, ``1.2M``, ``15%``, European ``1.250.000,50``, ``03/04/2026``), translates owner
+names and emails into CSM ids, and validates the result with :meth:`Scenario.from_dict`. Every
+problem is collected, each naming the file, the row and the column as a spreadsheet shows them
+(``accounts.xlsx row 7, column 'Annual Revenue'``). :func:`write_scenario` writes the scenario
+in the engine's own format (``accounts.csv``, ``csms.csv``, ``scenario.json``).
+
+**Export.** :func:`owner_updates_csv` lists the moves as a CRM bulk owner update;
+:func:`books_csv` and :func:`book_summary_csv` give each CSM's new book; :func:`write_xlsx`
+writes any of them as typed spreadsheet cells. Text that a spreadsheet would run as a formula
+is made safe as in :mod:`documents.exports`.
+
+Formats, aliases and error messages are documented in docs/import-export.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import io
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+from optimizer.scenario import (
+    BOOL_WORDS,
+    Account,
+    Constraints,
+    Csm,
+    Objectives,
+    Scenario,
+    ScenarioError,
+    ScenarioIssue,
+    SolverSettings,
+)
+
+from .exports import safe_cell, to_csv
+
+Kind = Literal["accounts", "csms"]
+DateFormat = Literal["us", "eu", "iso"]
+#: A cell as read: text from a CSV; text, a number, a boolean or a date from a workbook.
+Cell = str | int | float | bool | dt.date | None
+
+# ----------------------------------------------------------------------------------------
+# The column contract
+
+#: How each importable field's cells are read (docs/import-export.md, "Cells"). ``email`` is
+#: not a CSM field: it matches owners given by email, and is the id when the roster has no id
+#: column. ``workload_by_csm`` and ``preferences`` are JSON-only and cannot be imported.
+FIELD_KINDS: dict[str, dict[str, str]] = {
+    "accounts": {
+        "id": "text",
+        "name": "text",
+        "arr": "money",
+        "health_score": "number",
+        "churn_risk": "level",
+        "industry": "text",
+        "complexity": "integer",
+        "workload": "number",
+        "renewal_date": "date",
+        "expansion_potential": "level",
+        "region": "text",
+        "language": "text",
+        "required_skills": "list",
+        "current_csm": "text",
+        "locked": "boolean",
+        "coverage": "text",
+        "potential_arr": "money",
+        "adoption": "fraction",
+        "seat_utilization": "fraction",
+        "growth": "fraction",
+        "maturity": "integer",
+        "strategic": "fraction",
+        "competitive_risk": "level",
+    },
+    "csms": {
+        "id": "text",
+        "email": "text",
+        "name": "text",
+        "capacity": "fraction",
+        "max_accounts": "integer",
+        "min_arr": "money",
+        "max_arr": "money",
+        "max_workload": "number",
+        "industries": "list",
+        "skills": "list",
+        "region": "text",
+        "languages": "list",
+        "retention_rate": "fraction",
+        "expansion_rate": "fraction",
+        "segments": "list",
+    },
+}
+#: Fields without which a file cannot be imported (a roster may give ``email`` instead of ``id``).
+REQUIRED: dict[str, tuple[str, ...]] = {"accounts": ("id", "arr"), "csms": ("id",)}
+
+#: Built-in column names of common exports, by field. A field's own name is accepted too.
+#: Matching ignores case, spaces, underscores and hyphens: "Owner ID", "OwnerId" and
+#: "owner_id" are one name.
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "accounts": {
+        "id": ("Account ID", "Id", "Company ID", "GSID", "Company GSID", "Customer ID"),
+        "name": ("Account Name", "Name", "Company Name", "Company", "Customer Name"),
+        "arr": (
+            "ARR",
+            "Annual Recurring Revenue",
+            "Annual Revenue",
+            "ARR (USD)",
+            "Current ARR",
+            "Total ARR",
+        ),
+        "health_score": (
+            "Health Score",
+            "Overall Score",
+            "Health",
+            "Customer Health Score",
+            "Overall Health Score",
+        ),
+        "churn_risk": ("Churn Risk", "Risk", "Risk Level", "Churn Probability", "Churn Likelihood"),
+        "industry": ("Industry", "Vertical", "Sector"),
+        "complexity": ("Complexity", "Account Complexity"),
+        "workload": ("Workload", "Effort"),
+        "renewal_date": ("Renewal Date", "Contract End Date", "Next Renewal Date"),
+        "expansion_potential": ("Expansion Potential", "Upsell Potential", "Growth Potential"),
+        "region": ("Region", "Billing Region", "Sales Region", "Territory", "Geo"),
+        "language": ("Language", "Preferred Language"),
+        "required_skills": ("Required Skills",),
+        "current_csm": (
+            "Account Owner",
+            "Owner Name",
+            "Owner ID",
+            "Owner",
+            "Owner Email",
+            "CSM",
+            "CSM Name",
+            "CSM Email",
+            "Customer Success Manager",
+            "Assigned CSM",
+        ),
+        "locked": ("Locked", "Do Not Move"),
+        "coverage": ("Coverage", "Coverage Model", "Coverage Segment", "CS Segment"),
+        "potential_arr": ("Potential ARR", "ARR Potential"),
+        "adoption": ("Adoption", "Feature Adoption", "Adoption Rate"),
+        "seat_utilization": ("Seat Utilization", "License Utilization"),
+        "growth": ("Growth", "Headcount Growth", "Employee Growth"),
+        "maturity": ("Maturity", "Customer Maturity"),
+        "strategic": ("Strategic", "Strategic Importance"),
+        "competitive_risk": ("Competitive Risk", "Competitor Risk"),
+    },
+    "csms": {
+        "id": ("User ID", "CSM ID", "Employee ID", "Id"),
+        "email": ("Email", "Email Address", "User Email", "Work Email"),
+        "name": ("Full Name", "Name", "CSM Name", "CSM", "Display Name", "Employee Name"),
+        "capacity": ("Capacity", "FTE", "FTE Share", "Allocation"),
+        "max_accounts": ("Max Accounts", "Account Limit", "Max Book Size"),
+        "min_arr": ("Min ARR", "Minimum ARR"),
+        "max_arr": ("Max ARR", "Maximum ARR", "ARR Cap"),
+        "max_workload": ("Max Workload",),
+        "industries": ("Industries", "Verticals", "Industry", "Industry Expertise"),
+        "skills": ("Skills", "Skill Set"),
+        "region": ("Region", "Territory", "Geo"),
+        "languages": ("Languages", "Language", "Spoken Languages"),
+        "retention_rate": (
+            "Retention Rate",
+            "GRR",
+            "Gross Retention",
+            "Gross Revenue Retention",
+        ),
+        "expansion_rate": ("Expansion Rate", "NRR uplift", "Net Expansion"),
+        "segments": ("Segments", "Coverage Models", "Tiers"),
+    },
+}
+
+#: Columns common in these exports that have no engine field: skipped without an error (and
+#: listed as ignored). Map one in the mapping file to use it.
+IGNORED: dict[str, tuple[str, ...]] = {
+    "accounts": (
+        "Lifecycle Stage",
+        "Stage",
+        "Status",
+        "Account Type",
+        "Type",
+        "Account Number",
+        "Website",
+        "Phone",
+        "Billing Country",
+        "Billing State/Province",
+        "Billing City",
+        "Billing Street",
+        "Billing Zip/Postal Code",
+        "Employees",
+        "Number of Employees",
+        "NPS",
+        "Customer Since",
+        "Description",
+        "Parent Account",
+        "Created Date",
+        "Created By",
+        "Last Modified Date",
+        "Last Modified By",
+        "Last Activity",
+    ),
+    "csms": (
+        "Title",
+        "Role",
+        "Profile",
+        "Manager",
+        "Department",
+        "Phone",
+        "Mobile",
+        "Active",
+        "Is Active",
+        "Username",
+        "Alias",
+        "Time Zone",
+        "Start Date",
+        "Created Date",
+        "Last Login",
+    ),
+}
+
+_KIND_NAMES = {"accounts": "account", "csms": "CSM"}
+
+
+def normalize(name: str) -> str:
+    """A column name as matched: case, spaces, underscores and hyphens ignored."""
+    return re.sub(r"[\s_\-]+", "", name).casefold()
+
+
+def _alias_index(kind: str) -> dict[str, str | None]:
+    """Normalized column name -> field (``None``: a known column that is skipped)."""
+    index: dict[str, str | None] = {normalize(n): None for n in IGNORED[kind]}
+    for target, names in ALIASES[kind].items():
+        for name in (target, *names):
+            index[normalize(name)] = target
+    return index
+
+
+def alias_markdown() -> str:
+    """The alias tables of docs/import-export.md, generated from :data:`ALIASES` and
+    :data:`IGNORED` (``python -c "from documents.importer import alias_markdown as m; print(m())"``).
+    """
+    lines: list[str] = []
+    for kind, title in (("accounts", "Accounts"), ("csms", "CSMs")):
+        lines += [f"#### {title}", "", "| Field | Cells | Column names |", "|---|---|---|"]
+        for target, names in ALIASES[kind].items():
+            cells = FIELD_KINDS[kind][target]
+            shown = ", ".join(f"`{n}`" for n in (target, *names))
+            lines.append(f"| `{target}` | {cells} | {shown} |")
+        ignored = ", ".join(f"`{n}`" for n in IGNORED[kind])
+        lines += ["", f"Known and ignored: {ignored}.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ----------------------------------------------------------------------------------------
+# Reading files
+
+
+@dataclass
+class _Sheet:
+    """A table as read: the header row's number and cells, and each data row with its number."""
+
+    label: str
+    header_row: int
+    headers: list[str]
+    rows: list[tuple[int, list[Cell]]]
+
+
+def _fail(label: str, message: str) -> ScenarioError:
+    return ScenarioError([ScenarioIssue(path=label, message=message)])
+
+
+def _split_sheet(path: str | Path) -> tuple[Path, str | None]:
+    """``book.xlsx#Sheet`` -> (``book.xlsx``, ``Sheet``)."""
+    text = str(path)
+    base, sep, sheet = text.rpartition("#")
+    if sep and base.lower().endswith((".xlsx", ".xlsm")):
+        return Path(base), sheet
+    return Path(text), None
+
+
+def _read(path: str | Path) -> _Sheet:
+    file, sheet = _split_sheet(path)
+    label = file.name + (f"#{sheet}" if sheet else "")
+    suffix = file.suffix.lower()
+    if suffix not in (".csv", ".txt", ".tsv", ".xlsx", ".xlsm"):
+        hint = (
+            "the old .xls format is not supported: save it as .xlsx or .csv"
+            if suffix == ".xls"
+            else "expected a .csv or .xlsx file"
+        )
+        raise _fail(label, f"cannot read {file}: {hint}")
+    if not file.is_file():
+        raise _fail(label, f"file not found: {file}")
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(file, sheet, label)
+    return _read_csv(file, label)
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-16 with a BOM (Excel's "Unicode Text"), UTF-8 with or without a BOM, else
+    Windows-1252 (Excel's "CSV" on Windows)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _delimiter(text: str) -> str:
+    """The one of ``,``, ``;`` and tab that splits the first non-empty line into the most cells
+    (``,`` on a tie)."""
+    for line in text.splitlines():
+        if line.strip():
+            counts = {d: len(next(csv.reader([line], delimiter=d))) for d in (",", ";", "\t")}
+            return max(counts, key=lambda d: (counts[d], d == ","))
+    return ","
+
+
+def _read_csv(file: Path, label: str) -> _Sheet:
+    try:
+        text = _decode(file.read_bytes())
+    except OSError as exc:
+        raise _fail(label, f"cannot read {file}: {exc.strerror or exc}") from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        rows: list[tuple[int, list[Cell]]] = [
+            (number, [cell.strip() for cell in row]) for number, row in enumerate(reader, start=1)
+        ]
+    except csv.Error as exc:
+        raise _fail(label, f"not a readable CSV file: {exc}") from None
+    return _sheet(label, rows)
+
+
+def _read_xlsx(file: Path, sheet: str | None, label: str) -> _Sheet:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(file, read_only=True, data_only=True)
+    except Exception as exc:  # zip, XML and format errors all mean "not a workbook we can read"
+        raise _fail(label, f"not a readable .xlsx workbook: {exc}") from None
+    try:
+        if sheet is None:
+            worksheet = book.worksheets[0]
+        elif sheet in book.sheetnames:
+            worksheet = book[sheet]
+        else:
+            names = ", ".join(repr(n) for n in book.sheetnames)
+            raise _fail(label, f"no sheet named {sheet!r} (the sheets are {names})")
+        # Read every cell whatever dimension the file records (some exporters record "A1",
+        # which would hide every row); empty rows still come through, so numbers stay right.
+        worksheet.reset_dimensions()
+        rows = [
+            (number, [_xlsx_cell(value) for value in row])
+            for number, row in enumerate(worksheet.iter_rows(values_only=True), start=1)
+        ]
+    finally:
+        book.close()
+    return _sheet(label, rows)
+
+
+def _xlsx_cell(value: Any) -> Cell:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        return value.strip()
+    if value is None or isinstance(value, bool | int | float | dt.date):
+        return value
+    return str(value)  # a time of day, a duration: kept as text
+
+
+def _blank(cell: Cell) -> bool:
+    return cell is None or cell == ""
+
+
+def _sheet(label: str, rows: list[tuple[int, list[Cell]]]) -> _Sheet:
+    """The first non-empty row is the header; the data rows are the non-empty rows below it."""
+    data = [(n, cells) for n, cells in rows if not all(_blank(c) for c in cells)]
+    if not data:
+        raise _fail(label, "the file is empty: expected a header row and data rows")
+    header_row, header = data[0]
+    width = max(len(cells) for _, cells in data)
+    headers = [_text(c) for c in header] + [""] * (width - len(header))
+    return _Sheet(label, header_row, headers, data[1:])
+
+
+def _text(cell: Cell) -> str:
+    """A cell as text: numbers keep their value (1250000.0 -> "1250000"), dates are ISO."""
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):
+        return "true" if cell else "false"
+    if isinstance(cell, float):
+        return str(int(cell)) if cell.is_integer() else repr(cell)
+    if isinstance(cell, dt.date):
+        return cell.isoformat()
+    return str(cell)
+
+
+def read_table(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a ``.csv`` or ``.xlsx`` file (``book.xlsx#Sheet`` for another sheet than
+    the first) as ``{column: text}``, every cell as text.
+
+    CSV: UTF-8 (with or without a BOM), UTF-16 with a BOM or Windows-1252, delimited by ``,``,
+    ``;`` or tab (whichever splits the header into the most cells). XLSX: cached values of
+    formulas, dates as ``YYYY-MM-DD``, numbers with their full value. The header is the first
+    non-empty row; empty rows are skipped, empty cells are ``""`` and columns without a header
+    are left out. Of two columns with the same header, the last one wins
+    (:func:`import_tables` reports both cases instead). Raises
+    :class:`ScenarioError` naming the file when it cannot be read.
+    """
+    sheet = _read(path)
+    out = []
+    for _, cells in sheet.rows:
+        padded = cells + [None] * (len(sheet.headers) - len(cells))
+        out.append({h: _text(c) for h, c in zip(sheet.headers, padded, strict=True) if h})
+    return out
+
+
+def _column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+# ----------------------------------------------------------------------------------------
+# Cells
+
+
+class _CellError(ValueError):
+    """Why one cell cannot be read, in words."""
+
+
+_CURRENCY = "$€£"
+_SUFFIXES = {"k": 3, "m": 6, "b": 9}
+_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
+# Digits as a US file writes them (1,250,000.50; 1 250 000.5; 1250000; .5; 1.25E+06) and as a
+# European one does (1.250.000,50; 1 250 000,5; 1250000; ,5).
+_US = re.compile(
+    r"\d{1,3}(?P<sep>[, ])\d{3}(?:(?P=sep)\d{3})*(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\.\d+"
+)
+_EU = re.compile(r"\d{1,3}(?P<sep>[. ])\d{3}(?:(?P=sep)\d{3})*(?:,\d+)?|\d+(?:,\d+)?|,\d+")
+
+
+def _accepted(european: bool, percent: bool, suffix: bool) -> str:
+    if european:
+        return "this file writes numbers the European way: 1.250.000,50"
+    extra = (", 1.2M, 450K" if suffix else "") + (", 15%" if percent else "")
+    return f"accepted: 1250000, 1,250,000.50, $1,250,000{extra}"
+
+
+@dataclass(frozen=True)
+class _Number:
+    """What is left of a number's text once its sign, currency, percent and suffix are off."""
+
+    negative: bool
+    digits: str
+    percent: bool
+    suffix: str
+
+
+def _strip_number(text: str) -> _Number | None:
+    s = text.translate(_SPACES).strip()
+    negative = s[:1] == "-"
+    if s[:1] in "+-":
+        s = s[1:].lstrip()
+    if s[:1] and s[:1] in _CURRENCY:
+        s = s[1:].lstrip()
+    elif len(s) > 2 and s[-1] in _CURRENCY and s[-2] == " ":  # "1.250.000,50 €"
+        s = s[:-2].rstrip()
+    percent = s.endswith("%")
+    if percent:
+        s = s[:-1].rstrip()
+    suffix = ""
+    if s[-1:].lower() in _SUFFIXES and s[:-1].rstrip()[-1:].isdigit():
+        suffix, s = s[-1].lower(), s[:-1].rstrip()
+    if not s:
+        return None
+    return _Number(negative, s, percent, suffix)
+
+
+def _style(text: str) -> str | None:
+    """``us`` or ``eu`` when only that style reads the text as a number, ``both`` when either
+    does (1,250 or 1.250 or 250), ``None`` when neither does."""
+    parts = _strip_number(text)
+    if parts is None:
+        return None
+    us, eu = _US.fullmatch(parts.digits), _EU.fullmatch(parts.digits)
+    if us and eu:
+        return "both"
+    return "us" if us else "eu" if eu else None
+
+
+def parse_number(
+    text: str, *, european: bool = False, percent: bool = False, suffix: bool = False
+) -> float:
+    """A number written in a spreadsheet cell, exactly (decimal arithmetic, then one rounding
+    to a float): ``1250000``, ``1,250,000.50``, ``$1,250,000``, ``-€5``, ``1 250 000``,
+    ``1.25E+06``; with ``suffix``, ``1.2M``/``450K``/``2B``; with ``percent``, ``15%`` = 0.15;
+    with ``european``, ``1.250.000,50`` and ``0,15`` (and no longer ``1,250.50``).
+
+    Raises ValueError saying what is accepted.
+    """
+    parts = _strip_number(text)
+    shown = f"{text.strip()!r} is not a number"
+    accepted = _accepted(european, percent, suffix)
+    if parts is None:
+        raise _CellError(f"{shown} ({accepted})")
+    if parts.percent and not percent:
+        raise _CellError(f"{shown}: a percentage is accepted only for rates and shares")
+    if parts.suffix and not suffix:
+        raise _CellError(f"{shown}: K, M and B suffixes are accepted only for amounts of money")
+    pattern = _EU if european else _US
+    if not pattern.fullmatch(parts.digits):
+        raise _CellError(f"{shown} ({accepted})")
+    digits = parts.digits.replace(" ", "")
+    digits = digits.replace(".", "").replace(",", ".") if european else digits.replace(",", "")
+    try:
+        value = Decimal(digits)
+    except InvalidOperation:  # pragma: no cover - the patterns only let decimals through
+        raise _CellError(f"{shown} ({accepted})") from None
+    if parts.suffix:
+        value = value.scaleb(_SUFFIXES[parts.suffix])
+    if parts.percent:
+        value = value.scaleb(-2)
+    return float(-value if parts.negative else value)
+
+
+_ISO_DATE = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
+_TIME = r"(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?)?"
+_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})" + _TIME)
+_DOT_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})" + _TIME)
+_DATE_FORMATS: dict[str, str] = {
+    "us": "YYYY-MM-DD, MM/DD/YYYY or DD.MM.YYYY",
+    "eu": "YYYY-MM-DD, DD/MM/YYYY or DD.MM.YYYY",
+    "iso": "YYYY-MM-DD",
+}
+
+
+def parse_date(text: str, date_format: DateFormat = "us") -> dt.date:
+    """A date written in a cell: ``2026-03-04`` (a time after it is ignored), ``03/04/2026``
+    (month first with ``us``, day first with ``eu``, refused with ``iso``) or ``04.03.2026``
+    (always day first; refused with ``iso``). Raises ValueError saying what is accepted."""
+    s = text.strip()
+    accepted = f"accepted with --date-format {date_format}: {_DATE_FORMATS[date_format]}"
+    slash_order = "MM/DD/YYYY" if date_format == "us" else "DD/MM/YYYY"
+    match = _ISO_DATE.fullmatch(s)
+    if match:
+        year, month, day = (int(g) for g in match.groups())
+        what = "YYYY-MM-DD"
+    elif date_format != "iso" and (match := _SLASH_DATE.fullmatch(s)):
+        a, b, year = (int(g) for g in match.groups())
+        month, day = (a, b) if date_format == "us" else (b, a)
+        what = slash_order
+    elif date_format != "iso" and (match := _DOT_DATE.fullmatch(s)):
+        day, month, year = (int(g) for g in match.groups())
+        what = "DD.MM.YYYY"
+    else:
+        raise _CellError(f"{s!r} is not a date ({accepted})")
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        hint = ""
+        if what == slash_order:
+            other = "eu" if date_format == "us" else "us"
+            hint = f"; for {'DD/MM/YYYY' if other == 'eu' else 'MM/DD/YYYY'} dates pass --date-format {other}"
+        raise _CellError(f"{s!r} is not a valid {what} date{hint}") from None
+
+
+_LEVELS = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """How to read the cells of one file."""
+
+    european: bool
+    date_format: DateFormat
+
+
+def _convert(kind: str, cell: Cell, reading: _Reading) -> Any:
+    """A non-empty cell as the field of this ``kind`` (see :data:`FIELD_KINDS`) expects it."""
+    if kind == "text":
+        return _text(cell).strip()
+    if kind == "list":
+        return [item.strip() for item in re.split(r"[;|,]", _text(cell)) if item.strip()]
+    if kind == "date":
+        if isinstance(cell, dt.date):
+            return cell
+        if isinstance(cell, bool | int | float):
+            raise _CellError(
+                f"{_text(cell)} is a number, not a date (format the column as a date, or "
+                "write YYYY-MM-DD)"
+            )
+        return parse_date(_text(cell), reading.date_format)
+    if kind == "boolean":
+        if isinstance(cell, bool):
+            return cell
+        word = _text(cell).strip().lower()
+        if word in BOOL_WORDS:
+            return BOOL_WORDS[word]
+        raise _CellError(
+            f"{_text(cell)!r} is not true/false (accepted: true/false, yes/no, y/n, 1/0)"
+        )
+    if kind == "level" and isinstance(cell, str) and cell.strip().lower() in _LEVELS:
+        return cell.strip().lower()
+    number = _number(kind, cell, reading)
+    if kind == "integer":
+        if not number.is_integer():
+            raise _CellError(f"{_text(cell)!r} is not a whole number")
+        return int(number)
+    return number
+
+
+def _number(kind: str, cell: Cell, reading: _Reading) -> float:
+    if isinstance(cell, bool):
+        raise _CellError(f"{_text(cell)} is not a number")
+    if isinstance(cell, int | float):
+        return float(cell)
+    if isinstance(cell, dt.date):
+        raise _CellError(f"{cell.isoformat()} is a date, not a number")
+    assert cell is not None  # blank cells are never converted
+    try:
+        return parse_number(
+            cell,
+            european=reading.european,
+            percent=kind in ("fraction", "level"),
+            suffix=kind == "money",
+        )
+    except _CellError as exc:
+        if kind == "level":
+            raise _CellError(
+                f"{cell!r} is not low, medium, high or a probability (0.2 or 20%)"
+            ) from None
+        raise exc
+
+
+_NUMERIC_KINDS = ("money", "number", "integer", "fraction", "level")
+
+
+def _european(sheet: _Sheet, columns: Mapping[int, str], kinds: Mapping[str, str]) -> bool:
+    """Whether the file's numbers are written the European way: some text cell of a numeric
+    column reads only as European (1.250.000 or 0,15) and none reads only as US (1,250.50)."""
+    styles: Counter[str | None] = Counter()
+    for _, cells in sheet.rows:
+        for index, target in columns.items():
+            cell = cells[index] if index < len(cells) else None
+            if kinds[target] in _NUMERIC_KINDS and isinstance(cell, str) and cell:
+                if kinds[target] == "level" and cell.lower() in _LEVELS:
+                    continue
+                styles[_style(cell)] += 1
+    return styles["eu"] > 0 and styles["us"] == 0
+
+
+# ----------------------------------------------------------------------------------------
+# Import
+
+
+@dataclass
+class FileSummary:
+    """What was read from one file: rows, how each column was used, what was skipped."""
+
+    kind: str
+    label: str
+    rows: int = 0
+    #: (column, field, how): how is ``alias``, ``mapping`` or ``field name``.
+    mapped: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (column, why)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+    european_numbers: bool = False
+
+
+@dataclass
+class ImportResult:
+    """A validated scenario built from two files, the records as written, and what happened."""
+
+    scenario: Scenario
+    data: dict[str, Any]
+    files: list[FileSummary]
+    #: Owners given as a CSM name or email and translated to the CSM's id: {"name": n, "email": n}.
+    owners_translated: dict[str, int]
+
+
+@dataclass
+class _Parsed:
+    """One file's records with, for each, its row number, and the problems found."""
+
+    sheet: _Sheet
+    summary: FileSummary
+    columns: dict[str, str]  # field -> header
+    records: list[dict[str, Any]] = field(default_factory=list)
+    row_numbers: list[int] = field(default_factory=list)
+    found: list[tuple[int, ScenarioIssue]] = field(default_factory=list)  # (row, issue)
+    structural: bool = False  # a problem with the columns: records are not worth validating
+    bad: set[tuple[int, str]] = field(default_factory=set)  # (record index, field)
+
+    def bad_fields(self) -> dict[int, set[str]]:
+        """Record index -> the fields whose cells were already reported."""
+        out: dict[int, set[str]] = defaultdict(set)
+        for index, target in self.bad:
+            out[index].add(target)
+        return out
+
+    def add(self, row: int, path: str, message: str) -> None:
+        self.found.append((row, ScenarioIssue(path=path, message=message)))
+
+    @property
+    def issues(self) -> list[ScenarioIssue]:
+        """The problems in row order (those about the whole file first)."""
+        return [issue for _, issue in sorted(self.found, key=lambda f: f[0])]
+
+    def where(
+        self, row: int | Sequence[int], target: str | None = None, header: str | None = None
+    ) -> str:
+        """``accounts.xlsx row 7, column 'Annual Revenue'`` (``rows 2 and 9`` for several)."""
+        header = header if header is not None else self.columns.get(target or "")
+        column = f", column {header!r}" if header else ""
+        if isinstance(row, int):
+            return f"{self.sheet.label} row {row}{column}"
+        return f"{self.sheet.label} rows {' and '.join(str(r) for r in row)}{column}"
+
+
+def load_mapping(path: str | Path) -> dict[str, dict[str, str | None]]:
+    """A mapping file: ``{"accounts": {"Their Column": "field" | null}, "csms": {...}}``.
+
+    Raises :class:`ScenarioError` listing every unknown section, field or malformed entry.
+    """
+    path = Path(path)
+    label = path.name
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise _fail(label, f"mapping file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(label, f"cannot read the mapping file: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise _fail(
+            label, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    return check_mapping(data, label)
+
+
+def check_mapping(data: Any, label: str = "mapping") -> dict[str, dict[str, str | None]]:
+    """A mapping's content checked and keyed by normalized column name; raises
+    :class:`ScenarioError` listing every unknown section, field or malformed entry."""
+    example = '{"accounts": {"Their Column": "arr"}, "csms": {"Their Column": null}}'
+    if not isinstance(data, Mapping):
+        raise _fail(label, f"a mapping file is a JSON object such as {example}")
+    issues: list[ScenarioIssue] = []
+    mapping: dict[str, dict[str, str | None]] = {}
+    for section, entries in data.items():
+        if section not in FIELD_KINDS:
+            issues.append(
+                ScenarioIssue(
+                    path=f"{label}: {section}",
+                    message="unknown section (the sections are 'accounts' and 'csms')",
+                )
+            )
+            continue
+        if not isinstance(entries, Mapping):
+            issues.append(
+                ScenarioIssue(
+                    path=f"{label}: {section}",
+                    message=f'expected an object {{"Column": "field" or null}}, got {entries!r}',
+                )
+            )
+            continue
+        fields = FIELD_KINDS[section]
+        for column, target in entries.items():
+            if target is None or (isinstance(target, str) and target in fields):
+                mapping.setdefault(section, {})[normalize(column)] = target
+                continue
+            close = difflib.get_close_matches(str(target), list(fields), n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+            issues.append(
+                ScenarioIssue(
+                    path=f"{label}: {section}.{column}",
+                    message=f"{target!r} is not an importable {_KIND_NAMES[section]} field "
+                    f"({hint}the fields are {', '.join(fields)}; null ignores the column)",
+                )
+            )
+    if issues:
+        raise ScenarioError(issues)
+    return mapping
+
+
+def _suggest(kind: str, header: str) -> str:
+    """``did you mean 'Account Name' (name)?`` from the aliases close to ``header``."""
+    names: dict[str, tuple[str, str]] = {}
+    for target, aliases in ALIASES[kind].items():
+        for name in (target, *aliases):
+            names.setdefault(normalize(name), (name, target))
+    close = difflib.get_close_matches(normalize(header), list(names), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    shown = ", ".join(
+        f"{names[c][0]!r}" + (f" ({names[c][1]})" if names[c][0] != names[c][1] else "")
+        for c in close
+    )
+    return f"did you mean {shown}? "
+
+
+def _map_columns(
+    sheet: _Sheet,
+    kind: str,
+    mapping: Mapping[str, str | None],
+    ignore_unknown: bool,
+    summary: FileSummary,
+) -> tuple[dict[int, str], list[tuple[int, ScenarioIssue]]]:
+    """Column index -> field, and the problems with the columns themselves (with their row:
+    the header's, or 0 for the file)."""
+    aliases = _alias_index(kind)
+    columns: dict[int, str] = {}
+    first: dict[str, int] = {}
+    issues: list[tuple[int, ScenarioIssue]] = []
+    where = f"{sheet.label} row {sheet.header_row}"
+    for index, header in enumerate(sheet.headers):
+        if not header:
+            filled = [
+                n for n, cells in sheet.rows if index < len(cells) and not _blank(cells[index])
+            ]
+            if filled:
+                issues.append(
+                    (
+                        sheet.header_row,
+                        ScenarioIssue(
+                            path=f"{where}, column {_column_letter(index)}",
+                            message=f"a column without a header holds data (row {filled[0]}): "
+                            "name it in the header row, or delete it",
+                        ),
+                    )
+                )
+            continue
+        key = normalize(header)
+        if key in mapping:
+            target, how = mapping[key], "mapping"
+            if target is None:
+                summary.ignored.append((header, "mapping file"))
+                continue
+        elif key in aliases:
+            target = aliases[key]
+            how = "field name" if target is not None and key == normalize(target) else "alias"
+            if target is None:
+                summary.ignored.append((header, "known column without an engine field"))
+                continue
+        elif ignore_unknown:
+            summary.ignored.append((header, "unknown (--ignore-unknown)"))
+            continue
+        else:
+            section = json.dumps({kind: {header: "FIELD"}})
+            issues.append(
+                (
+                    sheet.header_row,
+                    ScenarioIssue(
+                        path=f"{where}, column {header!r}",
+                        message=f"unknown column: {_suggest(kind, header)}Add it to the mapping file "
+                        f"(--mapping) as {section} with one of the fields listed in "
+                        "docs/import-export.md, or null to ignore it; or pass --ignore-unknown to "
+                        "skip unknown columns",
+                    ),
+                )
+            )
+            continue
+        if target in first:
+            other = sheet.headers[first[target]]
+            issues.append(
+                (
+                    sheet.header_row,
+                    ScenarioIssue(
+                        path=f"{where}, column {header!r}",
+                        message=f"maps to {target}, like column {other!r}: keep one of them (map the "
+                        "other to null in the mapping file)",
+                    ),
+                )
+            )
+            continue
+        first[target] = index
+        columns[index] = target
+        summary.mapped.append((header, target, how))
+    present = set(columns.values())
+    for target in REQUIRED[kind]:
+        if target in present or (kind == "csms" and target == "id" and "email" in present):
+            continue
+        examples = ", ".join(repr(n) for n in ALIASES[kind][target][:3])
+        also = " (or an email column)" if kind == "csms" else ""
+        seen = ", ".join(repr(h) for h in sheet.headers if h)
+        issues.append(
+            (
+                0,
+                ScenarioIssue(
+                    path=sheet.label,
+                    message=f"no column for the required field {target}{also}: name one {examples}, "
+                    f"or map yours to {target!r} in the mapping file (the columns are {seen})",
+                ),
+            )
+        )
+    return columns, issues
+
+
+def _parse_file(
+    path: str | Path,
+    kind: str,
+    mapping: Mapping[str, str | None],
+    ignore_unknown: bool,
+    date_format: DateFormat,
+) -> _Parsed:
+    sheet = _read(path)
+    summary = FileSummary(kind=kind, label=sheet.label)
+    columns, issues = _map_columns(sheet, kind, mapping, ignore_unknown, summary)
+    kinds = FIELD_KINDS[kind]
+    reading = _Reading(european=_european(sheet, columns, kinds), date_format=date_format)
+    summary.european_numbers = reading.european
+    parsed = _Parsed(
+        sheet=sheet,
+        summary=summary,
+        columns={target: sheet.headers[i] for i, target in columns.items()},
+        found=issues,
+        structural=bool(issues),
+    )
+    for row_number, cells in sheet.rows:
+        record: dict[str, Any] = {}
+        bad: list[str] = []
+        for index, target in columns.items():
+            cell = cells[index] if index < len(cells) else None
+            if _blank(cell):
+                continue
+            try:
+                record[target] = _convert(kinds[target], cell, reading)
+            except _CellError as exc:
+                parsed.add(row_number, parsed.where(row_number, target), str(exc))
+                bad.append(target)
+        if kind == "csms" and "email" in record and "id" not in columns.values():
+            record["id"] = record["email"]
+        parsed.bad.update((len(parsed.records), target) for target in bad)
+        parsed.records.append(record)
+        parsed.row_numbers.append(row_number)
+    summary.rows = len(parsed.records)
+    if not parsed.records and not parsed.structural:
+        parsed.add(0, sheet.label, "no data rows below the header row")
+    _duplicate_ids(parsed, kind)
+    return parsed
+
+
+def _duplicate_ids(parsed: _Parsed, kind: str) -> None:
+    rows: dict[str, list[int]] = defaultdict(list)
+    for record, row in zip(parsed.records, parsed.row_numbers, strict=True):
+        if isinstance(record.get("id"), str) and record["id"]:
+            rows[record["id"]].append(row)
+    for record_id, found in rows.items():
+        if len(found) > 1:
+            listed = ", ".join(str(r) for r in found[:-1]) + f" and {found[-1]}"
+            id_column = parsed.columns.get("id") or parsed.columns.get("email")
+            parsed.add(
+                found[-1],
+                parsed.where(found[-1], header=id_column),
+                f"duplicate {_KIND_NAMES[kind]} id {record_id!r}: rows {listed}",
+            )
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _translate_owners(accounts: _Parsed, csms: _Parsed) -> dict[str, int]:
+    """Owners given as a CSM name or email become the CSM's id; an owner that matches no
+    CSM id, name or email is reported with its row and the closest names."""
+    ids = [r["id"] for r in csms.records if isinstance(r.get("id"), str)]
+    exact = set(ids)
+    lookups: list[tuple[str, dict[str, set[str]]]] = []
+    for what, key in (("id", "id"), ("email", "email"), ("name", "name")):
+        table: dict[str, set[str]] = defaultdict(set)
+        for record in csms.records:
+            value, csm_id = record.get(key), record.get("id")
+            if isinstance(value, str) and value and isinstance(csm_id, str):
+                table[_fold(value)].add(csm_id)
+        lookups.append((what, table))
+    known = sorted({str(r[k]) for r in csms.records for k in ("id", "email", "name") if r.get(k)})
+    translated = {"name": 0, "email": 0}
+    roster = csms.sheet.label
+    for index, record in enumerate(accounts.records):
+        owner = record.get("current_csm")
+        if not isinstance(owner, str) or not owner or owner in exact:
+            continue
+        row = accounts.row_numbers[index]
+        where = accounts.where(row, "current_csm")
+        for what, table in lookups:
+            found = table.get(_fold(owner))
+            if not found:
+                continue
+            if len(found) > 1:
+                accounts.add(
+                    row,
+                    where,
+                    f"owner {owner!r} matches the {what} of {len(found)} CSMs "
+                    f"({', '.join(sorted(found))}) in {roster}: use their ids or emails",
+                )
+                accounts.bad.add((index, "current_csm"))
+            else:
+                record["current_csm"] = next(iter(found))
+                if what != "id":
+                    translated[what] += 1
+            break
+        else:
+            close = difflib.get_close_matches(owner, known, n=3, cutoff=0.6)
+            hint = f" (close: {', '.join(repr(c) for c in close)})" if close else ""
+            accounts.add(
+                row,
+                where,
+                f"owner {owner!r} matches no CSM id, name or email in {roster}"
+                f"{hint}: add the CSM to the roster, or correct the owner",
+            )
+            accounts.bad.add((index, "current_csm"))
+    return translated
+
+
+def _defaults() -> dict[str, Any]:
+    """Objective weights, rules and solver settings of an imported scenario: the engine's
+    defaults, written out so they can be edited (weights as percentages, rules off as null)."""
+    weights = {k: round(v * 100, 6) for k, v in Objectives().model_dump().items()}
+    return {
+        "objectives": {k: int(v) if float(v).is_integer() else v for k, v in weights.items()},
+        "constraints": Constraints().model_dump(mode="json"),
+        "solver": SolverSettings().model_dump(mode="json", exclude_none=True),
+    }
+
+
+def import_tables(
+    accounts: str | Path,
+    csms: str | Path,
+    *,
+    mapping: str | Path | Mapping[str, Mapping[str, str | None]] | None = None,
+    ignore_unknown: bool = False,
+    date_format: DateFormat = "us",
+    name: str = "imported",
+    as_of: dt.date | None = None,
+) -> ImportResult:
+    """Read an accounts file and a CSM roster (CSV or XLSX), map, parse and validate them.
+
+    ``mapping`` is a mapping file's path or its content; it overrides and extends
+    :data:`ALIASES`. ``as_of`` defaults to today (written into the scenario, so later runs
+    repeat). Raises :class:`ScenarioError` with every problem found in both files.
+    """
+    if mapping is None:
+        user: Mapping[str, Mapping[str, str | None]] = {}
+    elif isinstance(mapping, Mapping):
+        user = check_mapping(mapping)
+    else:
+        user = load_mapping(mapping)
+    parsed: dict[str, _Parsed] = {}
+    unreadable: list[ScenarioIssue] = []
+    for kind, path in (("accounts", accounts), ("csms", csms)):
+        try:
+            parsed[kind] = _parse_file(path, kind, user.get(kind, {}), ignore_unknown, date_format)
+        except ScenarioError as exc:
+            unreadable.extend(exc.issues)
+    if unreadable:
+        found = [i for p in parsed.values() for i in p.issues]
+        raise ScenarioError(unreadable + found)
+    acc, team = parsed["accounts"], parsed["csms"]
+    translated = {"name": 0, "email": 0}
+    if not team.structural:
+        translated = _translate_owners(acc, team)
+    issues = acc.issues + team.issues
+    csm_records = [{k: v for k, v in r.items() if k != "email"} for r in team.records]
+    data: dict[str, Any] = {
+        "name": name,
+        "description": f"Imported from {acc.sheet.label} and {team.sheet.label}.",
+        "as_of": (as_of or dt.date.today()).isoformat(),
+        **_defaults(),
+        "csms": csm_records,
+        "accounts": acc.records,
+    }
+    if acc.structural or team.structural:
+        raise ScenarioError(issues)
+    try:
+        scenario = Scenario.from_dict(_without_bad_cells(data, parsed))
+    except ScenarioError as exc:
+        raise ScenarioError(issues + _located(exc.issues, data, parsed)) from None
+    if issues:
+        raise ScenarioError(issues)
+    return ImportResult(
+        scenario=scenario,
+        data=data,
+        files=[acc.summary, team.summary],
+        owners_translated=translated,
+    )
+
+
+def _without_bad_cells(data: dict[str, Any], parsed: Mapping[str, _Parsed]) -> dict[str, Any]:
+    """The records without the cells already reported, so validation reports the rest."""
+    out = dict(data)
+    for kind in ("accounts", "csms"):
+        bad = parsed[kind].bad_fields()
+        records = []
+        for index, record in enumerate(data[kind]):
+            # An owner that matches no CSM stays: its issue is dropped in _located instead.
+            drop = bad.get(index, set()) - {"current_csm"}
+            records.append({k: v for k, v in record.items() if k not in drop})
+        out[kind] = records
+    return out
+
+
+def _located(
+    issues: Iterable[ScenarioIssue], data: Mapping[str, Any], parsed: Mapping[str, _Parsed]
+) -> list[ScenarioIssue]:
+    """Validation issues with the file, row and column of the cell they are about; issues
+    about cells already reported (a number that did not parse, an unknown owner, a duplicate
+    id) are dropped. Records that share an id share a label: their rows are all named."""
+    places: dict[str, list[tuple[_Parsed, int, set[str]]]] = defaultdict(list)
+    for kind in ("accounts", "csms"):
+        p = parsed[kind]
+        bad = p.bad_fields()
+        for index, record in enumerate(data[kind]):
+            record_id = record.get("id")
+            label = f"{kind}[{record_id}]" if record_id not in (None, "") else f"{kind}[{index}]"
+            places[label].append((p, p.row_numbers[index], bad.get(index, set())))
+    out = []
+    for issue in issues:
+        # The record's label ends at the first "]" that closes a known label ("accounts[A7]").
+        found = next(
+            (
+                issue.path[: m.end()]
+                for m in re.finditer(r"\]", issue.path)
+                if issue.path[: m.end()] in places
+            ),
+            None,
+        )
+        if found is None or issue.path[len(found) : len(found) + 1] not in ("", "."):
+            out.append(issue)
+            continue
+        target = issue.path[len(found) + 1 :].split(".")[0] or None
+        shared = places[found]
+        if any(target in reported for _, _, reported in shared):
+            continue
+        if len(shared) > 1 and target == "id":
+            continue  # a duplicate id, reported with its rows
+        rows = [row for _, row, _ in shared]
+        where = shared[0][0].where(rows[0] if len(rows) == 1 else rows, target)
+        out.append(ScenarioIssue(path=issue.path, message=f"{issue.message} ({where})"))
+    return out
+
+
+def _engine_cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _engine_csv(records: Sequence[Mapping[str, Any]], fields: Iterable[str]) -> str:
+    """Records as a CSV the engine reads (docs/scenario-format.md, "Inline or CSV"): its own
+    column names, lists joined with ``;``. Cells are written as they are, so the scenario reads
+    back exactly (these are input files, not exports for people)."""
+    present = [f for f in fields if any(f in r for r in records)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(present)
+    for record in records:
+        writer.writerow([_engine_cell(record[f]) if f in record else "" for f in present])
+    return out.getvalue()
+
+
+def write_scenario(result: ImportResult, out_dir: str | Path) -> list[Path]:
+    """Write ``accounts.csv``, ``csms.csv`` and ``scenario.json`` (which names them) into
+    ``out_dir``; returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = result.data
+    scenario = {k: v for k, v in data.items() if k not in ("accounts", "csms")}
+    scenario.update({"csms": "csms.csv", "accounts": "accounts.csv"})
+    files = {
+        "accounts.csv": _engine_csv(data["accounts"], Account.model_fields),
+        "csms.csv": _engine_csv(data["csms"], Csm.model_fields),
+        "scenario.json": json.dumps(scenario, indent=2) + "\n",
+    }
+    written = []
+    for file_name, text in files.items():
+        path = out / file_name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+# ----------------------------------------------------------------------------------------
+# Export
+
+#: Columns of owner_updates.csv: one row per account that changes CSM.
+OWNER_UPDATE_COLUMNS = [
+    "account_id",
+    "account_name",
+    "old_owner_id",
+    "old_owner_name",
+    "new_owner_id",
+    "new_owner_name",
+    "effective_date",
+    "arr",
+]
+#: Columns of books.csv: one row per account, grouped by its new CSM.
+BOOK_COLUMNS = [
+    "csm_id",
+    "csm_name",
+    "account_id",
+    "account_name",
+    "arr",
+    "moved",
+    "previous_csm_id",
+]
+#: Columns of book_summary.csv: one row per CSM, before and after.
+BOOK_SUMMARY_COLUMNS = [
+    "csm_id",
+    "csm_name",
+    "capacity",
+    "accounts_before",
+    "accounts_after",
+    "arr_before",
+    "arr_after",
+    "arr_target",
+    "arr_vs_target_before",
+    "arr_vs_target_after",
+    "workload_before",
+    "workload_after",
+    "moves_in",
+    "moves_out",
+]
+
+Table = tuple[list[str], list[list[Any]]]
+
+
+def _assignments(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    rows = plan.get("assignments") or []
+    if not rows:
+        status = plan.get("status", "unknown")
+        raise ValueError(
+            f"the plan has no assignments (status {status!r}): there is nothing to export"
+        )
+    return list(rows)
+
+
+def _date(value: Any, what: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a YYYY-MM-DD date") from None
+
+
+def owner_updates_rows(plan: Mapping[str, Any], effective_date: dt.date | None = None) -> Table:
+    """The rows of :func:`owner_updates_csv`, with dates as :class:`datetime.date`."""
+    rows = _assignments(plan)
+    names = {c.get("csm_id"): c.get("name") for c in plan.get("csms") or []}
+    waves: dict[str, Any] = {}
+    transition = plan.get("transition")
+    if isinstance(transition, Mapping):
+        for move in transition.get("moves") or []:
+            if isinstance(move, Mapping) and move.get("effective_date"):
+                waves[str(move.get("account_id"))] = move["effective_date"]
+    fallback = effective_date
+    if fallback is None and plan.get("as_of"):
+        fallback = _date(plan["as_of"], "the plan's as_of")
+    out: list[list[Any]] = []
+    undated: list[str] = []
+    for row in rows:
+        if not row.get("moved"):
+            continue
+        account_id = str(row.get("account_id"))
+        when: dt.date | None = fallback
+        if account_id in waves:
+            when = _date(waves[account_id], f"transition effective_date of {account_id}")
+        if when is None:
+            undated.append(account_id)
+            continue
+        old = row.get("previous_csm_id")
+        out.append(
+            [
+                account_id,
+                row.get("account_name"),
+                old,
+                names.get(old),
+                row.get("csm_id"),
+                row.get("csm_name") or names.get(row.get("csm_id")),
+                when,
+                row.get("arr"),
+            ]
+        )
+    if undated:
+        shown = ", ".join(undated[:5]) + (" ..." if len(undated) > 5 else "")
+        raise ValueError(
+            f"no effective date for {len(undated)} move(s) ({shown}): the plan has no transition "
+            "dates and no as_of, so pass --effective-date YYYY-MM-DD"
+        )
+    return list(OWNER_UPDATE_COLUMNS), out
+
+
+def owner_updates_csv(plan: Mapping[str, Any], effective_date: dt.date | None = None) -> str:
+    """The moves as a CRM bulk owner update: one row per account that changes CSM.
+
+    Each move's ``effective_date`` is its date in the plan's ``transition.moves`` when the plan
+    has one, else ``effective_date``, else the plan's ``as_of``; a move with none of them raises
+    ValueError (so does a plan without assignments).
+    """
+    columns, rows = owner_updates_rows(plan, effective_date)
+    return table_csv(columns, rows)
+
+
+def books_rows(plan: Mapping[str, Any]) -> Table:
+    """The rows of :func:`books_csv`."""
+    rows = _assignments(plan)
+    order = {c.get("csm_id"): i for i, c in enumerate(plan.get("csms") or [])}
+    ranked = sorted(
+        rows,
+        key=lambda r: (
+            order.get(r.get("csm_id"), len(order)),
+            str(r.get("csm_id")),
+            -float(r.get("arr") or 0.0),
+            str(r.get("account_id")),
+        ),
+    )
+    return list(BOOK_COLUMNS), [[r.get(c) for c in BOOK_COLUMNS] for r in ranked]
+
+
+def books_csv(plan: Mapping[str, Any]) -> str:
+    """Every account with its new CSM, grouped by CSM (in the plan's CSM order), largest ARR
+    first within each book."""
+    return table_csv(*books_rows(plan))
+
+
+def book_summary_rows(plan: Mapping[str, Any]) -> Table:
+    """The rows of :func:`book_summary_csv`."""
+    _assignments(plan)
+    out = []
+    for entry in plan.get("csms") or []:
+        before = entry.get("before") or {}
+        after = entry.get("after") or {}
+        out.append(
+            [
+                entry.get("csm_id"),
+                entry.get("name"),
+                after.get("capacity", before.get("capacity")),
+                before.get("accounts"),
+                after.get("accounts"),
+                before.get("arr"),
+                after.get("arr"),
+                after.get("arr_target", before.get("arr_target")),
+                before.get("arr_vs_target"),
+                after.get("arr_vs_target"),
+                before.get("workload"),
+                after.get("workload"),
+                after.get("moves_in"),
+                after.get("moves_out"),
+            ]
+        )
+    return list(BOOK_SUMMARY_COLUMNS), out
+
+
+def book_summary_csv(plan: Mapping[str, Any]) -> str:
+    """One row per CSM: accounts, ARR, ARR vs target (1 = on target) and workload, before and
+    after, and the moves in and out (from the plan's ``csms``)."""
+    return table_csv(*book_summary_rows(plan))
+
+
+def table_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """``(columns, rows)`` as CSV text with every text cell made safe (:func:`to_csv`)."""
+    return to_csv((dict(zip(columns, row, strict=True)) for row in rows), columns)
+
+
+_PERCENT_COLUMNS = ("arr_vs_target_before", "arr_vs_target_after")
+
+
+def write_xlsx(path: str | Path, sheets: Mapping[str, Table]) -> Path:
+    """Write ``{sheet name: (columns, rows)}`` as a workbook of typed cells: numbers as
+    numbers, booleans as booleans, dates as dates (``yyyy-mm-dd``), ``None`` as an empty cell,
+    and text as text, with formula-looking text made safe as in :func:`documents.exports.safe_cell`.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, (columns, rows) in sheets.items():
+        sheet = book.create_sheet(title=name[:31])
+        for col, header in enumerate(columns, start=1):
+            sheet.cell(row=1, column=col, value=header).font = Font(bold=True)
+        widths = [len(str(c)) for c in columns]
+        for r, row in enumerate(rows, start=2):
+            for col, value in enumerate(row, start=1):
+                if value is None:
+                    continue
+                cell = sheet.cell(row=r, column=col)
+                if isinstance(value, str):
+                    cell.value = ILLEGAL_CHARACTERS_RE.sub("", safe_cell(value))
+                    cell.data_type = "s"  # never a formula or an error code
+                elif isinstance(value, dt.date):
+                    cell.value = value
+                    cell.number_format = "yyyy-mm-dd"
+                elif isinstance(value, bool | int | float):
+                    cell.value = value
+                    if columns[col - 1] in _PERCENT_COLUMNS:
+                        cell.number_format = "0.0%"
+                else:
+                    cell.value = str(value)
+                    cell.data_type = "s"
+                widths[col - 1] = max(widths[col - 1], len(str(cell.value)))
+        for col, width in enumerate(widths):
+            sheet.column_dimensions[_column_letter(col)].width = min(width + 2, 60)
+        sheet.freeze_panes = "A2"
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    book.save(target)
+    return target

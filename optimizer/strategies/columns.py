@@ -1,0 +1,714 @@
+"""Column generation for large teams: a restricted model, and a bound of the full one.
+
+On 20,000 accounts x 100 CSMs the full model has two million assignment variables: building it
+takes longer than a useful time limit and HiGHS has no bound after minutes. Most pairs can never
+matter (an account is not worth sending to most of a thousand CSMs), but which ones do depends on
+the rules: pruning to each account's ten cheapest CSMs made a ±15% ARR balance infeasible. So
+the pairs are chosen by the linear relaxation itself:
+
+1. Start each account with its current CSM, the warm start's CSM and its few cheapest eligible
+   CSMs (the *columns*).
+2. Solve the linear relaxation of the model restricted to those columns, with every CSM and team
+   rule made elastic (a violation costs far more than any plan), so that it always solves.
+3. *Price* every eligible pair of the full model with the relaxation's duals, in vectorized
+   blocks: a pair whose reduced cost is negative could improve the relaxation, so the most
+   negative few per account join the columns. Repeat until none prices out or the time share
+   ends.
+4. The duals also give a **bound of the full model** (the Lagrangian bound: every CSM and team
+   rule priced by its dual, each account free to take its cheapest eligible CSM at those prices),
+   valid at every round whatever the columns; the best one is kept.
+
+The restricted model (the same :func:`~optimizer.formulation.build_model`, every rule and term,
+only fewer ``x`` variables) is then solved as a MIP from the warm start; its plans are plans of
+the full model, and the plan reports the full model's bound, never the restricted one's.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+from ortools.math_opt import model_pb2, parameters_pb2, result_pb2
+from ortools.math_opt.core.python import solver as core_solver
+from ortools.math_opt.python import callback, init_arguments, model_parameters, parameters
+
+from ..backends.highs import highs_options, objective_scale, to_proto
+from ..formulation import AssignmentModel, LinearModel, build_model
+from ..instance import Instance
+from ..scenario import SolverSettings
+from .lp_server import LpServer
+
+#: Eligible (account, CSM) pairs above which ``solver.strategy = "auto"`` uses columns, and
+#: above which it uses the Lagrangian decomposition instead (optimizer/strategies/lagrangian.py).
+LARGE_PAIRS = 100_000
+HUGE_PAIRS = 5_000_000
+#: Cheapest eligible CSMs each account starts with (beside its current and warm-start CSM).
+INITIAL_COLUMNS = 3
+#: Random eligible CSMs each account also starts with, so the first relaxation can balance books.
+RANDOM_COLUMNS = 2
+#: Most columns one account gains per pricing round.
+NEW_COLUMNS = 2
+#: Accounts priced per vectorized block (block x CSMs matrices of float64).
+BLOCK = 2048
+#: Cost of one full-time book of violation of an elastic rule in the relaxation.
+ELASTIC_PENALTY = 10.0
+
+
+def use_columns(inst: Instance, settings: SolverSettings) -> bool:
+    """Whether this solve uses column generation (``solver.strategy``, or the size for auto)."""
+    if settings.strategy != "auto":
+        return settings.strategy == "columns"
+    return LARGE_PAIRS < eligible_pairs(inst) <= HUGE_PAIRS
+
+
+def eligible_pairs(inst: Instance) -> int:
+    """How many (account, CSM) pairs the rules allow."""
+    return sum(len(inst.group_eligible[g]) for g in inst.group)
+
+
+@dataclass
+class Columns:
+    """The outcome of column generation."""
+
+    built: AssignmentModel
+    #: The best Lagrangian bound of the full model (``None`` if no relaxation solved).
+    bound: float | None
+    rounds: int
+    #: The relaxation's value on the final columns (with elastic rules: an upper limit of the
+    #: full relaxation when no rule is violated).
+    relaxation: float | None
+    converged: bool
+    seconds: float
+    log: list[str] = field(default_factory=list)
+    #: The last relaxation's value of each assignment variable of ``built`` (0 for columns
+    #: added after it), or ``None``.
+    point: list[float] | None = None
+    #: Which solved the relaxations: "highs" (the LP server, warm-started) or "mathopt".
+    route: str = "highs"
+
+
+class Pricing:
+    """Vectorized objective coefficients and rule coefficients of every (account, CSM) pair.
+
+    ``costs(lo, hi)`` equals the objective coefficient that :func:`build_model` gives
+    ``x[a, c]`` for accounts ``lo..hi-1`` (``inf`` where the pair is not eligible); the rule
+    coefficients mirror the rows of :mod:`optimizer.formulation` (tests check both).
+    """
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        n, m = len(inst.accounts), len(inst.csms)
+        self.n, self.m = n, m
+        weights = inst.weights()
+        arr = np.asarray(inst.arr, dtype=float)
+        self.arr_share = arr / inst.arr_unit
+        self.high_risk = np.asarray(inst.high_risk, dtype=float)
+        self.workload = np.asarray(inst.workload, dtype=float) / inst.workload_unit
+        self.group = np.asarray(inst.group, dtype=np.int64)
+        eligible = np.zeros((len(inst.group_eligible), m), dtype=bool)
+        for g, cs in enumerate(inst.group_eligible):
+            eligible[g, cs] = True
+        self.eligible = eligible
+        self.current = np.asarray([-1 if c is None else c for c in inst.current], dtype=np.int64)
+
+        def norm(value: float) -> float:
+            return value if value > 0 else math.inf
+
+        self.churn = weights["churn_risk"] * arr * np.asarray(inst.p_churn) / norm(inst._churn_norm)
+        self.best_retention = np.asarray(inst._best_retention)
+        self.retention = np.asarray(inst.retention)
+        self.expansion = (
+            weights["expansion"] * arr * np.asarray(inst.potential) / norm(inst._expansion_norm)
+        )
+        self.best_expansion = np.asarray(inst._best_expansion)
+        self.expansion_rate = np.asarray(inst.expansion_rate)
+        industries = sorted({a.industry for a in inst.accounts if a.industry is not None})
+        code = {name: k for k, name in enumerate(industries)}
+        self.industry = np.asarray(
+            [len(industries) if a.industry is None else code[a.industry] for a in inst.accounts],
+            dtype=np.int64,
+        )
+        covers = np.ones((len(industries) + 1, m), dtype=bool)  # last row: no industry
+        for k, name in enumerate(industries):
+            covers[k] = [name in c.industries for c in inst.csms]
+        self.covers = covers
+        flags = np.asarray(inst._expertise_flags, dtype=float)
+        self.expertise = weights["expertise"] * flags * arr / norm(inst._expertise_norm)
+        moves = inst.accounts_with_current
+        step = (weights["continuity"] + inst.tie_break) / moves if moves else 0.0
+        self.continuity = np.where(self.current >= 0, step, 0.0)
+        preference_norm = inst._preference_norm
+        self.preference_weight = (
+            weights["preference"] / preference_norm if preference_norm > 0 else 0.0
+        )
+        self.best_preference = np.asarray(inst._best_preference)
+
+    def costs(self, lo: int, hi: int) -> np.ndarray:
+        """Objective coefficient of each pair, ``inf`` where not eligible (rows lo..hi-1)."""
+        rows = np.arange(lo, hi)
+        out = self.churn[lo:hi, None] * (self.best_retention[lo:hi, None] - self.retention[None, :])
+        out += self.expansion[lo:hi, None] * (
+            self.best_expansion[lo:hi, None] - self.expansion_rate[None, :]
+        )
+        out += self.expertise[lo:hi, None] * ~self.covers[self.industry[lo:hi]]
+        moved = np.broadcast_to(self.continuity[lo:hi, None], out.shape).copy()
+        has = self.current[lo:hi] >= 0
+        moved[has, self.current[lo:hi][has]] = 0.0
+        out += moved
+        if self.preference_weight:
+            out += self.preference_weight * self.best_preference[lo:hi, None]
+            for a in rows:
+                for c, score in self.inst.preference[a].items():
+                    out[a - lo, c] -= self.preference_weight * score
+        out[~self.eligible[self.group[lo:hi]]] = math.inf
+        return out
+
+    def workload_share(self, lo: int, hi: int) -> np.ndarray:
+        """Workload of each pair in full-time books (per-CSM workloads applied)."""
+        out = np.broadcast_to(self.workload[lo:hi, None], (hi - lo, self.m)).copy()
+        unit = self.inst.workload_unit
+        for a in range(lo, hi):
+            for c, units in self.inst.workload_with[a].items():
+                out[a - lo, c] = units / unit
+        return out
+
+
+@dataclass
+class Duals:
+    """The duals of the rules a pair (a, c) takes part in, per CSM, plus the team rules."""
+
+    count: np.ndarray  # max_accounts[c]
+    arr: np.ndarray  # arr_load[c] definition
+    workload: np.ndarray  # workload_load[c] definition
+    risk: np.ndarray  # max_high_risk[c]
+    moves: float  # max_moves (stays)
+    moved_arr: float  # max_moved_arr (stays)
+    assign: np.ndarray  # assign[a]
+
+    def reduced(self, pricing: Pricing, costs: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Reduced costs without the account's own (assign) dual: the Lagrangian prices."""
+        out = costs - self.count[None, :]
+        out -= pricing.arr_share[lo:hi, None] * self.arr[None, :]
+        if np.any(self.workload):
+            out -= pricing.workload_share(lo, hi) * self.workload[None, :]
+        out -= pricing.high_risk[lo:hi, None] * self.risk[None, :]
+        if self.moves or self.moved_arr:
+            has = np.flatnonzero(pricing.current[lo:hi] >= 0)
+            stay = self.moves + pricing.arr_share[lo + has] * self.moved_arr
+            out[has, pricing.current[lo + has]] -= stay
+        return out
+
+
+def generate_columns(
+    inst: Instance,
+    settings: SolverSettings,
+    seconds: float,
+    *,
+    warm: dict[int, int] | None = None,
+    log: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Columns:
+    """Choose the columns of a restricted model and bound the full model (module docstring)."""
+    start = clock()
+    deadline = start + seconds
+    pricing = Pricing(inst)
+    lines: list[str] = []
+
+    def say(text: str) -> None:
+        lines.append(text)
+        if log is not None:
+            log(text)
+
+    columns: list[set[int]] = [set() for _ in inst.accounts]
+    for lo in range(0, pricing.n, BLOCK):
+        hi = min(lo + BLOCK, pricing.n)
+        costs = pricing.costs(lo, hi)
+        k = min(INITIAL_COLUMNS, pricing.m)
+        cheapest = np.argpartition(costs, k - 1, axis=1)[:, :k] if k < pricing.m else None
+        for a in range(lo, hi):
+            row = costs[a - lo]
+            picks = range(pricing.m) if cheapest is None else cheapest[a - lo]
+            columns[a].update(int(c) for c in picks if math.isfinite(row[c]))
+    rng = np.random.default_rng(settings.seed)
+    for a, cs in enumerate(inst.eligible):
+        if len(cs) > len(columns[a]):
+            for k in rng.choice(len(cs), size=min(RANDOM_COLUMNS, len(cs)), replace=False):
+                columns[a].add(cs[int(k)])
+    for a, c in enumerate(inst.current):
+        if c is not None and c not in inst.exclusions[a]:
+            columns[a].add(c)
+    for a, c in (warm or {}).items():
+        if 0 <= c < pricing.m and c not in inst.exclusions[a]:
+            columns[a].add(c)
+
+    best_bound: float | None = None
+    relaxation: float | None = None
+    converged = False
+    rounds = 0
+    built = build_model(inst, columns=[sorted(cs) for cs in columns])
+    master: _Master
+    start_plan = {a: c for a, c in enumerate(inst.current) if c is not None}
+    start_plan.update(warm or {})
+    try:
+        master = _HighsMaster(built, settings, start_plan)
+    except Exception:  # no highspy: re-solve through MathOpt each round (slower, same result)
+        master = _MathOptMaster(built, settings)
+    point: dict[tuple[int, int], float] = {}
+    round_seconds = 0.0
+    # A first bound before any relaxation: every rule at price 0, each account with its
+    # cheapest eligible CSM (weak, but valid even if no relaxation solves in time).
+    free_bound = lagrangian_bound(built, np.zeros(len(built.model.rows)), pricing)
+    if math.isfinite(free_bound):
+        best_bound = free_bound
+    try:
+        while clock() + round_seconds < deadline:
+            began = clock()
+            rounds += 1
+            solved = master.solve(deadline - clock())
+            if solved is None:
+                say(f"round {rounds}: the relaxation did not solve ({master.status})")
+                break
+            relaxation, y, point = solved
+            base = master.built
+            duals = duals_of(base, y)
+            # Price every eligible pair; keep the Lagrangian bound and the improving columns.
+            bound = pair_free_bound(base, y)
+            new: list[tuple[int, int, float]] = []
+            tolerance = 1e-9 * max(1.0, abs(relaxation))
+            for lo in range(0, pricing.n, BLOCK):
+                hi = min(lo + BLOCK, pricing.n)
+                costs = pricing.costs(lo, hi)
+                reduced = duals.reduced(pricing, costs, lo, hi)
+                bound += float(np.min(reduced, axis=1).sum())
+                gain = reduced - duals.assign[lo:hi, None]
+                for r in np.flatnonzero(np.min(gain, axis=1) < -tolerance):
+                    a = lo + int(r)
+                    order = np.argsort(gain[r])[: NEW_COLUMNS + len(columns[a])]
+                    picked = [
+                        int(c) for c in order if gain[r, c] < -tolerance and c not in columns[a]
+                    ][:NEW_COLUMNS]
+                    columns[a].update(picked)
+                    new.extend((a, c, float(costs[r, c])) for c in picked)
+            if math.isfinite(bound):
+                best_bound = bound if best_bound is None else max(best_bound, bound)
+            say(
+                f"round {rounds}: relaxation {relaxation:.6g}, full-model bound {bound:.6g}, "
+                f"{sum(map(len, columns))} columns (+{len(new)}), {clock() - start:.1f} s"
+            )
+            if not new or relaxation - bound <= 1e-7 * max(1.0, abs(relaxation)):
+                # No column prices out, or the bound meets the relaxation: the restricted
+                # relaxation is the full one (what still prices out is degeneracy).
+                converged = True
+                break
+            master.add(new)
+            round_seconds = clock() - began
+    finally:
+        master.close()
+    built = build_model(inst, columns=[sorted(cs) for cs in columns])
+    lp_point = None
+    if point:
+        lp_point = [0.0] * len(built.model.variables)
+        for pair, var in built.x.items():
+            lp_point[var] = point.get(pair, 0.0)
+    route = "highs" if isinstance(master, _HighsMaster) else "mathopt"
+    return Columns(
+        built, best_bound, rounds, relaxation, converged, clock() - start, lines, lp_point, route
+    )
+
+
+class _Master:
+    """The elastic restricted relaxation across rounds."""
+
+    #: The model whose rows the duals belong to (its rows and continuous variables are those of
+    #: every round; only pairs are added).
+    built: AssignmentModel
+    #: How the last solve ended, in the solver's words.
+    status: str = ""
+
+    def solve(
+        self, seconds: float
+    ) -> tuple[float, np.ndarray, dict[tuple[int, int], float]] | None:
+        """Value, row duals (in ``built``'s row order) and the pairs' values, or ``None``."""
+        raise NotImplementedError
+
+    def add(self, pairs: list[tuple[int, int, float]]) -> None:
+        """Add pairs (account, CSM, objective coefficient)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the master holds."""
+
+
+class _MathOptMaster(_Master):
+    """Rebuilds the restricted model and solves it from scratch each round."""
+
+    def __init__(self, built: AssignmentModel, settings: SolverSettings) -> None:
+        self.built = built
+        self.settings = settings
+        self.columns = built.columns()
+
+    def solve(
+        self, seconds: float
+    ) -> tuple[float, np.ndarray, dict[tuple[int, int], float]] | None:
+        solved = _relax(self.built, self.settings, seconds)
+        if solved is None:
+            self.status = "not solved in time"
+            return None
+        value, y, values = solved
+        point = {pair: values[v] for pair, v in self.built.x.items() if values[v] > 1e-9}
+        return value, y, point
+
+    def add(self, pairs: list[tuple[int, int, float]]) -> None:
+        for a, c, _ in pairs:
+            self.columns[a].append(c)
+        self.built = build_model(self.built.instance, columns=self.columns)
+
+
+class _HighsMaster(_Master):
+    """Keeps the relaxation in a HiGHS process (optimizer/strategies/lp_server.py) and adds columns in
+    place, so each round starts from the last basis."""
+
+    def __init__(
+        self,
+        built: AssignmentModel,
+        settings: SolverSettings,
+        start: dict[int, int] | None = None,
+    ) -> None:
+        self.built = built
+        model = built.model
+        inst = built.instance
+        self.scale = objective_scale(model)
+        self.position = {row.name: j for j, row in enumerate(model.rows)}
+        self.server = LpServer(threads=settings.threads or 1, seed=settings.seed)
+        try:
+            self.server.add_rows([r.lb for r in model.rows], [r.ub for r in model.rows])
+            entries: list[list[tuple[int, float]]] = [[] for _ in model.variables]
+            for j, row in enumerate(model.rows):
+                for i, coef in zip(row.index, row.coef, strict=True):
+                    entries[i].append((j, coef))
+            cost = [model.objective.get(i, 0.0) * self.scale for i in range(len(entries))]
+            lb = [v.lb for v in model.variables]
+            ub = [v.ub for v in model.variables]
+            for j, sign in _elastic_slacks(model):
+                entries.append([(j, sign)])
+                cost.append(ELASTIC_PENALTY * self.scale)
+                lb.append(0.0)
+                ub.append(math.inf)
+            self._send_columns(cost, lb, ub, entries)
+            if start is not None:
+                self.server.set_basis(*_start_basis(built, start, len(entries)))
+        except Exception:
+            self.server.close()
+            raise
+        self.pairs: list[tuple[int, int]] = [(-1, -1)] * len(entries)
+        for pair, var in built.x.items():
+            self.pairs[var] = pair
+        self.inst = inst
+
+    def _send_columns(
+        self,
+        cost: list[float],
+        lb: list[float],
+        ub: list[float],
+        entries: list[list[tuple[int, float]]],
+    ) -> None:
+        starts: list[int] = []
+        index: list[int] = []
+        value: list[float] = []
+        for column in entries:
+            starts.append(len(index))
+            for j, coef in column:
+                index.append(j)
+                value.append(coef)
+        self.server.add_columns(
+            np.asarray(cost),
+            np.asarray(lb),
+            np.asarray(ub),
+            np.asarray(starts, dtype=np.int32),
+            np.asarray(index, dtype=np.int32),
+            np.asarray(value),
+        )
+
+    def column(self, a: int, c: int) -> list[tuple[int, float]]:
+        """The rows of pair (a, c) and its coefficients, as :func:`build_model` writes them."""
+        inst = self.inst
+        csm = inst.csms[c].id
+        out = [(self.position[f"assign[{inst.accounts[a].id}]"], 1.0)]
+
+        def put(name: str, coef: float) -> None:
+            j = self.position.get(name)
+            if j is not None:
+                out.append((j, coef))
+
+        put(f"max_accounts[{csm}]", 1.0)
+        put(f"arr_load[{csm}]", inst.arr[a] / inst.arr_unit)
+        put(f"workload_load[{csm}]", inst.pair_workload(a, c) / inst.workload_unit)
+        if inst.high_risk[a]:
+            put(f"max_high_risk[{csm}]", 1.0)
+        if inst.current[a] == c:
+            put("max_moves", 1.0)
+            put("max_moved_arr", inst.arr[a] / inst.arr_unit)
+        return sorted(out)
+
+    def add(self, pairs: list[tuple[int, int, float]]) -> None:
+        self._send_columns(
+            [cost * self.scale for _, _, cost in pairs],
+            [0.0] * len(pairs),
+            [1.0] * len(pairs),
+            [self.column(a, c) for a, c, _ in pairs],
+        )
+        self.pairs.extend((a, c) for a, c, _ in pairs)
+
+    def solve(
+        self, seconds: float
+    ) -> tuple[float, np.ndarray, dict[tuple[int, int], float]] | None:
+        answer = self.server.solve(seconds)
+        self.status = f"{answer.get('status')}, {answer.get('iterations')} iterations"
+        if not answer["ok"]:
+            return None
+        x = answer["x"]
+        point = {
+            self.pairs[k]: float(x[k])
+            for k in np.flatnonzero(x > 1e-9)
+            if k < len(self.pairs) and self.pairs[k][0] >= 0
+        }
+        return float(answer["objective"]) / self.scale, answer["y"] / self.scale, point
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def _start_basis(
+    built: AssignmentModel, start: dict[int, int], n_columns: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A starting basis from a plan (HiGHS statuses: 0 at lower bound, 1 basic): each account's
+    variable for its CSM in ``start`` (or its first pair) basic in its assign row, each book
+    total basic in its definition row, every other row's slack basic, everything else at 0."""
+    model = built.model
+    columns = np.zeros(n_columns, dtype=np.int8)
+    rows = np.ones(len(model.rows), dtype=np.int8)
+    chosen: dict[int, int] = {}
+    for (a, c), var in built.x.items():
+        if a not in chosen or start.get(a) == c:
+            chosen[a] = var
+    for var in chosen.values():
+        columns[var] = 1
+    for j, row in enumerate(model.rows):
+        name = row.name
+        if row.group is not None and row.group[0] == "assign":
+            rows[j] = 0
+        elif row.group is None and (
+            name.startswith("arr_load[") or name.startswith("workload_load[")
+        ):
+            rows[j] = 0
+            columns[row.index[-1]] = 1  # the load variable (last in its definition row)
+    return columns, rows
+
+
+def _relax(
+    built: AssignmentModel, settings: SolverSettings, seconds: float
+) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """Solve the elastic relaxation of ``built`` through MathOpt: its value, the row duals and
+    the variables' values."""
+    model = built.model
+    scale = objective_scale(model)
+    proto = to_proto(model, "relaxation", scale)
+    n_vars = len(model.variables)
+    del proto.variables.integers[:]
+    proto.variables.integers.extend([False] * n_vars)
+    _make_elastic(proto, model, scale)
+    params = parameters.SolveParameters(time_limit=timedelta(seconds=max(seconds, 0.05)))
+    params.highs.CopyFrom(highs_options(settings, log=False))
+    try:
+        result = core_solver.solve(
+            proto,
+            parameters_pb2.SOLVER_TYPE_HIGHS,
+            init_arguments.StreamableSolverInitArguments().to_proto(),
+            params.to_proto(),
+            model_parameters.ModelSolveParameters().to_proto(),
+            None,
+            callback.CallbackRegistration().to_proto(),
+            None,
+            None,
+        )
+    except Exception:  # a failed relaxation ends generation; the columns so far stand
+        return None
+    if result.termination.reason != result_pb2.TERMINATION_REASON_OPTIMAL or not result.solutions:
+        return None
+    solution = result.solutions[0]
+    value = solution.primal_solution.objective_value / scale
+    primal = solution.primal_solution.variable_values
+    values = np.zeros(len(proto.variables.ids))
+    values[np.asarray(primal.ids, dtype=np.int64)] = np.asarray(primal.values)
+    y = np.zeros(len(model.rows))
+    dual = solution.dual_solution.dual_values
+    y[np.asarray(dual.ids, dtype=np.int64)] = np.asarray(dual.values) / scale
+    return value, y, values[: len(model.variables)]
+
+
+def duals_of(built: AssignmentModel, y: np.ndarray) -> Duals:
+    """The duals of the rules a pair takes part in, from ``y`` (one per row of ``built``).
+
+    ``y`` is first made sign-consistent in place: a dual that asks for a bound its row does not
+    have (numerical noise) becomes 0, so that any ``y`` gives a valid bound.
+    """
+    model = built.model
+    inst = built.instance
+    for j, row in enumerate(model.rows):
+        if (y[j] > 0 and math.isinf(row.lb)) or (y[j] < 0 and math.isinf(row.ub)):
+            y[j] = 0.0
+    position = {row.name: j for j, row in enumerate(model.rows)}
+
+    def per_csm(label: str) -> np.ndarray:
+        return np.asarray(
+            [
+                y[position[f"{label}[{c.id}]"]] if f"{label}[{c.id}]" in position else 0.0
+                for c in inst.csms
+            ]
+        )
+
+    def team(name: str) -> float:
+        return float(y[position[name]]) if name in position else 0.0
+
+    return Duals(
+        count=per_csm("max_accounts"),
+        arr=per_csm("arr_load"),
+        workload=per_csm("workload_load"),
+        risk=per_csm("max_high_risk"),
+        moves=team("max_moves"),
+        moved_arr=team("max_moved_arr"),
+        assign=np.asarray([y[position[f"assign[{a.id}]"]] for a in inst.accounts]),
+    )
+
+
+def pair_free_bound(built: AssignmentModel, y: np.ndarray) -> float:
+    """The part of the Lagrangian bound that does not depend on the pairs: each rule's bound
+    times its dual, and each continuous variable at the bound its reduced cost prefers (the
+    load variables' bounds are the full model's; see ``build_model(columns=...)``)."""
+    model = built.model
+    fixed = model.constant
+    reduced = dict(model.objective)
+    x_vars = set(built.x.values())
+    for j, row in enumerate(model.rows):
+        if row.group is not None and row.group[0] == "assign":
+            continue
+        if y[j] > 0:
+            fixed += y[j] * row.lb
+        elif y[j] < 0:
+            fixed += y[j] * row.ub
+        if y[j]:
+            for i, c in zip(row.index, row.coef, strict=True):
+                if i not in x_vars:
+                    reduced[i] = reduced.get(i, 0.0) - y[j] * c
+    for i, var in enumerate(model.variables):
+        if i in x_vars:
+            continue
+        d = reduced.get(i, 0.0)
+        if d > 0:
+            fixed += d * var.lb
+        elif d < 0:
+            fixed += d * var.ub
+    return float(fixed)
+
+
+def lagrangian_bound(built: AssignmentModel, y: np.ndarray, pricing: Pricing) -> float:
+    """A lower bound of the full model's optimum from any row prices ``y`` of ``built``: every
+    rule priced by its dual, every account free to take its cheapest eligible CSM."""
+    duals = duals_of(built, y)
+    bound = pair_free_bound(built, y)
+    for lo in range(0, pricing.n, BLOCK):
+        hi = min(lo + BLOCK, pricing.n)
+        bound += float(np.min(duals.reduced(pricing, pricing.costs(lo, hi), lo, hi), axis=1).sum())
+    return bound
+
+
+def _elastic_slacks(model: LinearModel) -> list[tuple[int, float]]:
+    """The slacks that make the relaxation elastic: for every CSM and team rule, one per finite
+    side (row, +1 for the lower side, -1 for the upper side)."""
+    out = []
+    for j, row in enumerate(model.rows):
+        if row.group is None or row.group[0] == "assign":
+            continue
+        for sign, limit in ((1.0, row.lb), (-1.0, row.ub)):
+            if not math.isinf(limit):
+                out.append((j, sign))
+    return out
+
+
+def _make_elastic(proto: model_pb2.ModelProto, model: LinearModel, scale: float) -> None:
+    """Give every CSM and team rule of the relaxation a costly slack (it always solves)."""
+    matrix = proto.linear_constraint_matrix
+    variables = proto.variables
+    objective = proto.objective.linear_coefficients
+    next_id = len(variables.ids)
+    entries: list[tuple[int, int, float]] = []
+    for j, sign in _elastic_slacks(model):
+        variables.ids.append(next_id)
+        variables.lower_bounds.append(0.0)
+        variables.upper_bounds.append(math.inf)
+        variables.integers.append(False)
+        variables.names.append(f"elastic_{next_id}")
+        objective.ids.append(next_id)
+        objective.values.append(ELASTIC_PENALTY * scale)
+        entries.append((j, next_id, sign))
+        next_id += 1
+    if not entries:
+        return
+    # The matrix must stay sorted by (row, column): merge the new entries in.
+    old = list(zip(matrix.row_ids, matrix.column_ids, matrix.coefficients, strict=True))
+    merged = sorted(old + entries)
+    del matrix.row_ids[:], matrix.column_ids[:], matrix.coefficients[:]
+    matrix.row_ids.extend(r for r, _, _ in merged)
+    matrix.column_ids.extend(c for _, c, _ in merged)
+    matrix.coefficients.extend(v for _, _, v in merged)
+
+
+def round_point(
+    built: AssignmentModel, point: list[float], settings: SolverSettings, seconds: float
+) -> list[float] | None:
+    """A plan near the relaxation's point: accounts it places whole stay there, and the few it
+    splits (at most about one per CSM and team rule) are placed by a small exact MIP with every
+    rule. If that MIP has no plan, it frees more accounts: those of the CSMs the split ones
+    could go to. Returns a solution of ``built`` or ``None``."""
+    from .lns import solve_neighbourhood  # lns imports this module's siblings only
+
+    start = time.perf_counter()
+    owner: dict[int, tuple[int, float]] = {}
+    for (a, c), var in built.x.items():
+        if a not in owner or point[var] > owner[a][1]:
+            owner[a] = (c, point[var])
+    split = {a for a, (_, v) in owner.items() if v < 1 - 1e-6}
+    touched = {c for (a, c) in built.x if a in split}
+    wider = split | {a for a, (c, _) in owner.items() if c in touched}
+    attempts = [split] if wider == split else [split, wider]
+    for free in attempts:
+        left = seconds - (time.perf_counter() - start)
+        if left <= 0.05:
+            return None
+        fixed: dict[int, float] = {}
+        for (a, c), var in built.x.items():
+            if a not in free:
+                fixed[var] = 1.0 if owner[a][0] == c else 0.0
+        values = solve_neighbourhood(built, settings, fixed, left)
+        if values is not None:
+            return values
+    return None
+
+
+def repair_point(built: AssignmentModel, broken: set[str]) -> list[float]:
+    """A point for :func:`round_point` from the current assignment: accounts stay with their
+    current CSM unless that CSM is in ``broken`` (ids of CSMs whose book breaks a rule) or
+    they have none (or one they may not keep), which leaves them for the repair MIP to place."""
+    inst = built.instance
+    point = [0.0] * len(built.model.variables)
+    for a, c in enumerate(inst.current):
+        if c is None or inst.csms[c].id in broken:
+            continue
+        var = built.x.get((a, c))
+        if var is not None:
+            point[var] = 1.0
+    return point

@@ -1,0 +1,226 @@
+"""The large-team strategy (optimizer/strategies/columns.py): its vectorized pricing must be the model's own
+coefficients, its bound must be a bound of the full model, and its plans plans of the full model.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from ortools.math_opt.python import mathopt
+
+from benchmarks.generator import generate
+from optimizer import Scenario, evaluate, recover, solve
+from optimizer.backends.highs import to_proto
+from optimizer.formulation import AssignmentModel, build_model
+from optimizer.instance import Instance
+from optimizer.strategies import columns as columns_module
+from optimizer.strategies.columns import (
+    Pricing,
+    duals_of,
+    generate_columns,
+    lagrangian_bound,
+    repair_point,
+    round_point,
+    use_columns,
+)
+from optimizer.strategies.lp_server import LpServer
+
+
+def _scenario(n: int, m: int, **solver: Any) -> Scenario:
+    data = generate(n, m, seed=3)
+    # Every objective term and every per-pair input in play.
+    data["objectives"].update({"continuity": 5, "preference": 5})
+    ids = [c["id"] for c in data["csms"]]
+    for k, account in enumerate(data["accounts"][:: max(1, n // 12)]):
+        account["preferences"] = {ids[k % m]: 3.0, ids[(k + 1) % m]: -1.0}
+        account["workload_by_csm"] = {ids[(k + 2) % m]: 4.5}
+    data["solver"].update({"threads": 1, **solver})
+    return Scenario.from_dict(data)
+
+
+def _rows_by_column(built: AssignmentModel) -> dict[int, list[tuple[int, float]]]:
+    out: dict[int, list[tuple[int, float]]] = {}
+    for j, row in enumerate(built.model.rows):
+        for i, c in zip(row.index, row.coef, strict=True):
+            out.setdefault(i, []).append((j, c))
+    return out
+
+
+def _random_prices(built: AssignmentModel, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.normal(scale=0.05, size=len(built.model.rows))
+
+
+def test_pricing_is_the_models_objective() -> None:
+    inst = Instance(_scenario(240, 9))
+    built = build_model(inst)
+    costs = Pricing(inst).costs(0, len(inst.accounts))
+    for a in range(len(inst.accounts)):
+        for c in range(len(inst.csms)):
+            var = built.x.get((a, c))
+            if var is None:
+                assert costs[a, c] == math.inf, (a, c)
+            else:
+                assert costs[a, c] == pytest.approx(
+                    built.model.objective.get(var, 0.0), abs=1e-12
+                ), (a, c)
+
+
+def test_reduced_costs_are_the_models_rows() -> None:
+    # For any row prices, the vectorized reduced cost of each pair (without its account's own
+    # row) equals objective minus prices times the pair's column, read off the built rows.
+    inst = Instance(
+        _scenario(
+            240,
+            9,
+        )
+    )
+    built = build_model(inst)
+    pricing = Pricing(inst)
+    y = _random_prices(built, 1)
+    duals = duals_of(built, y)  # also makes y sign-consistent
+    reduced = duals.reduced(pricing, pricing.costs(0, pricing.n), 0, pricing.n)
+    column = _rows_by_column(built)
+    assign = {j for j, row in enumerate(built.model.rows) if row.group and row.group[0] == "assign"}
+    checked = 0
+    for (a, c), var in built.x.items():
+        expected = built.model.objective.get(var, 0.0) - sum(
+            y[j] * coef for j, coef in column[var] if j not in assign
+        )
+        assert reduced[a, c] == pytest.approx(expected, abs=1e-9), (a, c)
+        checked += 1
+    assert checked == sum(len(cs) for cs in inst.eligible)
+
+
+def _full_relaxation(built: AssignmentModel) -> float:
+    proto = to_proto(built.model, "lp")
+    del proto.variables.integers[:]
+    proto.variables.integers.extend([False] * len(built.model.variables))
+    model = mathopt.Model.from_model_proto(proto)
+    result = mathopt.solve(
+        model,
+        mathopt.SolverType.HIGHS,
+        params=mathopt.SolveParameters(time_limit=timedelta(seconds=60)),
+    )
+    assert result.termination.reason == mathopt.TerminationReason.OPTIMAL
+    return float(result.objective_value())
+
+
+def test_bound_is_below_the_proven_optimum_and_reaches_the_full_relaxation() -> None:
+    scenario = _scenario(120, 6, time_limit_s=30, gap=0.0)
+    optimum = solve(scenario, backend="highs")
+    assert optimum.status == "optimal" and optimum.objective is not None
+    inst = Instance(scenario)
+    full = build_model(inst)
+    lp = _full_relaxation(full)
+    # Any prices give a bound of the full model...
+    pricing = Pricing(inst)
+    for seed in range(5):
+        assert lagrangian_bound(full, _random_prices(full, seed), pricing) <= optimum.objective
+    # ... and column generation, from a few pairs per account, reaches the full relaxation.
+    columns = generate_columns(inst, scenario.solver, 30)
+    assert columns.converged
+    assert len(columns.built.x) < len(full.x)
+    assert columns.bound is not None
+    assert columns.bound == pytest.approx(lp, rel=1e-6, abs=1e-9)
+    assert columns.bound <= optimum.objective + 1e-9
+
+
+def test_columns_strategy_gives_a_plan_of_the_full_model_with_its_bound(tmp_path: Path) -> None:
+    scenario = _scenario(120, 6, time_limit_s=3, strategy="columns")
+    assert use_columns(Instance(scenario), scenario.solver)
+    full = solve(
+        scenario.replace(
+            solver=scenario.solver.model_copy(
+                update={"strategy": "full", "time_limit_s": 30, "gap": 0.0}
+            )
+        )
+    )
+    assert full.status == "optimal" and full.objective is not None
+    saved = tmp_path / "plans.sol"
+    plan = solve(scenario, solution_file=saved)
+    assert plan.status in ("optimal", "feasible")
+    assert plan.after is not None and plan.after.violations == []
+    assert plan.objective == pytest.approx(evaluate(scenario, plan.assignment()).objective)
+    assert plan.bound is not None and plan.objective is not None
+    # The bound is the full model's: below its proven optimum, and the plan above it.
+    assert plan.bound <= full.objective + 1e-9 <= plan.objective + 2e-9
+    assert "column generation" in plan.message
+    # A stopped large-team solve is recovered from the plans and pairs it wrote.
+    assert Path(f"{saved}.columns").exists()
+    again = recover(scenario, saved)
+    assert again.assignment() == plan.assignment()
+
+
+def test_auto_strategy_follows_the_team_size() -> None:
+    small = _scenario(150, 8)
+    assert small.solver.strategy == "auto"
+    assert not use_columns(Instance(small), small.solver)
+    forced = small.solver.model_copy(update={"strategy": "columns"})
+    assert use_columns(Instance(small), forced)
+    large = Scenario.from_dict(generate(5000, 40))  # 200,000 pairs, most of them eligible
+    assert use_columns(Instance(large), large.solver)
+    whole = large.solver.model_copy(update={"strategy": "full"})
+    assert not use_columns(Instance(large), whole)
+
+
+def test_repair_replaces_only_the_accounts_of_broken_books() -> None:
+    # C01 holds four accounts with a limit of three: the repair moves one of its accounts and
+    # leaves the books of C02 and C03 (four each, room for five) as they are.
+    data = generate(12, 3, seed=5)
+    for k, account in enumerate(data["accounts"]):
+        account.update(current_csm=("C01" if k < 4 else "C02" if k < 8 else "C03"), locked=False)
+        account["required_skills"] = []
+    data["constraints"] = {"max_accounts_per_csm": 5}
+    data["csms"][0]["max_accounts"] = 3
+    scenario = Scenario.from_dict(data)
+    inst = Instance(scenario)
+    before = evaluate(scenario)
+    broken = {v.subject for v in before.violations}
+    assert broken == {"C01"}
+    built = build_model(inst, columns=[list(range(3)) for _ in inst.accounts])
+    values = round_point(built, repair_point(built, broken), scenario.solver, 10)
+    assert values is not None
+    plan = built.assignment(values)
+    assert evaluate(scenario, plan).violations == []
+    moved = {a for a, c in plan.items() if c != scenario.account(a).current_csm}
+    assert len(moved) == 1 and scenario.account(moved.pop()).current_csm == "C01"
+
+
+def test_lp_server_solves_a_hand_computed_lp_and_warm_starts() -> None:
+    # min x0 + 2 x1  s.t.  x0 + x1 >= 1,  x0 <= 0.3,  x >= 0: x = (0.3, 0.7), value 1.7, and
+    # the row prices are 2 (the cover row) and -1 (x0's cap): 1 - 2 + 1 = 0 and 2 - 2 = 0.
+    with LpServer() as server:
+        server.add_rows([1.0, -math.inf], [math.inf, 0.3])
+        server.add_columns([1.0, 2.0], [0.0, 0.0], [math.inf] * 2, [0, 2], [0, 1, 0], [1.0] * 3)
+        first = server.solve(10)
+        assert first["ok"]
+        assert first["objective"] == pytest.approx(1.7)
+        assert list(first["x"]) == pytest.approx([0.3, 0.7])
+        assert list(first["y"]) == pytest.approx([2.0, -1.0])
+        # A cheaper column x2 (cost 0.5, covers the row): it takes the whole cover.
+        server.add_columns([0.5], [0.0], [math.inf], [0], [0], [1.0])
+        second = server.solve(10)
+        assert second["objective"] == pytest.approx(0.5)
+        assert list(second["x"]) == pytest.approx([0.0, 0.0, 1.0])
+
+
+def test_both_relaxation_routes_give_the_same_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = _scenario(120, 6)
+    inst = Instance(scenario)
+    kept = generate_columns(inst, scenario.solver, 30)
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("no LP server")
+
+    monkeypatch.setattr(columns_module._HighsMaster, "__init__", unavailable)
+    rebuilt = generate_columns(inst, scenario.solver, 30)
+    assert (kept.route, rebuilt.route) == ("highs", "mathopt")
+    assert kept.converged and rebuilt.converged
+    assert kept.bound is not None and rebuilt.bound is not None
+    assert kept.bound == pytest.approx(rebuilt.bound, rel=1e-7, abs=1e-9)

@@ -1,0 +1,96 @@
+"""Sensitivity analysis on the tiny example: properties that hold whatever the data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT
+
+from cli.main import main
+from optimizer import evaluate, load_scenario, solve
+from scenarios.sensitivity import sensitivity
+
+TINY = ROOT / "examples" / "tiny" / "scenario.json"
+BUDGETS = (0, 1, 2, 3, None)
+
+
+@pytest.fixture(scope="module")
+def result():  # type: ignore[no-untyped-def]
+    return sensitivity(load_scenario(TINY), move_budgets=BUDGETS, workers=2)
+
+
+def test_frontier_is_monotone_and_respects_each_budget(result) -> None:  # type: ignore[no-untyped-def]
+    assert [r.value for r in result.frontier] == list(BUDGETS)
+    # Today's books break the ARR tolerance, so keeping everyone in place is impossible.
+    assert result.frontier[0].plan.status == "infeasible"
+    solved = [r for r in result.frontier if r.plan.has_plan]
+    objectives = [r.plan.objective for r in solved]
+    assert objectives == sorted(objectives, reverse=True)  # more moves allowed, never worse
+    for run in solved:
+        if run.value is not None:
+            assert run.plan.after.kpis["moves"] <= run.value
+    shares = dict(result.frontier_gain_shares())
+    assert shares[None] == pytest.approx(1.0)
+    assert 0.0 <= shares[1] <= shares[2] <= shares[3] <= 1.0
+
+
+def test_rule_prices_are_non_negative_and_match_their_definition(result) -> None:  # type: ignore[no-untyped-def]
+    base = load_scenario(TINY)
+    base_plan = solve(base)
+    prices = {r.input: r for r in result.prices}
+    assert {
+        "rule.renewal_freeze_days",
+        "rule.locked",
+        "rule.max_moves",
+        "rule.arr_tolerance",
+    } <= set(prices)
+    # One price per locked account too (A1 is the tiny example's only lock).
+    assert [name for name in prices if name.startswith("lock.")] == ["lock.A1"]
+    assert prices["lock.A1"].value == "C1"
+    for run in result.prices:
+        assert run.price is not None and run.price >= -1e-9
+    # Without the renewal freeze: the freed scenario's score of the base plan minus its optimum.
+    freed = base.replace(constraints={**base.constraints.model_dump(), "renewal_freeze_days": None})
+    expected = evaluate(freed, base_plan.assignment()).objective - solve(freed).objective
+    assert prices["rule.renewal_freeze_days"].price == pytest.approx(expected, abs=1e-9)
+    assert expected > 0  # A4 renews inside the freeze and would rather move
+
+
+def test_no_weight_variant_beats_the_base_on_the_base_objective(result) -> None:  # type: ignore[no-untyped-def]
+    # The base plan is optimal for the base weights, so any other plan under the same rules
+    # scores at least as much with those weights.
+    assert result.base.status == "optimal"
+    for run in [*result.weights, *result.stability]:
+        assert run.plan.has_plan
+        assert run.base_score >= result.base.objective - 1e-9
+
+
+def test_changed_accounts_are_counted_against_the_base_plan(result) -> None:  # type: ignore[no-untyped-def]
+    base = result.base.assignment()
+    for run in [*result.weights, *result.frontier, *result.prices]:
+        mine = run.plan.assignment()
+        assert run.changed_accounts == sum(1 for a, c in mine.items() if base.get(a) != c)
+
+
+def test_tornado_is_ranked_by_the_largest_swing(result) -> None:  # type: ignore[no-untyped-def]
+    rows = result.tornado("arr_at_risk")
+    inputs = {r.input for r in [*result.weights, *result.tolerances]}
+    assert {name for name, _, _ in rows} == inputs
+    swings = [max(abs(lo), abs(hi)) for _, lo, hi in rows]
+    assert swings == sorted(swings, reverse=True)
+    assert all(lo <= hi for _, lo, hi in rows)
+
+
+def test_sensitivity_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["sensitivity", str(TINY), "--budgets", "1,3,none", "--workers", "1", "--json"]
+    grid = ["--weight-factors", "0.25,2", "--tolerance-steps", "0.1"]
+    assert main([*args, *grid]) == 0
+    data = json.loads(capsys.readouterr().out)
+    churn = [w["value"] for w in data["weights"] if w["input"] == "weight.churn_risk"]
+    assert churn == [10.0, 80.0]  # 40 x 0.25 and 40 x 2
+    assert [t["value"] for t in data["tolerances"]] == [0.3]  # 0.2 + 0.1
+    assert [p["value"] for p in data["frontier"]] == [1, 3, None]
+    assert data["base"]["status"] == "optimal"
+    assert set(data["tornado"]) >= {"objective", "arr_at_risk", "moves"}
+    assert all(p["price"] >= -1e-9 for p in data["prices"])

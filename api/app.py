@@ -32,7 +32,7 @@ from documents.exports import assignments_csv
 from optimizer import BACKENDS, Scenario, ScenarioError, ScenarioIssue, evaluate
 from optimizer.evaluate import assignment_from_rows
 from optimizer.instance import Instance
-from optimizer.scenario import _resolve_files
+from optimizer.scenario import read_files
 
 from .runner import Runner
 from .settings import Settings
@@ -574,7 +574,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if issues:
                 raise ApiError(422, f"{len(issues)} problem(s) in the request.", issues)
             try:
-                data, file_issues = _resolve_files(data, Path(folder))
+                data, file_issues = read_files(data, Path(folder))
             except ScenarioError as exc:
                 raise ApiError(422, "The CSV files could not be read.", exc.issues) from None
             except (csv.Error, ValueError) as exc:
@@ -713,7 +713,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> Response:
         """How the plan responds to the weights, the ARR tolerance, the move budget and each
         rule (as ``territory sensitivity``)."""
-        from scenarios.sensitivity import DEFAULT_MOVE_BUDGETS, _variants
+        from scenarios.sensitivity import DEFAULT_MOVE_BUDGETS, sensitivity_variants
 
         body = await json_body(request)
         if not isinstance(body, dict):
@@ -743,7 +743,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             grid["prices"] = bool(body["prices"])
         try:
             runs = 1 + len(
-                _variants(
+                sensitivity_variants(
                     scenario,
                     grid.get("weight_factors", (0.5, 1.5)),
                     grid.get("tolerance_steps", (-0.05, 0.05)),

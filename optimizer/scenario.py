@@ -910,7 +910,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario JSON file. ``accounts`` and ``csms`` may be inline or CSV file paths."""
     path = Path(path)
     data = read_json(path)
-    data, file_issues = _resolve_files(data, path.parent)
+    data, file_issues = read_files(data, path.parent)
     try:
         scenario = Scenario.from_dict(data)
     except ScenarioError as exc:
@@ -922,13 +922,15 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def resolve_files(data: dict[str, Any], base: Path) -> dict[str, Any]:
     """Replace ``accounts``/``csms`` given as CSV paths (relative to ``base``) by their rows."""
-    resolved, issues = _resolve_files(data, base)
+    resolved, issues = read_files(data, base)
     if issues:
         raise ScenarioError(issues)
     return resolved
 
 
-def _resolve_files(data: dict[str, Any], base: Path) -> tuple[dict[str, Any], list[ScenarioIssue]]:
+def read_files(data: dict[str, Any], base: Path) -> tuple[dict[str, Any], list[ScenarioIssue]]:
+    """``accounts``/``csms`` given as CSV paths (relative to ``base``) replaced by their rows, and
+    the problems with the files' shape (a missing file raises :class:`ScenarioError`)."""
     data = dict(data)
     issues: list[ScenarioIssue] = []
     missing: list[ScenarioIssue] = []

@@ -172,7 +172,7 @@ def _with(scenario: Scenario, section: str, changes: dict[str, Any], name: str) 
     return scenario.replace(**{section: data, "name": name})
 
 
-def _variants(
+def sensitivity_variants(
     scenario: Scenario,
     weight_factors: Sequence[float],
     tolerance_steps: Sequence[float],
@@ -290,7 +290,7 @@ def sensitivity(
     :func:`optimizer.solve` for every run (``time_limit_s``, ``backend``)."""
     base = solve(scenario, **solve_options)
     base_assignment = base.assignment()
-    variants = _variants(scenario, weight_factors, tolerance_steps, move_budgets, prices)
+    variants = sensitivity_variants(scenario, weight_factors, tolerance_steps, move_budgets, prices)
     # Rule prices are measured on the relaxed scenario's own scale (its ideal for a freed account
     # is what that account can now reach); every other variant on the base's scale, so that a
     # tolerance change moves the hard window, not the balance preference.

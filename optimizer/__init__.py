@@ -25,6 +25,7 @@ from .scenario import (
     load_scenario,
 )
 from .solve import recover, solve
+from .status import Status, Termination
 
 __all__ = [
     "BACKENDS",
@@ -41,6 +42,8 @@ __all__ = [
     "ScenarioError",
     "ScenarioIssue",
     "SolverSettings",
+    "Status",
+    "Termination",
     "Violation",
     "evaluate",
     "json_schema",

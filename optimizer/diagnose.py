@@ -17,6 +17,7 @@ from typing import Any
 from .formulation import ELIGIBILITY_RULES, Group, Row, build_model
 from .instance import FREEZE, LANGUAGE, LOCKED, REGION, SKILLS, Instance
 from .scenario import SolverSettings
+from .status import Status
 from .units import money
 
 
@@ -326,10 +327,11 @@ def find_conflicts(inst: Instance, settings: SolverSettings) -> Diagnosis:
     conflicts = [_describe(inst, group, assignment) for group in sorted(relaxed)]
     note = "Relaxing all of these together makes a plan possible" + (
         ""
-        if raw.status == "optimal"
+        if raw.status is Status.OPTIMAL
         else " (the set may not be the smallest: the search hit its time limit)"
     )
-    return Diagnosis("relaxation", conflicts, note + ".", proven=raw.status == "optimal")
+    proven = raw.status is Status.OPTIMAL
+    return Diagnosis("relaxation", conflicts, note + ".", proven=proven)
 
 
 def _describe(inst: Instance, group: Group, assignment: dict[str, str]) -> Conflict:

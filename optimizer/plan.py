@@ -11,12 +11,12 @@ from typing import Any
 from .diagnose import Diagnosis
 from .evaluate import Evaluation
 from .scenario import ScenarioIssue
+from .status import EXIT_CODES, Status, Termination
 
-#: Plan statuses. optimal: proven within the requested gap; feasible: a plan, not proven;
-#: infeasible: no plan can satisfy the hard rules (see ``diagnosis``); no_solution: the time
-#: limit ended before any plan was found; invalid: the input was rejected (see ``issues``).
-STATUSES = ("optimal", "feasible", "infeasible", "no_solution", "invalid")
-EXIT_CODES = {"optimal": 0, "feasible": 0, "infeasible": 1, "no_solution": 1, "invalid": 2}
+#: Plan statuses (:class:`~optimizer.status.Status`), each with its exit code in EXIT_CODES.
+STATUSES = tuple(Status)
+
+__all__ = ["EXIT_CODES", "STATUSES", "AssignmentRow", "Plan", "Status", "Termination"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,13 @@ class AssignmentRow:
 
 @dataclass
 class Plan:
-    """A reassignment plan, or the reason there is none."""
+    """A reassignment plan, or the reason there is none.
 
-    status: str
+    ``status`` says what it is and ``termination`` why the solve stopped (both enums, see
+    :mod:`optimizer.status`); ``message`` says the same in words for people.
+    """
+
+    status: Status
     message: str = ""
     scenario: str = ""
     backend: str = ""
@@ -63,12 +67,17 @@ class Plan:
     constraints: dict[str, Any] = field(default_factory=dict)
     #: Projected impact against the current assignment (optimizer/explain/impact.py).
     impact: list[dict[str, Any]] = field(default_factory=list)
-    #: The moves in weekly waves with handoff briefs (optimizer/explain/transition.py).
+    #: The moves in weekly waves (optimizer/explain/transition.py).
     transition: dict[str, Any] | None = None
+    termination: Termination = Termination.UNKNOWN
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+        self.termination = Termination(self.termination)
 
     @property
     def has_plan(self) -> bool:
-        return self.after is not None and self.status in ("optimal", "feasible")
+        return self.after is not None and self.status.has_plan
 
     @property
     def objective(self) -> float | None:
@@ -76,7 +85,7 @@ class Plan:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
+        return self.status.exit_code
 
     def assignment(self) -> dict[str, str]:
         """account id -> CSM id."""
@@ -88,7 +97,32 @@ class Plan:
     @classmethod
     def invalid(cls, issues: list[ScenarioIssue], scenario: str = "") -> Plan:
         text = f"{len(issues)} problem(s) in the input; nothing was solved."
-        return cls(status="invalid", message=text, scenario=scenario, issues=list(issues))
+        return cls(
+            status=Status.INVALID,
+            message=text,
+            scenario=scenario,
+            issues=list(issues),
+            termination=Termination.INVALID_INPUT,
+        )
+
+    def summary(self) -> str:
+        """A few lines for a terminal or a log: status, objective, bound, gap, moves, time."""
+        lines = [f"{self.scenario or 'scenario'}: {self.status} ({self.termination})"]
+        if self.after is not None:
+            objective = f"objective {self.after.objective:.6f}"
+            if self.before is not None:
+                objective += f" (today {self.before.objective:.6f})"
+            lines.append(objective)
+            if self.bound is not None:
+                gap = "-" if self.gap is None else f"{self.gap:.4%}"
+                lines.append(f"bound {self.bound:.6f}, at most {gap} from optimal")
+            moved_arr = sum(row.arr for row in self.moves())
+            lines.append(f"{len(self.moves())} account(s) change CSM, {moved_arr:,.0f} of ARR")
+        if self.diagnosis is not None:
+            lines += [f"- {c.message}" for c in self.diagnosis.conflicts]
+        lines += [f"- {issue}" for issue in self.issues]
+        lines.append(f"{self.backend or '-'}, {self.seconds:.1f} s: {self.message}")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan JSON (docs/plan-format.md)."""
@@ -108,7 +142,8 @@ class Plan:
                 }
             )
         return {
-            "status": self.status,
+            "status": str(self.status),
+            "termination": str(self.termination),
             "message": self.message,
             "scenario": self.scenario,
             "as_of": self.as_of,

@@ -27,6 +27,7 @@ from .formulation import AssignmentModel, build_model
 from .instance import Instance
 from .plan import AssignmentRow, Plan
 from .scenario import Scenario
+from .status import Status, Termination
 from .strategies.columns import (
     LARGE_PAIRS,
     Columns,
@@ -109,9 +110,10 @@ def solve(
     before = evaluate(inst)
     chosen_backend = "highs" if settings.backend == "auto" else settings.backend
 
-    def finish(status: str, message: str, **extra: Any) -> Plan:
+    def finish(status: Status, message: str, termination: Termination, **extra: Any) -> Plan:
         return Plan(
             status=status,
+            termination=termination,
             message=message,
             scenario=scenario.name,
             backend=chosen_backend,
@@ -125,7 +127,12 @@ def solve(
 
     found = precheck(inst)
     if found:
-        return finish("infeasible", NO_PLAN, diagnosis=Diagnosis("precheck", found))
+        return finish(
+            Status.INFEASIBLE,
+            NO_PLAN,
+            Termination.INFEASIBLE,
+            diagnosis=Diagnosis("precheck", found),
+        )
 
     solver = get_backend(chosen_backend)
     start_plan = dict(warm_start) if warm_start is not None else scenario.current_assignment()
@@ -210,17 +217,20 @@ def solve(
         if lns and rounded is not None:
             # Branch and bound on a large restricted model spends its time on presolve and
             # a bound that is not the full model's: improve the rounded plan directly.
-            raw = RawSolution("feasible", rounded, objective_of(built, rounded), None, 0.0)
+            value = objective_of(built, rounded)
+            raw = RawSolution(Termination.TIME_LIMIT, rounded, value, None, 0.0)
         else:
             raw = solver.solve(
                 built.model, mip_settings, hint=hint, progress=tracked, solution_file=saving
             )
         if raw.values is None and rounded is not None:
+            value = objective_of(built, rounded)
             raw = RawSolution(
-                "feasible", rounded, objective_of(built, rounded), None, raw.seconds, raw.message
+                Termination.TIME_LIMIT, rounded, value, None, raw.seconds, raw.message
             )
         left = settings.time_limit_s - (time.perf_counter() - start)
-        if lns and raw.values is None and raw.status == "no_solution" and left > 1.0:
+        timed_out = raw.termination is Termination.TIME_LIMIT
+        if lns and raw.values is None and timed_out and left > 1.0:
             # No plan from branch and bound by half time: the decomposition's repair-first
             # search (optimizer/strategies/lagrangian.py) looks for one, for the neighbourhood search to
             # improve; if it finds none, branch and bound gets the rest of the time.
@@ -230,7 +240,7 @@ def solve(
             left = settings.time_limit_s - (time.perf_counter() - start)
             if found is not None:
                 value = objective_of(built, found[0])
-                raw = RawSolution("feasible", found[0], value, found[1], raw.seconds)
+                raw = RawSolution(Termination.TIME_LIMIT, found[0], value, found[1], raw.seconds)
                 if saving is not None:
                     append_solution(saving, value, found[0])
             elif left > 1.0:
@@ -238,7 +248,7 @@ def solve(
                 raw = solver.solve(
                     built.model, rest, hint=hint, progress=tracked, solution_file=saving
                 )
-        if lns and raw.status == "feasible" and raw.values is not None:
+        if lns and raw.status is Status.FEASIBLE and raw.values is not None:
             values, _ = improve(
                 built,
                 settings,
@@ -273,16 +283,19 @@ def solve(
             with contextlib.suppress(OSError):
                 os.remove(own_file)
 
-    if raw.status == "infeasible" and columns is None:
-        return finish("infeasible", NO_PLAN, diagnosis=find_conflicts(inst, settings))
+    if raw.status is Status.INFEASIBLE and columns is None:
+        diagnosis = find_conflicts(inst, settings)
+        return finish(Status.INFEASIBLE, NO_PLAN, Termination.INFEASIBLE, diagnosis=diagnosis)
     if raw.values is None:
         if before.feasible:
             # Never end a time limit with nothing when today's assignment already keeps every rule.
             assignment = {a: c for a, c in scenario.current_assignment().items() if c is not None}
-        elif raw.status == "no_solution":
-            return finish("no_solution", "The time limit ended before any plan was found.")
+        elif raw.termination is Termination.TIME_LIMIT:
+            text = "The time limit ended before any plan was found."
+            return finish(Status.NO_SOLUTION, text, raw.termination)
         else:
-            return finish("no_solution", f"The solver stopped without a plan: {raw.message}")
+            text = f"The solver stopped without a plan: {raw.message}"
+            return finish(Status.NO_SOLUTION, text, raw.termination)
     else:
         assignment = built.assignment(raw.values)
     after = evaluate(inst, assignment)
@@ -290,10 +303,12 @@ def solve(
     bound = None if model_bound is None else min(model_bound, after.objective)
     gap = relative_gap(after.objective, bound)
     if columns is None:
-        status = "optimal" if raw.status == "optimal" else "feasible"
+        status = Status.OPTIMAL if raw.status is Status.OPTIMAL else Status.FEASIBLE
     else:
         # Optimal only when the full model's bound proves it.
-        status = "optimal" if gap is not None and gap <= settings.gap + 1e-12 else "feasible"
+        proven = gap is not None and gap <= settings.gap + 1e-12
+        status = Status.OPTIMAL if proven else Status.FEASIBLE
+    termination = Termination.OPTIMAL if status is Status.OPTIMAL else Termination.TIME_LIMIT
     message = _message(status, after, gap, settings.gap)
     if columns is not None:
         message += (
@@ -303,7 +318,9 @@ def solve(
         )
     if raw.values is None:
         message = "No better plan was found in time; the current assignment, which keeps every rule, is returned."
-    return _finish_plan(finish, inst, before, after, assignment, status, message, bound, gap)
+    return _finish_plan(
+        finish, inst, before, after, assignment, status, termination, message, bound, gap
+    )
 
 
 def _solve_decomposed(
@@ -366,7 +383,14 @@ def _solve_decomposed(
     bound = None if bound is None else min(bound, after.objective)
     gap = relative_gap(after.objective, bound)
     optimal = not interrupted and gap is not None and gap <= settings.gap + 1e-12
-    status = "optimal" if optimal else "feasible"
+    status = Status.OPTIMAL if optimal else Status.FEASIBLE
+    termination = (
+        Termination.INTERRUPTED
+        if interrupted
+        else Termination.OPTIMAL
+        if optimal
+        else Termination.TIME_LIMIT
+    )
     if interrupted:
         message = "Interrupted: the best plan found so far is returned"
         message += f" (at most {gap:.2%} from optimal)." if gap is not None else "."
@@ -381,7 +405,9 @@ def _solve_decomposed(
         " Large-team strategy: Lagrangian decomposition (every pair priced, no linear program); "
         "the bound is the full model's."
     )
-    return _finish_plan(finish, inst, before, after, assignment, status, message, bound, gap)
+    return _finish_plan(
+        finish, inst, before, after, assignment, status, termination, message, bound, gap
+    )
 
 
 def _no_decomposed_plan(
@@ -394,23 +420,24 @@ def _no_decomposed_plan(
     """The decomposition found no plan keeping every rule: say whether time ran out or the
     search gave up, and where the model is small enough, find out whether the rules conflict."""
     if interrupted:
-        return finish("no_solution", "Interrupted before any plan keeping every rule was found.")
+        text = "Interrupted before any plan keeping every rule was found."
+        return finish(Status.NO_SOLUTION, text, Termination.INTERRUPTED)
     left = settings.time_limit_s - (time.perf_counter() - start)
     if eligible_pairs(inst) <= LARGE_PAIRS:
         # A model the full strategy would build: the conflict check (which builds it) applies.
         diagnosis = find_conflicts(inst, settings)
         if diagnosis.conflicts and diagnosis.proven:
-            return finish("infeasible", NO_PLAN, diagnosis=diagnosis)
+            return finish(Status.INFEASIBLE, NO_PLAN, Termination.INFEASIBLE, diagnosis=diagnosis)
     if left > 1.0:
         return finish(
-            "no_solution",
+            Status.NO_SOLUTION,
             "The search stopped without a plan keeping every rule: no move or exchange it tried "
             "repairs the broken rules, which may not all hold together (the full strategy can "
             "diagnose conflicting rules on models it can build).",
+            Termination.SEARCH_ENDED,
         )
-    return finish(
-        "no_solution", "The time limit ended before any plan keeping every rule was found."
-    )
+    text = "The time limit ended before any plan keeping every rule was found."
+    return finish(Status.NO_SOLUTION, text, Termination.TIME_LIMIT)
 
 
 def _finish_plan(
@@ -419,7 +446,8 @@ def _finish_plan(
     before: Evaluation,
     after: Evaluation,
     assignment: dict[str, str],
-    status: str,
+    status: Status,
+    termination: Termination,
     message: str,
     bound: float | None,
     gap: float | None,
@@ -429,6 +457,7 @@ def _finish_plan(
     return finish(
         status,
         message,
+        termination,
         bound=bound,
         gap=gap,
         assignments=rows,
@@ -506,6 +535,7 @@ def recover(
     reason: str = "The solve was stopped",
     score_like: Scenario | None = None,
     built: AssignmentModel | None = None,
+    termination: Termination = Termination.INTERRUPTED,
 ) -> Plan:
     """The best plan of a solve that was stopped from outside (cancelled, killed).
 
@@ -513,7 +543,7 @@ def recover(
     falls back to the current assignment when it keeps every rule. ``bound`` is the last bound
     the solver reported (from its progress), so the plan still says how far from optimal it can
     be. The status is ``feasible`` (never ``optimal``: the proof did not finish) or
-    ``no_solution``.
+    ``no_solution``; ``termination`` says what stopped it (interrupted by default).
     """
     settings = scenario.solver
     if backend is not None:
@@ -538,6 +568,7 @@ def recover(
         "settings": settings.model_dump(),
         "before": before,
         "seconds": seconds,
+        "termination": termination,
     }
     if decomposed is not None:
         assignment = decomposed
@@ -549,7 +580,8 @@ def recover(
         assignment = {a: c for a, c in scenario.current_assignment().items() if c is not None}
         found = "no plan was found yet; the current assignment, which keeps every rule, is returned"
     else:
-        return Plan(status="no_solution", message=f"{reason} before any plan was found.", **common)
+        text = f"{reason} before any plan was found."
+        return Plan(status=Status.NO_SOLUTION, message=text, **common)
     after = evaluate(inst, assignment)
     bound = None if bound is None else min(bound, after.objective)
     gap = relative_gap(after.objective, bound)
@@ -557,7 +589,7 @@ def recover(
     text += f" (at most {gap:.2%} from optimal)." if gap is not None else " (optimality unknown)."
     rows, held, note = _rows(inst, assignment, before)
     return Plan(
-        status="feasible" if after.feasible else "no_solution",
+        status=Status.FEASIBLE if after.feasible else Status.NO_SOLUTION,
         message=text,
         bound=bound,
         gap=gap,
@@ -650,9 +682,9 @@ def _read_columns(path: str, inst: Instance) -> list[list[int]] | None:
     ]
 
 
-def _message(status: str, after: Evaluation, gap: float | None, wanted: float) -> str:
+def _message(status: Status, after: Evaluation, gap: float | None, wanted: float) -> str:
     moves = after.kpis["moves"]
-    if status == "optimal":
+    if status is Status.OPTIMAL:
         head = (
             f"Optimal plan (gap {gap:.4%} within the requested {wanted:.4%})"
             if gap

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer import Plan, Scenario
+from optimizer import Plan, Scenario, Status, Termination
 from optimizer.instance import TERMS
 
 from .executors import Outcome, run_scenarios
@@ -88,7 +88,12 @@ def compare(
     plans = [
         o.plan
         if o.plan is not None
-        else Plan(status="no_solution", message=o.error or "", scenario=o.name)
+        else Plan(
+            status=Status.NO_SOLUTION,
+            message=o.error or "",
+            scenario=o.name,
+            termination=Termination.ERROR,
+        )
         for o in outcomes
     ]
     first = plans[0].assignment()

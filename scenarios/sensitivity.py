@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from optimizer import Plan, Scenario, evaluate, solve
+from optimizer import Plan, Scenario, Status, Termination, evaluate, solve
 from optimizer.instance import TERMS, Instance
 
 from .executors import Outcome, run_scenarios
@@ -318,7 +318,10 @@ def sensitivity(
         group, name, value, variant_scenario = variant
         outcome = outcomes[id(variant)]
         plan = outcome.plan or Plan(
-            status="no_solution", message=outcome.error or "", scenario=outcome.name
+            status=Status.NO_SOLUTION,
+            message=outcome.error or "",
+            scenario=outcome.name,
+            termination=Termination.ERROR,
         )
         mine = plan.assignment()
         changed = sum(1 for a, c in mine.items() if base_assignment.get(a) != c)

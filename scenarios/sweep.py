@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer import Plan, Scenario, ScenarioError, ScenarioIssue
+from optimizer import Plan, Scenario, ScenarioError, ScenarioIssue, Status, Termination
 
 from .executors import Outcome, run_scenarios
 
@@ -108,7 +108,10 @@ def sweep(
             continue
         outcome = solved[label]
         plan = outcome.plan or Plan(
-            status="no_solution", message=outcome.error or "", scenario=label
+            status=Status.NO_SOLUTION,
+            message=outcome.error or "",
+            scenario=label,
+            termination=Termination.ERROR,
         )
         rows.append(SweepRow(label, settings, plan, []))
     return rows

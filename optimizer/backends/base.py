@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 
 from ..formulation import LinearModel
 from ..scenario import SolverSettings
-
-#: The statuses a backend may report. ``error`` becomes ``no_solution`` with a message upstream.
-RAW_STATUSES = ("optimal", "feasible", "infeasible", "no_solution", "error")
+from ..status import Status, Termination
 
 
 @dataclass(frozen=True)
@@ -30,13 +28,25 @@ ProgressCallback = Callable[[Progress], None]
 
 @dataclass
 class RawSolution:
-    status: str
+    """A backend's answer: why it stopped, its best solution vector (model order) if any, that
+    solution's objective, the best bound, and the solver's own words."""
+
+    termination: Termination
     values: list[float] | None
     objective: float | None
     bound: float | None
     seconds: float
     message: str = ""
     log: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        """The answer as a plan status: a solution is optimal only with a proof."""
+        if self.termination is Termination.INFEASIBLE:
+            return Status.INFEASIBLE
+        if self.values is None:
+            return Status.NO_SOLUTION
+        return Status.OPTIMAL if self.termination is Termination.OPTIMAL else Status.FEASIBLE
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:

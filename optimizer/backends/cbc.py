@@ -16,6 +16,7 @@ import pulp
 
 from ..formulation import LinearModel
 from ..scenario import SolverSettings
+from ..status import Termination, termination_of
 from .base import ProgressCallback, RawSolution, SolverBackend, safe_name
 
 
@@ -137,8 +138,9 @@ class CbcBackend(SolverBackend):
                 try:
                     problem.solve(command)
                 except pulp.PulpSolverError as exc:
+                    seconds = time.perf_counter() - start
                     return RawSolution(
-                        "error", None, None, None, time.perf_counter() - start, f"CBC failed: {exc}"
+                        Termination.ERROR, None, None, None, seconds, f"CBC failed: {exc}"
                     )
                 log = log_path.read_text(errors="replace") if log_path.exists() else ""
             if _PREPROCESS_INFEASIBLE.search(log) is None:
@@ -156,7 +158,7 @@ class CbcBackend(SolverBackend):
         infeasible_line = _INFEASIBLE.search(log) is not None
         if result is None and not has_solution and not infeasible_line:
             return RawSolution(
-                "error",
+                Termination.ERROR,
                 None,
                 None,
                 None,
@@ -167,19 +169,21 @@ class CbcBackend(SolverBackend):
         proven_infeasible = infeasible_line or (
             result is not None and "infeasible" in result_text.lower()
         )
+        termination = termination_of(self.name, pulp.LpSolution.get(sol_status, ""))
         if proven_infeasible:
-            status = "infeasible"
+            termination = Termination.INFEASIBLE
             values, objective = None, None
-        elif sol_status == pulp.LpSolutionOptimal and "Optimal" in result_text:
-            status = "optimal"
-        elif has_solution:
-            status = "feasible"
-        else:
-            status = "no_solution"
-        bound = objective if status == "optimal" else None
+        elif termination is Termination.INFEASIBLE or (
+            termination is Termination.OPTIMAL and "Optimal" not in result_text
+        ):
+            # PuLP's reading alone proves nothing (see above): CBC stopped without a proof.
+            termination = Termination.TIME_LIMIT
+        proven = termination is Termination.OPTIMAL
+        bound = objective if proven else None
         precise = _BEST_POSSIBLE.findall(log)  # full precision, unlike the summary's "Lower bound"
-        if status != "optimal" and precise:
+        if not proven and precise:
             bound = float(precise[-1])
-        elif status != "optimal" and (match := _BOUND.search(log)):
+        elif not proven and (match := _BOUND.search(log)):
             bound = float(match.group(1))
-        return RawSolution(status, values, objective, bound, seconds, result_text, log.splitlines())
+        lines = log.splitlines()
+        return RawSolution(termination, values, objective, bound, seconds, result_text, lines)

@@ -17,6 +17,7 @@ from ortools.sat.python import cp_model
 
 from ..formulation import LinearModel
 from ..scenario import SolverSettings
+from ..status import termination_of
 from .base import (
     Progress,
     ProgressCallback,
@@ -205,10 +206,7 @@ class CpSatBackend(SolverBackend):
                 values.append(float(raw) if var.integer else raw / (var.steps * refine))
             obj_value = solver.objective_value / factor + model.constant
             bound = solver.best_objective_bound / factor + model.constant
-        mapped = {
-            cp_model.OPTIMAL: "optimal",
-            cp_model.FEASIBLE: "feasible",
-            cp_model.INFEASIBLE: "infeasible",
-            cp_model.UNKNOWN: "no_solution",
-        }.get(status, "error")
-        return RawSolution(mapped, values, obj_value, bound, seconds, solver.status_name(status))
+        termination = termination_of(self.name, solver.status_name(status))
+        return RawSolution(
+            termination, values, obj_value, bound, seconds, solver.status_name(status)
+        )

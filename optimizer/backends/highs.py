@@ -18,6 +18,7 @@ from ortools.math_opt.solvers import highs_pb2
 
 from ..formulation import LinearModel
 from ..scenario import SolverSettings
+from ..status import Termination, termination_of
 from .base import Progress, ProgressCallback, RawSolution, SolverBackend, relative_gap
 
 _NUMBER = r"(-?inf|-?[0-9.]+(?:e[-+]?[0-9]+)?)"
@@ -185,12 +186,12 @@ class HighsBackend(SolverBackend):
                 msg_cb=on_lines,
             )
         except Exception as exc:  # a solver failure is an outcome, not a crash
+            seconds = time.perf_counter() - start
             return RawSolution(
-                "error", None, None, None, time.perf_counter() - start, f"HiGHS failed: {exc}", log
+                Termination.ERROR, None, None, None, seconds, f"HiGHS failed: {exc}", log
             )
         seconds = time.perf_counter() - start
         reason = result.termination.reason
-        R = mathopt.TerminationReason
         has_solution = result.has_primal_feasible_solution()
         bound = result.termination.objective_bounds.dual_bound
         bound_value = None if math.isinf(bound) else bound / scale
@@ -200,18 +201,9 @@ class HighsBackend(SolverBackend):
             var_values = result.variable_values(variables)
             values = [float(v) for v in var_values]
             objective = result.objective_value() / scale
-        if reason == R.OPTIMAL:
-            status = "optimal"
-        elif reason == R.INFEASIBLE:
-            status = "infeasible"
-        elif has_solution:
-            status = "feasible"
-        elif reason in (R.NO_SOLUTION_FOUND, R.FEASIBLE):
-            status = "no_solution"
-        else:
-            status = "error"
+        termination = termination_of(self.name, reason.name)
         message = result.termination.detail or reason.name.lower()
-        return RawSolution(status, values, objective, bound_value, seconds, message, log)
+        return RawSolution(termination, values, objective, bound_value, seconds, message, log)
 
 
 _process_threads: int | None = None

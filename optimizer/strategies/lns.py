@@ -33,6 +33,7 @@ from ..backends.base import Progress, ProgressCallback, append_solution, relativ
 from ..backends.highs import highs_options, objective_scale, to_proto
 from ..formulation import AssignmentModel, LinearModel
 from ..scenario import SolverSettings
+from ..status import Termination
 
 #: Longest time one neighbourhood may take (seconds).
 STEP_LIMIT_S = 0.3
@@ -138,7 +139,7 @@ def improve(
                     )
                 )
         # Grow a neighbourhood that solves to optimality, shrink one that runs out of time.
-        if status == "optimal":
+        if status is Termination.OPTIMAL:
             if by_books:
                 team = min(csms, team + 1)
             else:
@@ -201,7 +202,7 @@ def _solve(
     settings: SolverSettings,
     hint: list[float] | None,
     seconds: float,
-) -> tuple[list[float], str] | None:
+) -> tuple[list[float], Termination] | None:
     mo = mathopt.Model.from_model_proto(proto)
     variables = [mo.get_variable(i) for i in range(len(proto.variables.ids))]
     params = mathopt.SolveParameters(
@@ -228,4 +229,4 @@ def _solve(
     if any(math.isnan(v) for v in values):
         return None
     optimal = result.termination.reason == mathopt.TerminationReason.OPTIMAL
-    return values, "optimal" if optimal else "limit"
+    return values, Termination.OPTIMAL if optimal else Termination.TIME_LIMIT

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import EXAMPLE, ROOT
 
-from optimizer import Progress, load_scenario, solve
+from optimizer import Progress, Termination, load_scenario, solve
 
 
 def test_ctrl_c_in_the_cli_writes_the_best_plan_so_far(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_ctrl_c_in_the_cli_writes_the_best_plan_so_far(tmp_path: Path) -> None:
     assert time.monotonic() - started < 60  # nowhere near the 120 s limit
     assert proc.returncode == 0, stderr
     plan = json.loads(out.read_text())
-    assert plan["status"] == "feasible"
+    assert plan["status"] == "feasible" and plan["termination"] == "interrupted"
     assert plan["message"].startswith("Interrupted: the best plan found so far")
     assert plan["violations"] == []
     assert plan["objective"]["total"] < plan["objective"]["before"]
@@ -49,7 +49,7 @@ def test_ctrl_c_in_python_returns_a_plan_instead_of_raising() -> None:
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
 
     plan = solve(scenario, time_limit_s=6, progress=interrupt_after_two_reports)
-    assert plan.status == "feasible"
+    assert plan.status == "feasible" and plan.termination is Termination.INTERRUPTED
     assert plan.message.startswith("Interrupted")
     assert plan.after is not None and plan.after.violations == []
     assert len(seen) >= 2
@@ -87,7 +87,7 @@ def test_ctrl_c_during_a_decomposed_solve_returns_its_best_plan() -> None:
     started = time.monotonic()
     plan = solve(scenario, time_limit_s=30, progress=interrupt_at_the_first_plan)
     assert time.monotonic() - started < 20  # well before the 30 s limit
-    assert plan.status == "feasible"
+    assert plan.status == "feasible" and plan.termination is Termination.INTERRUPTED
     assert plan.message.startswith("Interrupted: the best plan found so far")
     assert plan.after is not None and plan.after.violations == []
     assert plan.bound is not None and plan.objective is not None

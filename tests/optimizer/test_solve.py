@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import account, csm, make
+from conftest import EXAMPLE, account, csm, make
 
-from optimizer import Plan, Scenario, ScenarioIssue, solve
+from optimizer import Plan, Scenario, ScenarioIssue, Status, Termination, load_scenario, solve
 from optimizer.plan import EXIT_CODES, STATUSES
+from optimizer.status import SOLVER_CODES, termination_of
 
 
 def test_statuses_map_to_documented_exit_codes() -> None:
@@ -65,3 +66,48 @@ def test_nothing_is_exported_when_the_prechecks_already_fail(tmp_path: Path) -> 
     plan = solve(scenario, export_model=tmp_path / "model.mps")
     assert plan.status == "infeasible" and not plan.has_plan
     assert plan.diagnosis is not None and plan.diagnosis.method == "precheck"
+
+
+def test_termination_says_why_each_solve_stopped(team: dict) -> None:
+    proven = solve(Scenario.from_dict(team))
+    assert (proven.status, proven.termination) == (Status.OPTIMAL, Termination.OPTIMAL)
+    conflict = make([csm("C1", max_accounts=0)], [account("A1", 1, current_csm="C1", locked=True)])
+    blocked = solve(conflict)
+    assert (blocked.status, blocked.termination) == (Status.INFEASIBLE, Termination.INFEASIBLE)
+    rejected = Plan.invalid([ScenarioIssue(path="accounts", message="bad")])
+    assert rejected.termination is Termination.INVALID_INPUT
+    # The seed example needs seconds to prove: one second ends at the time limit with a plan.
+    short = solve(load_scenario(EXAMPLE), time_limit_s=1)
+    assert (short.status, short.termination) == (Status.FEASIBLE, Termination.TIME_LIMIT)
+    for plan in (proven, blocked, rejected, short):
+        assert plan.to_dict()["termination"] == plan.termination.value
+        assert plan.to_dict()["status"] == plan.status.value
+        assert plan.summary().splitlines()[0].endswith(f"{plan.status} ({plan.termination})")
+    assert "bound" in short.summary() and "account(s) change CSM" in short.summary()
+
+
+def test_every_solver_code_has_a_meaning() -> None:
+    # A code a solver library defines but the table lacks would read as "unknown".
+    import pulp
+    from ortools.math_opt.python import mathopt
+    from ortools.sat.python import cp_model
+
+    codes = {
+        "highs": [reason.name for reason in mathopt.TerminationReason],
+        "cpsat": [
+            status.name
+            for status in (
+                cp_model.OPTIMAL,
+                cp_model.FEASIBLE,
+                cp_model.INFEASIBLE,
+                cp_model.UNKNOWN,
+                cp_model.MODEL_INVALID,
+            )
+        ],
+        "cbc": list(pulp.LpSolution.values()),
+    }
+    for backend, names in codes.items():
+        assert set(SOLVER_CODES[backend]) == set(names), backend
+        assert all(termination_of(backend, n) is not Termination.UNKNOWN for n in names)
+    assert termination_of("highs", "SOMETHING_NEW") is Termination.UNKNOWN
+    assert termination_of("nobody", "OPTIMAL") is Termination.UNKNOWN

@@ -39,6 +39,7 @@ from typing import Any
 from benchmarks.solve_times import scenario_for
 from optimizer import Progress, evaluate, solve
 from optimizer.instance import Instance
+from optimizer.rules import quantities, window
 
 ROOT = Path(__file__).resolve().parent
 RUNNERS = ("engine", "cpsat", "cbc", "highs")
@@ -108,32 +109,23 @@ def run_direct(inst: Instance, runner: str, limit: float, threads: int) -> tuple
 
 
 def _rules(inst: Instance, c: int) -> list[tuple[str, float | None, float | None, list[float]]]:
-    """Per-CSM book rules as (label, lower, upper, coefficient per account)."""
-    lim = inst.limits[c]
+    """Per-CSM book rules as (label, lower, upper, coefficient per account): each quantity a
+    rule of the registry limits, with its combined range, in full-time books."""
     out: list[tuple[str, float | None, float | None, list[float]]] = []
-    if lim.max_accounts is not None:
-        out.append(("count", None, float(lim.max_accounts), [1.0] * len(inst.accounts)))
-    arr = [v / inst.arr_unit for v in inst.arr]
-    lo = None if lim.min_arr is None else lim.min_arr / inst.arr_unit
-    hi = None if lim.max_arr is None else lim.max_arr / inst.arr_unit
-    if lim.arr_window is not None:
-        a_lo, a_hi = (v / inst.arr_unit for v in lim.arr_window)
-        lo = a_lo if lo is None else max(lo, a_lo)
-        hi = a_hi if hi is None else min(hi, a_hi)
-    if lo is not None or hi is not None:
-        out.append(("arr", lo, hi, arr))
-    if lim.max_high_risk is not None:
-        out.append(("risk", None, float(lim.max_high_risk), [float(h) for h in inst.high_risk]))
-    work = [v / inst.workload_unit for v in inst.workload]
-    w_lo: float | None = None
-    w_hi: float | None = None
-    if lim.max_workload is not None:
-        w_hi = lim.max_workload / inst.workload_unit
-    if lim.workload_window is not None:
-        k_lo, k_hi = (v / inst.workload_unit for v in lim.workload_window)
-        w_lo, w_hi = k_lo, k_hi if w_hi is None else min(w_hi, k_hi)
-    if w_lo is not None or w_hi is not None:
-        out.append(("work", w_lo, w_hi, work))
+    for quantity in quantities(inst):
+        lo, lo_rule, hi, hi_rule = window(inst, quantity, c)
+        if lo_rule is None and hi_rule is None:
+            continue
+        unit = quantity.unit(inst)
+        coefficients = [v / unit for v in inst.amounts(quantity)]
+        out.append(
+            (
+                quantity.name,
+                None if lo_rule is None else lo / unit,
+                None if hi_rule is None else hi / unit,
+                coefficients,
+            )
+        )
     return out
 
 

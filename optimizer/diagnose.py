@@ -14,11 +14,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .formulation import ELIGIBILITY_RULES, Group, Row, build_model
-from .instance import FREEZE, LANGUAGE, LOCKED, REGION, SKILLS, Instance
+from .formulation import Group, Row, build_model, full_tops, pair_rule_names
+from .instance import Instance
+from .rules import BookRule, PairRule, Quantity, TeamRule, quantities, window
 from .scenario import SolverSettings
 from .status import Status
-from .units import money
 
 
 @dataclass(frozen=True)
@@ -52,19 +52,12 @@ class Diagnosis:
         }
 
 
-_RULE_NAMES = {
-    "max_accounts": "max accounts",
-    "min_arr": "minimum ARR",
-    "max_arr": "maximum ARR",
-    "arr_tolerance": "ARR tolerance",
-    "max_workload": "maximum workload",
-    "workload_tolerance": "workload tolerance",
-    "max_high_risk": "maximum high-risk accounts",
-}
+#: What keeps an account with its CSM, in the pre-check's words.
+LOCKED_WHAT = "locked or renewal-frozen with them"
 
 
 def _forced(inst: Instance) -> list[list[int]]:
-    """Accounts that must stay with each CSM (locked or in a renewal freeze)."""
+    """Accounts that must stay with each CSM (a keeping rule: locked, renewal freeze)."""
     out: list[list[int]] = [[] for _ in inst.csms]
     for a, reason in enumerate(inst.fixed):
         current = inst.current[a]
@@ -73,173 +66,158 @@ def _forced(inst: Instance) -> list[list[int]]:
     return out
 
 
-def _csm_bounds(inst: Instance, c: int) -> tuple[float, str, float, str]:
-    """The binding lower and upper ARR bound of a CSM, each with the rule that sets it."""
-    lim = inst.limits[c]
-    lows = [(0.0, "none")]
-    highs = [(float("inf"), "none")]
-    if lim.min_arr is not None:
-        lows.append((lim.min_arr, "min_arr"))
-    if lim.max_arr is not None:
-        highs.append((lim.max_arr, "max_arr"))
-    if lim.arr_window is not None:
-        lows.append((lim.arr_window[0], "arr_tolerance"))
-        highs.append((lim.arr_window[1], "arr_tolerance"))
-    lo, lo_rule = max(lows)
-    hi, hi_rule = min(highs)
-    return lo, lo_rule, hi, hi_rule
-
-
 def precheck(inst: Instance) -> list[Conflict]:
-    """Cheap, certain reasons the scenario has no plan. Empty list: nothing obvious."""
-    out: list[Conflict] = []
-    rule = inst.scenario.constraints
-    tolerance_text = "" if rule.arr_tolerance is None else f" (±{rule.arr_tolerance:.0%} of target)"
+    """Cheap, certain reasons the scenario has no plan. Empty list: nothing obvious.
 
+    For every account: some CSM may take it. For every CSM and every quantity a book rule
+    limits (optimizer/rules.py): the locked and frozen accounts stay under its upper limit, its
+    limits do not contradict each other, and the accounts it may take can reach its lower
+    limit. For the team: the CSMs' limits can hold every account, and the accounts that must
+    leave their CSM fit the move budgets.
+    """
+    out = _unplaceable(inst)
+    forced = _forced(inst)
+    for quantity in quantities(inst):
+        reachable = _reachable(inst, quantity)
+        for c in range(len(inst.csms)):
+            out += _book_conflicts(inst, quantity, c, forced[c], reachable[c])
+    out += _team_sums(inst)
+    out += _forced_moves(inst)
+    return out
+
+
+def _unplaceable(inst: Instance) -> list[Conflict]:
+    """Accounts every CSM is excluded for, each with the pair rules that exclude it."""
+    out: list[Conflict] = []
     for a, eligible in enumerate(inst.eligible):
         if eligible:
             continue
         account = inst.accounts[a]
         reasons = Counter(inst.exclusions[a].values())
-        parts = []
-        if reasons.get(SKILLS):
-            parts.append(f"requires {', '.join(account.required_skills)}")
-        if reasons.get(REGION):
-            parts.append(f"is in region {account.region}")
-        if reasons.get(LANGUAGE):
-            parts.append(f"speaks {account.language}")
+        parts = [
+            rule.unplaceable(inst, a)
+            for rule in inst.pair_rules
+            if reasons.get(rule.name) and rule.unplaceable is not None
+        ]
         why = " and ".join(parts) or "is excluded by every CSM"
         main = reasons.most_common(1)[0][0] if reasons else "assign"
         out.append(
             Conflict(main, account.id, f"No CSM may take account {account.label}: it {why}.")
         )
+    return out
 
-    forced = _forced(inst)
-    # ARR each CSM could reach at all: per eligibility group, not per account x CSM.
-    group_arr = [0.0] * len(inst.group_eligible)
+
+def _reachable(inst: Instance, quantity: Quantity) -> list[float]:
+    """Per CSM, the most of ``quantity`` the accounts they may take can bring."""
+    if quantity.loaded:
+        return [v * quantity.unit(inst) for v in full_tops(inst)[quantity.name]]
+    amounts = inst.amounts(quantity)
+    per_group = [0.0] * len(inst.group_eligible)
     for a, g in enumerate(inst.group):
-        group_arr[g] += inst.arr[a]
-    reachable_arr = [0.0] * len(inst.csms)
+        per_group[g] += amounts[a]
+    out = [0.0] * len(inst.csms)
     for g, eligible in enumerate(inst.group_eligible):
         for c in eligible:
-            reachable_arr[c] += group_arr[g]
-    for c, csm in enumerate(inst.csms):
-        lim = inst.limits[c]
-        mine = forced[c]
-        kept = len(mine)
-        kept_arr = sum(inst.arr[a] for a in mine)
-        kept_work = sum(inst.pair_workload(a, c) for a in mine)
-        kept_risk = sum(inst.high_risk[a] for a in mine)
-        what = "locked or renewal-frozen with them"
-        if lim.max_accounts is not None and kept > lim.max_accounts:
-            out.append(
-                Conflict(
-                    "max_accounts",
-                    csm.id,
-                    f"CSM {csm.label} is locked to {kept} accounts ({what}) but may hold at most "
-                    f"{lim.max_accounts} (max_accounts).",
-                )
-            )
-        lo, lo_rule, hi, hi_rule = _csm_bounds(inst, c)
-        if kept_arr > hi + 1e-6:
-            out.append(
-                Conflict(
-                    hi_rule,
-                    csm.id,
-                    f"CSM {csm.label} keeps {money(kept_arr)} of ARR in accounts {what}, above their "
-                    f"maximum of {money(hi)} ({hi_rule}{tolerance_text if hi_rule == 'arr_tolerance' else ''}).",
-                )
-            )
-        if lo > hi + 1e-6:
-            out.append(
-                Conflict(
-                    lo_rule,
-                    csm.id,
-                    f"CSM {csm.label} must hold at least {money(lo)} ({lo_rule}) but at most {money(hi)} ({hi_rule}).",
-                )
-            )
-        reachable = reachable_arr[c]
-        if lo > reachable + 1e-6:
-            out.append(
-                Conflict(
-                    lo_rule,
-                    csm.id,
-                    f"CSM {csm.label} must hold at least {money(lo)} ({lo_rule}) but the accounts they may "
-                    f"take add up to only {money(reachable)}.",
-                )
-            )
-        if lim.max_workload is not None and kept_work > lim.max_workload + 1e-9:
-            out.append(
-                Conflict(
-                    "max_workload",
-                    csm.id,
-                    f"CSM {csm.label} keeps {kept_work:,.1f} workload units in accounts {what}, above "
-                    f"max_workload {lim.max_workload:,.1f}.",
-                )
-            )
-        if lim.workload_window is not None and kept_work > lim.workload_window[1] + 1e-9:
-            out.append(
-                Conflict(
-                    "workload_tolerance",
-                    csm.id,
-                    f"CSM {csm.label} keeps {kept_work:,.1f} workload units in accounts {what}, above the "
-                    f"{lim.workload_window[1]:,.1f} allowed by workload_tolerance.",
-                )
-            )
-        if lim.max_high_risk is not None and kept_risk > lim.max_high_risk:
-            out.append(
-                Conflict(
-                    "max_high_risk",
-                    csm.id,
-                    f"CSM {csm.label} keeps {kept_risk} high-risk accounts ({what}) but may hold at most "
-                    f"{lim.max_high_risk} (max_high_risk_per_csm).",
-                )
-            )
+            out[c] += per_group[g]
+    return out
 
-    lows = [_csm_bounds(inst, c)[0] for c in range(len(inst.csms))]
-    highs = [_csm_bounds(inst, c)[2] for c in range(len(inst.csms))]
-    if sum(lows) > inst.total_arr + 1e-6:
-        out.append(
-            Conflict(
-                "min_arr",
-                "team",
-                f"The CSMs' minimum ARR adds up to {money(sum(lows))} but all accounts together are "
-                f"worth {money(inst.total_arr)}.",
+
+def _book_conflicts(
+    inst: Instance, quantity: Quantity, c: int, forced: list[int], reachable: float
+) -> list[Conflict]:
+    """CSM ``c``'s limits on ``quantity`` against its locked and frozen accounts, against each
+    other, and against what the accounts it may take can reach."""
+    csm = inst.csms[c]
+    lo, lo_rule, hi, hi_rule = window(inst, quantity, c)
+    slack = quantity.slack(inst)
+    kept = sum(inst.pair_amount(quantity, a, c) for a in forced)
+    show = quantity.show
+    out = []
+    if hi_rule is not None and kept > hi + slack:
+        if quantity.counted:
+            text = (
+                f"CSM {csm.label} is locked to {quantity.text(kept)} ({LOCKED_WHAT}) but may "
+                f"hold at most {show(hi)} ({hi_rule})."
             )
-        )
-    if sum(highs) < inst.total_arr - 1e-6:
-        out.append(
-            Conflict(
-                "max_arr",
-                "team",
-                f"The CSMs' maximum ARR adds up to {money(sum(highs))} but the accounts total "
-                f"{money(inst.total_arr)}: someone would have to go over.",
+        else:
+            text = (
+                f"CSM {csm.label} keeps {quantity.text(kept)} in accounts {LOCKED_WHAT}, above "
+                f"their maximum of {show(hi)} ({hi_rule}{_share(inst, hi_rule)})."
             )
+        out.append(Conflict(hi_rule, csm.id, text))
+    if lo_rule is not None and hi_rule is not None and lo > hi + slack:
+        text = (
+            f"CSM {csm.label} must hold at least {show(lo)} ({lo_rule}) but at most {show(hi)} "
+            f"({hi_rule})."
         )
-    caps = [lim.max_accounts for lim in inst.limits]
-    if all(cap is not None for cap in caps) and sum(c for c in caps if c is not None) < len(
-        inst.accounts
-    ):
-        total_cap = sum(c for c in caps if c is not None)
-        out.append(
-            Conflict(
-                "max_accounts",
-                "team",
-                f"The CSMs may hold {total_cap} accounts in all (max_accounts) but there are {len(inst.accounts)}.",
-            )
+        out.append(Conflict(lo_rule, csm.id, text))
+    if lo_rule is not None and lo > reachable + slack:
+        text = (
+            f"CSM {csm.label} must hold at least {show(lo)} ({lo_rule}) but the accounts they "
+            f"may take add up to only {show(reachable)}."
         )
-    forced_moves = sum(
-        1 for a, c in enumerate(inst.current) if c is not None and c not in inst.eligible[a]
-    )
-    if rule.max_moves is not None and forced_moves > rule.max_moves:
-        out.append(
-            Conflict(
-                "max_moves",
-                "team",
-                f"{forced_moves} accounts must leave their current CSM (skills, region or language rules) "
-                f"but max_moves allows only {rule.max_moves}.",
-            )
-        )
+        out.append(Conflict(lo_rule, csm.id, text))
+    return out
+
+
+def _share(inst: Instance, name: str) -> str:
+    """ " (±10% of target)" for a band rule, else nothing."""
+    rule = inst.rule(name)
+    if isinstance(rule, BookRule) and rule.tolerance is not None:
+        share = rule.tolerance(inst)
+        if share is not None:
+            return f" (±{share:.0%} of target)"
+    return ""
+
+
+def _team_sums(inst: Instance) -> list[Conflict]:
+    """The CSMs' limits against the team's total, for rules that ask for it (``team_sum``):
+    minimums adding up to more than every account brings, maximums to less."""
+    out: list[Conflict] = []
+    for rule in inst.book_rules:
+        q = rule.quantity
+        if not rule.team_sum or q.per_pair is not None:
+            continue
+        total = sum(inst.amounts(q))
+        windows = [window(inst, q, c) for c in range(len(inst.csms))]
+        if rule.side == "min":
+            lows = sum(w[0] for w in windows)
+            if lows > total + q.slack(inst):
+                worth = f"are worth {q.show(total)}" if q.is_money else f"are {q.show(total)}"
+                text = (
+                    f"The CSMs' {rule.words} adds up to {q.show(lows)} but all accounts "
+                    f"together {worth}."
+                )
+                out.append(Conflict(rule.name, "team", text))
+            continue
+        highs = sum(w[2] for w in windows)
+        if highs < total - q.slack(inst):
+            if q.counted:
+                text = (
+                    f"The CSMs may hold {q.text(highs)} in all ({rule.name}) but there are "
+                    f"{q.show(total)}."
+                )
+            else:
+                text = (
+                    f"The CSMs' {rule.words} adds up to {q.show(highs)} but the accounts total "
+                    f"{q.show(total)}: someone would have to go over."
+                )
+            out.append(Conflict(rule.name, "team", text))
+    return out
+
+
+def _forced_moves(inst: Instance) -> list[Conflict]:
+    """Accounts whose current CSM they may no longer have, against each move budget."""
+    leaving = [a for a, c in enumerate(inst.current) if c is not None and c not in inst.eligible[a]]
+    out: list[Conflict] = []
+    for rule in inst.team_rules:
+        budget = rule.budget(inst)
+        if budget is None:
+            continue
+        amounts = inst.amounts(rule.quantity)
+        value = sum(amounts[a] for a in leaving)
+        if rule.broken_by(inst, value, budget) > 0:
+            out.append(Conflict(rule.name, "team", rule.forced(inst, value, budget)))
     return out
 
 
@@ -250,7 +228,7 @@ def find_conflicts(inst: Instance, settings: SolverSettings) -> Diagnosis:
     """Smallest set of rule groups to switch off to make the scenario feasible (by MIP)."""
     from .backends import get_backend  # local: the backends import the formulation
 
-    built = build_model(inst, relax=frozenset(ELIGIBILITY_RULES))
+    built = build_model(inst, relax=pair_rule_names(inst))
     model = built.model
     model.objective = {}
     model.constant = 0.0
@@ -336,79 +314,19 @@ def find_conflicts(inst: Instance, settings: SolverSettings) -> Diagnosis:
 
 def _describe(inst: Instance, group: Group, assignment: dict[str, str]) -> Conflict:
     """A relaxed group in business words, with the numbers of the relaxed plan."""
-    rule, subject = group
-    if rule in (LOCKED, FREEZE, SKILLS, REGION, LANGUAGE):
-        account = inst.scenario.account(subject)
-        current = inst.scenario.csm(account.current_csm).label if account.current_csm else "none"
-        text = {
-            LOCKED: f"Account {account.label} is locked to CSM {current}; the other rules cannot all hold with it there.",
-            FREEZE: f"Account {account.label} renews on {account.renewal_date} and is frozen with CSM {current}; "
-            "the other rules cannot all hold with it there.",
-            SKILLS: f"Account {account.label} requires {', '.join(account.required_skills)}; the CSMs who have "
-            "these skills cannot take it under the other rules.",
-            REGION: f"Account {account.label} must stay in region {account.region}; no CSM there can take it "
-            "under the other rules.",
-            LANGUAGE: f"Account {account.label} needs a CSM speaking {account.language}; none can take it "
-            "under the other rules.",
-        }[rule]
-        return Conflict(rule, subject, text)
-    if subject == "team":
-        rule_text = inst.scenario.constraints
-        if rule == "max_moves":
-            return Conflict(
-                rule,
-                subject,
-                f"The move budget (max_moves {rule_text.max_moves}) is too small for the other rules.",
-            )
-        return Conflict(
-            rule,
-            subject,
-            f"The moved-ARR budget (max_moved_arr {money(rule_text.max_moved_arr or 0)}) is too small for the other rules.",
-        )
+    name, subject = group
+    rule = inst.rule(name)
+    if isinstance(rule, PairRule):
+        return Conflict(name, subject, rule.conflict(inst, inst.account_index[subject]))
+    if isinstance(rule, TeamRule):
+        return Conflict(name, subject, rule.conflict(inst, rule.budget(inst) or 0.0))
     c = inst.csm_index[subject]
     csm = inst.csms[c]
-    lim = inst.limits[c]
+    q = rule.quantity
     mine = [a for a in range(len(inst.accounts)) if assignment.get(inst.accounts[a].id) == csm.id]
-    kept = [a for a in mine if inst.fixed[a] is not None]
-    arr = sum(inst.arr[a] for a in mine)
-    if rule == "max_accounts":
-        if len(kept) > (lim.max_accounts or 0):
-            text = f"CSM {csm.label} is locked to {len(kept)} accounts but may hold at most {lim.max_accounts} (max_accounts)."
-        else:
-            text = f"CSM {csm.label} would need {len(mine)} accounts but may hold at most {lim.max_accounts} (max_accounts)."
-        return Conflict(rule, subject, text)
-    if rule in ("min_arr", "max_arr", "arr_tolerance"):
-        bound = {
-            "min_arr": f"at least {money(lim.min_arr or 0)}",
-            "max_arr": f"at most {money(lim.max_arr or 0)}",
-            "arr_tolerance": "between {} and {}".format(
-                *(money(v) for v in (lim.arr_window or (0.0, 0.0)))
-            ),
-        }[rule]
-        kept_arr = sum(inst.arr[a] for a in kept)
-        extra = f" ({money(kept_arr)} of it locked or frozen)" if kept else ""
-        return Conflict(
-            rule,
-            subject,
-            f"CSM {csm.label} must hold {bound} of ARR ({rule}); the closest feasible plan gives them {money(arr)}{extra}.",
-        )
-    if rule in ("max_workload", "workload_tolerance"):
-        work = sum(inst.pair_workload(a, c) for a in mine)
-        return Conflict(
-            rule,
-            subject,
-            f"CSM {csm.label}'s {_RULE_NAMES[rule]} cannot hold: the closest feasible plan gives them {work:,.1f} units.",
-        )
-    if rule == "max_high_risk":
-        risky = sum(inst.high_risk[a] for a in mine)
-        return Conflict(
-            rule,
-            subject,
-            f"CSM {csm.label} may hold at most {lim.max_high_risk} high-risk accounts; the closest feasible plan gives them {risky}.",
-        )
-    return Conflict(
-        rule, subject, f"Rule {rule} for {subject} cannot hold together with the others."
-    )
+    value = sum(inst.pair_amount(q, a, c) for a in mine)
+    kept = sum(inst.pair_amount(q, a, c) for a in mine if inst.fixed[a] is not None)
+    return Conflict(name, subject, rule.conflict(inst, c, value, kept))
 
 
 def diagnose(inst: Instance, settings: SolverSettings) -> Diagnosis:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .instance import FREEZE, LANGUAGE, LOCKED, REGION, SKILLS, TERMS, Instance
+from .instance import TERMS, Instance
+from .rules import ACCOUNTS, ARR, HIGH_RISK, RULE_TOLERANCE, WORKLOAD, quantities
 from .scenario import Scenario, ScenarioError, ScenarioIssue
-from .units import money
 
 Assignment = Mapping[str, str | None]
 
-#: Relative tolerance for money and workload rules (solver arithmetic is floating point).
-RULE_TOLERANCE = 1e-6
+__all__ = ["RULE_TOLERANCE", "Assignment", "Book", "Evaluation", "Violation", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -196,35 +195,18 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
             moves_out[current] += 1
         reason = inst.exclusions[a].get(c)
         if reason is not None:
-            violations.append(_eligibility_violation(inst, a, c, reason))
+            text = inst.pair_rule(reason).violation(inst, a, c)
+            violations.append(Violation(reason, account.id, text))
 
     terms["balance"] = inst.balance_excess(arr_by, work_by)
     tie_break = inst.tie_break * terms["continuity"]
     objective = sum(weights[name] * terms[name] for name in TERMS) + tie_break
 
-    violations.extend(_book_violations(inst, arr_by, work_by, count_by, risk_by))
-    rule = inst.scenario.constraints
-    if rule.max_moves is not None and moves > rule.max_moves:
-        violations.append(
-            Violation(
-                "max_moves",
-                "team",
-                f"{moves} accounts change CSM but max_moves is {rule.max_moves}",
-                moves - rule.max_moves,
-            )
-        )
-    if (
-        rule.max_moved_arr is not None
-        and moved_arr > rule.max_moved_arr * (1 + RULE_TOLERANCE) + 1e-6
-    ):
-        violations.append(
-            Violation(
-                "max_moved_arr",
-                "team",
-                f"{money(moved_arr)} of ARR changes CSM but max_moved_arr is {money(rule.max_moved_arr)}",
-                moved_arr - rule.max_moved_arr,
-            )
-        )
+    # Every book and team rule of the registry, measured by the rule itself.
+    totals: dict[str, Sequence[float]] = {ACCOUNTS.name: count_by, ARR.name: arr_by}
+    totals[WORKLOAD.name], totals[HIGH_RISK.name] = work_by, risk_by
+    violations.extend(book_violations(inst, chosen, totals))
+    violations.extend(team_violations(inst, chosen, {"moves": moves, "moved_arr": moved_arr}))
 
     books = []
     for c, csm in enumerate(inst.csms):
@@ -297,113 +279,62 @@ def _kpis(
     }
 
 
-def _eligibility_violation(inst: Instance, a: int, c: int, reason: str) -> Violation:
-    account = inst.accounts[a]
-    csm = inst.csms[c]
-    current = inst.current[a]
-    keeper = inst.csms[current].label if current is not None else "its current CSM"
-    if reason == LOCKED:
-        text = f"account {account.label} is locked to {keeper} but is assigned to {csm.label}"
-    elif reason == FREEZE:
-        text = (
-            f"account {account.label} renews on {account.renewal_date} (within renewal_freeze_days of "
-            f"{inst.scenario.as_of}) and must stay with {keeper}, not move to {csm.label}"
-        )
-    elif reason == SKILLS:
-        missing = sorted(set(account.required_skills) - set(csm.skills))
-        text = f"account {account.label} requires skill(s) {', '.join(missing)} that CSM {csm.label} lacks"
-    elif reason == REGION:
-        text = f"account {account.label} is in region {account.region} but CSM {csm.label} covers {csm.region}"
-    elif reason == LANGUAGE:
-        text = f"account {account.label} speaks {account.language}; CSM {csm.label} speaks {', '.join(csm.languages)}"
-    else:  # pragma: no cover - every exclusion reason is listed above
-        text = f"account {account.label} may not go to {csm.label} ({reason})"
-    return Violation(reason, account.id, text)
+def book_totals(
+    inst: Instance, chosen: list[int | None], given: Mapping[str, Sequence[float]]
+) -> dict[str, Sequence[float]]:
+    """Each CSM's total of every quantity a book rule limits (``given``: totals already
+    summed, by quantity name)."""
+    out = dict(given)
+    for quantity in quantities(inst):
+        if quantity.name in out:
+            continue
+        total = [0.0] * len(inst.csms)
+        for a, c in enumerate(chosen):
+            if c is not None:
+                total[c] += inst.pair_amount(quantity, a, c)
+        out[quantity.name] = total
+    return out
 
 
-def _book_violations(
-    inst: Instance,
-    arr_by: list[float],
-    work_by: list[float],
-    count_by: list[int],
-    risk_by: list[int],
+def book_violations(
+    inst: Instance, chosen: list[int | None], given: Mapping[str, Sequence[float]]
 ) -> list[Violation]:
+    """Every book rule each CSM's book breaks, CSM by CSM in registry order."""
+    totals = book_totals(inst, chosen, given)
     out: list[Violation] = []
-    rule = inst.scenario.constraints
     for c, csm in enumerate(inst.csms):
-        lim = inst.limits[c]
-        arr, work = arr_by[c], work_by[c]
-        slack_arr = RULE_TOLERANCE * max(inst.arr_unit, 1.0)
-        slack_work = RULE_TOLERANCE * max(inst.workload_unit, 1.0)
-        if lim.max_accounts is not None and count_by[c] > lim.max_accounts:
-            out.append(
-                Violation(
-                    "max_accounts",
-                    csm.id,
-                    f"CSM {csm.label} has {count_by[c]} accounts but may hold at most {lim.max_accounts}",
-                    count_by[c] - lim.max_accounts,
-                )
-            )
-        if lim.min_arr is not None and arr < lim.min_arr - slack_arr:
-            out.append(
-                Violation(
-                    "min_arr",
-                    csm.id,
-                    f"CSM {csm.label} covers {money(arr)} ARR, below the minimum {money(lim.min_arr)}",
-                    lim.min_arr - arr,
-                )
-            )
-        if lim.max_arr is not None and arr > lim.max_arr + slack_arr:
-            out.append(
-                Violation(
-                    "max_arr",
-                    csm.id,
-                    f"CSM {csm.label} covers {money(arr)} ARR, above the maximum {money(lim.max_arr)}",
-                    arr - lim.max_arr,
-                )
-            )
-        if lim.arr_window is not None:
-            lo, hi = lim.arr_window
-            if not lo - slack_arr <= arr <= hi + slack_arr:
-                out.append(
-                    Violation(
-                        "arr_tolerance",
-                        csm.id,
-                        f"CSM {csm.label} covers {money(arr)} ARR, outside ±{rule.arr_tolerance:.0%} of the "
-                        f"{money(inst.arr_target[c])} target ({money(lo)} to {money(hi)})",
-                        max(lo - arr, arr - hi),
-                    )
-                )
-        if lim.max_workload is not None and work > lim.max_workload + slack_work:
-            out.append(
-                Violation(
-                    "max_workload",
-                    csm.id,
-                    f"CSM {csm.label} carries {work:,.1f} workload units, above the maximum {lim.max_workload:,.1f}",
-                    work - lim.max_workload,
-                )
-            )
-        if lim.workload_window is not None:
-            lo, hi = lim.workload_window
-            if not lo - slack_work <= work <= hi + slack_work:
-                out.append(
-                    Violation(
-                        "workload_tolerance",
-                        csm.id,
-                        f"CSM {csm.label} carries {work:,.1f} workload units, outside ±{rule.workload_tolerance:.0%} "
-                        f"of the {inst.workload_target[c]:,.1f} target ({lo:,.1f} to {hi:,.1f})",
-                        max(lo - work, work - hi),
-                    )
-                )
-        if lim.max_high_risk is not None and risk_by[c] > lim.max_high_risk:
-            out.append(
-                Violation(
-                    "max_high_risk",
-                    csm.id,
-                    f"CSM {csm.label} has {risk_by[c]} high-risk accounts but may hold at most {lim.max_high_risk}",
-                    risk_by[c] - lim.max_high_risk,
-                )
-            )
+        for rule in inst.book_rules:
+            limits = inst.rule_limits[rule.name][c]
+            value = totals[rule.quantity.name][c]
+            amount = rule.broken_by(inst, value, limits)
+            if amount > 0:
+                text = rule.violation(inst, c, value, limits)
+                out.append(Violation(rule.name, csm.id, text, amount))
+    return out
+
+
+def team_violations(
+    inst: Instance, chosen: list[int | None], given: Mapping[str, float]
+) -> list[Violation]:
+    """Every team rule the plan's moves break (``given``: totals over the moved accounts
+    already summed, by quantity name)."""
+    totals = dict(given)
+    moved = [
+        a for a, c in enumerate(chosen) if inst.current[a] is not None and c != inst.current[a]
+    ]
+    for rule in inst.team_rules:
+        if rule.quantity.name not in totals:
+            amounts = inst.amounts(rule.quantity)
+            totals[rule.quantity.name] = sum(amounts[a] for a in moved)
+    out: list[Violation] = []
+    for rule in inst.team_rules:
+        budget = rule.budget(inst)
+        if budget is None:
+            continue
+        value = totals[rule.quantity.name]
+        amount = rule.broken_by(inst, value, budget)
+        if amount > 0:
+            out.append(Violation(rule.name, "team", rule.violation(inst, value, budget), amount))
     return out
 
 

@@ -1,8 +1,11 @@
-"""One solver-neutral model of the assignment problem; each rule and term is a named function.
+"""One solver-neutral model of the assignment problem.
 
 The model is a plain mixed-integer linear program (:class:`LinearModel`): variables with bounds,
 rows with bounds and a *group* (the hard rule and its subject, e.g. ``("max_accounts", "C")``),
 and a linear objective to minimize. Backends translate it; nothing here knows about a solver.
+The hard rules come from the registry (:mod:`optimizer.rules`): pair rules decide which
+variables exist, and every book and team rule is written by :func:`book_rules` and
+:func:`team_rules` from its entry; each objective term is a named function here.
 
 Variables
     ``x[a, c]`` binary, 1 when account ``a`` goes to CSM ``c``; created only for eligible pairs
@@ -19,18 +22,16 @@ some solvers.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .instance import (
-    FREEZE,
-    LANGUAGE,
-    LOCKED,
-    REGION,
-    SKILLS,
-    Instance,
-)
+from .instance import Instance
+from .rules import ARR, MONEY_STEPS, WORKLOAD, Quantity, families
 
 Group = tuple[str, str]  # (rule, subject id)
+#: The quantities whose book totals are variables of the model (the balance term reads them).
+LOADED = (ARR, WORKLOAD)
 
 
 @dataclass
@@ -137,9 +138,6 @@ class AssignmentModel:
         return {var: float(chosen[a] == c) for (a, c), var in self.x.items() if a in chosen}
 
 
-MONEY_STEPS = 100.0  # CP-SAT resolution for money rows: cents
-
-
 def build_model(
     instance: Instance,
     *,
@@ -149,8 +147,8 @@ def build_model(
 ) -> AssignmentModel:
     """Build the model of ``instance``.
 
-    ``relax`` names rules to drop (used by the diagnosis to price a rule); eligibility rules in
-    it (``locked``, ``renewal_freeze``, ``required_skills``, ``match_region``, ``match_language``)
+    ``relax`` names rules to drop (used by the diagnosis to price a rule); pair rules in it
+    (``locked``, ``renewal_freeze``, ``required_skills``, ``match_region``, ``match_language``)
     re-admit the pairs they exclude. ``dense`` repeats book sums in every rule (see
     :func:`book_loads`); the model's optimum is the same either way. ``columns`` restricts each
     account to the listed CSMs (a *restricted model*, see :mod:`optimizer.strategies.columns`): every rule
@@ -170,9 +168,9 @@ def build_model(
     weights = inst.weights()
 
     each_account_once(built)
-    book_loads(built, dense, full_tops=None if columns is None else _full_tops(inst))
-    for rule in (max_accounts, arr_limits, workload_limits, max_high_risk, move_budget):
-        rule(built, relax)
+    book_loads(built, dense, full_tops=None if columns is None else full_tops(inst))
+    book_rules(built, relax)
+    team_rules(built, relax)
     assignment_costs(built, weights, inst.tie_break)
     if weights["balance"] > 0:
         balance_term(built, weights["balance"])
@@ -202,24 +200,7 @@ def each_account_once(built: AssignmentModel) -> None:
         )
 
 
-def max_accounts(built: AssignmentModel, relax: frozenset[str]) -> None:
-    """Hard: a CSM holds at most ``max_accounts`` accounts (team limit scaled by capacity)."""
-    if "max_accounts" in relax:
-        return
-    for c, pairs in enumerate(_by_csm(built)):
-        limit = built.instance.limits[c].max_accounts
-        if limit is not None:
-            csm = built.instance.csms[c]
-            built.model.add_row(
-                f"max_accounts[{csm.id}]",
-                ("max_accounts", csm.id),
-                [v for _, v in pairs],
-                [1.0] * len(pairs),
-                ub=limit,
-            )
-
-
-def _full_tops(inst: Instance) -> dict[str, list[float]]:
+def full_tops(inst: Instance) -> dict[str, list[float]]:
     """Each book's largest possible ARR and workload over every eligible account, in full-time
     books: the bounds of ``arr_load`` / ``workload_load`` in a restricted model, so that they are
     those of the full model (the bound of :mod:`optimizer.strategies.columns` relies on it)."""
@@ -257,11 +238,11 @@ def book_loads(
     ``dense=True`` the rules repeat the sums instead, which CBC's knapsack cuts need to see.
     """
     inst = built.instance
-    for label, amount, unit in (
-        ("arr", lambda a, c: inst.arr[a], inst.arr_unit),
-        ("workload", inst.pair_workload, inst.workload_unit),
-    ):
-        steps = unit * MONEY_STEPS
+    for quantity in LOADED:
+        label = quantity.name
+        amount = _amount_of(inst, quantity)
+        unit = quantity.unit(inst)
+        steps = quantity.steps(inst)
         books: list[tuple[list[int], list[float], float]] = []
         for c, pairs in enumerate(_by_csm(built)):
             index = [v for _, v in pairs]
@@ -277,125 +258,90 @@ def book_loads(
         built.books[label] = books
 
 
-def arr_limits(built: AssignmentModel, relax: frozenset[str]) -> None:
-    """Hard: a CSM's ARR lies within min/max ARR and within ±arr_tolerance of their target."""
-    inst = built.instance
-    unit = inst.arr_unit
-    steps = unit * MONEY_STEPS
-    for c, (index, coef, _) in enumerate(built.books["arr"]):
-        csm = inst.csms[c]
-        lim = inst.limits[c]
-        if lim.min_arr is not None and "min_arr" not in relax:
-            built.model.add_row(
-                f"min_arr[{csm.id}]",
-                ("min_arr", csm.id),
-                index,
-                coef,
-                lb=lim.min_arr / unit,
-                steps=steps,
-            )
-        if lim.max_arr is not None and "max_arr" not in relax:
-            built.model.add_row(
-                f"max_arr[{csm.id}]",
-                ("max_arr", csm.id),
-                index,
-                coef,
-                ub=lim.max_arr / unit,
-                steps=steps,
-            )
-        if lim.arr_window is not None and "arr_tolerance" not in relax:
-            lo, hi = lim.arr_window
-            built.model.add_row(
-                f"arr_tolerance[{csm.id}]",
-                ("arr_tolerance", csm.id),
-                index,
-                coef,
-                lo / unit,
-                hi / unit,
-                steps,
-            )
+def book_rules(built: AssignmentModel, relax: frozenset[str]) -> None:
+    """Hard: every book rule of the registry (optimizer/rules.py) not in ``relax``, one row per
+    CSM it limits: the book's total of the rule's quantity between the CSM's limits.
 
-
-def workload_limits(built: AssignmentModel, relax: frozenset[str]) -> None:
-    """Hard: a CSM's workload stays under max_workload and within ±workload_tolerance of target."""
-    inst = built.instance
-    unit = inst.workload_unit
-    steps = unit * MONEY_STEPS
-    for c, (index, coef, _) in enumerate(built.books["workload"]):
-        csm = inst.csms[c]
-        lim = inst.limits[c]
-        if lim.max_workload is not None and "max_workload" not in relax:
-            built.model.add_row(
-                f"max_workload[{csm.id}]",
-                ("max_workload", csm.id),
-                index,
-                coef,
-                ub=lim.max_workload / unit,
-                steps=steps,
-            )
-        if lim.workload_window is not None and "workload_tolerance" not in relax:
-            lo, hi = lim.workload_window
-            built.model.add_row(
-                f"workload_tolerance[{csm.id}]",
-                ("workload_tolerance", csm.id),
-                index,
-                coef,
-                lo / unit,
-                hi / unit,
-                steps,
-            )
-
-
-def max_high_risk(built: AssignmentModel, relax: frozenset[str]) -> None:
-    """Hard: a CSM holds at most ``max_high_risk_per_csm`` high-risk accounts (scaled by capacity)."""
-    if "max_high_risk" in relax:
-        return
-    inst = built.instance
-    for c, pairs in enumerate(_by_csm(built)):
-        limit = inst.limits[c].max_high_risk
-        if limit is None:
-            continue
-        idx = [v for a, v in pairs if inst.high_risk[a]]
-        csm = inst.csms[c]
-        built.model.add_row(
-            f"max_high_risk[{csm.id}]", ("max_high_risk", csm.id), idx, [1.0] * len(idx), ub=limit
-        )
-
-
-def move_budget(built: AssignmentModel, relax: frozenset[str]) -> None:
-    """Hard: at most ``max_moves`` accounts and ``max_moved_arr`` ARR change CSM.
-
-    An account moves when it has a current CSM and is not assigned to them, so the number of
-    moves is ``accounts_with_current - sum(x[a, current(a)])``.
+    Rules on one quantity are written CSM by CSM (all of one CSM's ARR rules together).
     """
     inst = built.instance
-    rule = inst.scenario.constraints
+    for quantity, rules in families(inst.book_rules):
+        unit = quantity.unit(inst)
+        steps = quantity.steps(inst)
+        sums = _book_sums(built, quantity)
+        for c, csm in enumerate(inst.csms):
+            index, coef = sums[c]
+            for rule in rules:
+                lo, hi = inst.rule_limits[rule.name][c]
+                if rule.name in relax or (lo is None and hi is None):
+                    continue
+                built.model.add_row(
+                    f"{rule.name}[{csm.id}]",
+                    (rule.name, csm.id),
+                    index,
+                    coef,
+                    -math.inf if lo is None else lo / unit,
+                    math.inf if hi is None else hi / unit,
+                    steps,
+                )
+
+
+def _book_sums(built: AssignmentModel, quantity: Quantity) -> list[tuple[list[int], list[float]]]:
+    """Per CSM, the book's total of ``quantity`` in model units as (variables, coefficients):
+    the load variable of an ARR or workload book (or its sum, in a dense model), else the sum
+    over the book's accounts that count."""
+    if quantity.name in built.books:
+        return [(index, coef) for index, coef, _ in built.books[quantity.name]]
+    inst = built.instance
+    unit = quantity.unit(inst)
+    amount = _amount_of(inst, quantity)
+    out = []
+    for c, pairs in enumerate(_by_csm(built)):
+        terms = [(var, amount(a, c) / unit) for a, var in pairs]
+        terms = [(var, coef) for var, coef in terms if coef]
+        out.append(([var for var, _ in terms], [coef for _, coef in terms]))
+    return out
+
+
+def _amount_of(inst: Instance, quantity: Quantity) -> Callable[[int, int], float]:
+    """A fast ``(a, c) -> amount`` for ``quantity`` (called once per pair)."""
+    base = inst.amounts(quantity)
+    if quantity.per_pair is None:
+        return lambda a, c: base[a]
+    overrides = quantity.per_pair(inst)
+    return lambda a, c: overrides[a].get(c, base[a])
+
+
+def team_rules(built: AssignmentModel, relax: frozenset[str]) -> None:
+    """Hard: every team rule of the registry (the move budgets) not in ``relax``.
+
+    An account moves when it has a current CSM and is not assigned to them, so a total over the
+    moved accounts is the total over accounts with a current CSM minus the sum over those that
+    stay: ``sum(amount * stay) >= with_current - budget``. Accounts whose current CSM is not even
+    a variable are forced moves (a constant).
+    """
+    inst = built.instance
     stays = [
         (a, built.x[a, c])
         for a, c in enumerate(inst.current)
         if c is not None and (a, c) in built.x
     ]
-    # Accounts whose current CSM is not even a variable are forced moves (a constant).
     forced = [a for a, c in enumerate(inst.current) if c is not None and (a, c) not in built.x]
-    if rule.max_moves is not None and "max_moves" not in relax:
-        # moves = with_current - sum(stay) <= max_moves  <=>  sum(stay) >= with_current - max_moves
+    for rule in inst.team_rules:
+        budget = rule.budget(inst)
+        if budget is None or rule.name in relax:
+            continue
+        quantity = rule.quantity
+        unit = quantity.unit(inst)
+        amount = inst.amounts(quantity)
+        movable = sum(amount[a] for a, _ in stays) + sum(amount[a] for a in forced)
         built.model.add_row(
-            "max_moves",
-            ("max_moves", "team"),
+            rule.name,
+            (rule.name, "team"),
             [v for _, v in stays],
-            [1.0] * len(stays),
-            lb=inst.accounts_with_current - rule.max_moves,
-        )
-    if rule.max_moved_arr is not None and "max_moved_arr" not in relax:
-        unit = inst.arr_unit
-        movable = sum(inst.arr[a] for a, _ in stays) + sum(inst.arr[a] for a in forced)
-        built.model.add_row(
-            "max_moved_arr",
-            ("max_moved_arr", "team"),
-            [v for _, v in stays],
-            [inst.arr[a] / unit for a, _ in stays],
-            lb=(movable - rule.max_moved_arr) / unit,
-            steps=unit * MONEY_STEPS,
+            [amount[a] / unit for a, _ in stays],
+            lb=(movable - budget) / unit,
+            steps=quantity.steps(inst),
         )
 
 
@@ -453,4 +399,6 @@ def balance_term(built: AssignmentModel, weight: float) -> None:
             built.model.add_objective(under, share)
 
 
-ELIGIBILITY_RULES = (LOCKED, FREEZE, SKILLS, REGION, LANGUAGE)
+def pair_rule_names(inst: Instance) -> frozenset[str]:
+    """The names of the pair (eligibility) rules: relaxed, they re-admit excluded pairs."""
+    return frozenset(rule.name for rule in inst.pair_rules)

@@ -27,11 +27,11 @@ Objective terms (0 = ideal, documented in docs/scenario-format.md):
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Callable
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .rules import RULES, BookRule, Limits, PairRule, Quantity, TeamRule
 from .scenario import Account, Csm, Scenario
 
 TERMS = ("churn_risk", "balance", "expertise", "expansion", "continuity", "preference")
@@ -42,26 +42,6 @@ TIE_BREAK_WEIGHT = 1e-3
 DEFAULT_BALANCE_TOLERANCE = 0.30
 #: Smallest imbalance reference, so a tolerance equal to the band does not divide by zero.
 MIN_BALANCE_REFERENCE = 0.01
-
-# Why a CSM is not eligible for an account: the rule names used in diagnoses and violations.
-LOCKED = "locked"
-FREEZE = "renewal_freeze"
-SKILLS = "required_skills"
-REGION = "match_region"
-LANGUAGE = "match_language"
-
-
-@dataclass(frozen=True)
-class CsmLimits:
-    """The bounds that apply to one CSM's book (``None`` = no bound)."""
-
-    max_accounts: int | None
-    min_arr: float | None
-    max_arr: float | None
-    max_workload: float | None
-    max_high_risk: int | None
-    arr_window: tuple[float, float] | None  # from arr_tolerance, in currency
-    workload_window: tuple[float, float] | None  # from workload_tolerance, in workload units
 
 
 @dataclass
@@ -83,10 +63,10 @@ class Instance:
         s = self.scenario
         rule = s.constraints
 
-        self.arr = [a.arr for a in self.accounts]
+        self.arr: list[float] = [a.arr for a in self.accounts]
         self.p_churn = [a.churn_probability for a in self.accounts]
         self.potential = [a.expansion_score for a in self.accounts]
-        self.workload = [a.workload_units for a in self.accounts]
+        self.workload: list[float] = [a.workload_units for a in self.accounts]
         #: Effort with specific CSMs, where it differs from ``workload`` (account -> CSM -> units).
         self.workload_with: list[dict[int, float]] = [
             {self.csm_index[k]: float(v) for k, v in a.workload_by_csm.items()}
@@ -95,7 +75,7 @@ class Instance:
         self.preference: list[dict[int, float]] = [
             {self.csm_index[k]: float(v) for k, v in a.preferences.items()} for a in self.accounts
         ]
-        self.high_risk = [p >= rule.high_risk_threshold for p in self.p_churn]
+        self.high_risk: list[bool] = [p >= rule.high_risk_threshold for p in self.p_churn]
         self.current: list[int | None] = [
             None if a.current_csm is None else self.csm_index[a.current_csm] for a in self.accounts
         ]
@@ -108,16 +88,28 @@ class Instance:
         self.total_capacity = sum(capacity)
         self.total_arr = sum(self.arr)
         self.total_workload = sum(self.workload)
-        self.arr_target = [self.total_arr * k / self.total_capacity for k in capacity]
-        self.workload_target = [self.total_workload * k / self.total_capacity for k in capacity]
+        self.arr_target: list[float] = [self.total_arr * k / self.total_capacity for k in capacity]
+        self.workload_target: list[float] = [
+            self.total_workload * k / self.total_capacity for k in capacity
+        ]
         #: One full-time book of ARR / workload: the unit the model expresses money and effort in.
-        self.arr_unit = self.total_arr / self.total_capacity if self.total_arr > 0 else 1.0
-        self.workload_unit = (
+        self.arr_unit: float = self.total_arr / self.total_capacity if self.total_arr > 0 else 1.0
+        self.workload_unit: float = (
             self.total_workload / self.total_capacity if self.total_workload > 0 else 1.0
         )
 
-        self.limits = [self._limits(c, i) for i, c in enumerate(self.csms)]
-        self.fixed: list[str | None] = [self._fixed_reason(a) for a in self.accounts]
+        # The hard rules registered when the instance is built (optimizer/rules.py), and each
+        # book rule's (lower, upper) limit per CSM.
+        self.pair_rules: tuple[PairRule, ...] = RULES.pair
+        self.book_rules: tuple[BookRule, ...] = RULES.book
+        self.team_rules: tuple[TeamRule, ...] = RULES.team
+        self.rule_limits: dict[str, list[Limits]] = {
+            rule.name: [rule.limits(self, c) for c in range(len(self.csms))]
+            for rule in self.book_rules
+        }
+        self._amounts: dict[str, list[float]] = {}
+        #: Why each account must keep its current CSM (the keeping rule's name), or ``None``.
+        self.fixed: list[str | None] = [self._fixed_reason(a) for a in range(len(self.accounts))]
         # Accounts with the same eligibility key share one exclusion map and one eligible list
         # (read-only): a team of 1,000 CSMs and 250,000 accounts has a few hundred distinct ones.
         #: Per account: the index of its eligibility group in ``group_eligible``.
@@ -144,40 +136,48 @@ class Instance:
         ]:
             raise ValueError("a reference instance must have the same accounts in the same order")
 
-    # ------------------------------------------------------------------ limits and rules
-    def _limits(self, csm: Csm, index: int) -> CsmLimits:
-        rule = self.scenario.constraints
-        k = csm.capacity
-
-        def tighter(
-            own: float | None, team: float | None, pick: Callable[[list[float]], float]
-        ) -> float | None:
-            values = [v for v in (own, None if team is None else team * k) if v is not None]
-            return pick(values) if values else None
-
-        max_accounts = tighter(csm.max_accounts, rule.max_accounts_per_csm, min)
-        max_high_risk = (
-            None
-            if rule.max_high_risk_per_csm is None
-            else math.floor(rule.max_high_risk_per_csm * k + 1e-9)
+    # ------------------------------------------------------------------ rules
+    def rule(self, name: str) -> PairRule | BookRule | TeamRule:
+        """The hard rule called ``name`` among this instance's rules."""
+        every: tuple[PairRule | BookRule | TeamRule, ...] = (
+            *self.pair_rules,
+            *self.book_rules,
+            *self.team_rules,
         )
-        arr_window = None
-        if rule.arr_tolerance is not None:
-            t = self.arr_target[index]
-            arr_window = ((1 - rule.arr_tolerance) * t, (1 + rule.arr_tolerance) * t)
-        workload_window = None
-        if rule.workload_tolerance is not None:
-            t = self.workload_target[index]
-            workload_window = ((1 - rule.workload_tolerance) * t, (1 + rule.workload_tolerance) * t)
-        return CsmLimits(
-            max_accounts=None if max_accounts is None else math.floor(max_accounts + 1e-9),
-            min_arr=tighter(csm.min_arr, rule.min_arr_per_csm, max),
-            max_arr=tighter(csm.max_arr, rule.max_arr_per_csm, min),
-            max_workload=csm.max_workload,
-            max_high_risk=max_high_risk,
-            arr_window=arr_window,
-            workload_window=workload_window,
-        )
+        for rule in every:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+    def pair_rule(self, name: str) -> PairRule:
+        """The pair rule called ``name`` (an exclusion's reason)."""
+        for rule in self.pair_rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+    def limits(self, rule: str, c: int) -> Limits:
+        """CSM ``c``'s (lower, upper) limit of book rule ``rule`` (``None``: no limit)."""
+        return self.rule_limits[rule][c]
+
+    def amounts(self, quantity: Quantity) -> list[float]:
+        """Each account's amount of ``quantity`` (before per-CSM exceptions), computed once."""
+        out = self._amounts.get(quantity.name)
+        if out is None:
+            out = self._amounts[quantity.name] = [float(v) for v in quantity.per_account(self)]
+        return out
+
+    def pair_amount(self, quantity: Quantity, a: int, c: int) -> float:
+        """What account ``a`` adds to CSM ``c``'s total of ``quantity``."""
+        base = self.amounts(quantity)[a]
+        if quantity.per_pair is None:
+            return base
+        overrides: Sequence[Mapping[int, float]] = self._overrides(quantity)
+        return overrides[a].get(c, base)
+
+    def _overrides(self, quantity: Quantity) -> Sequence[Mapping[int, float]]:
+        assert quantity.per_pair is not None
+        return quantity.per_pair(self)
 
     def renewal_in_freeze(self, account: Account) -> bool:
         days = self.scenario.constraints.renewal_freeze_days
@@ -186,56 +186,36 @@ class Instance:
         delta = (account.renewal_date - self.scenario.as_of).days
         return 0 <= delta <= days
 
-    def _fixed_reason(self, account: Account) -> str | None:
-        """Why an account must keep its current CSM (``None`` if it may move)."""
-        if account.current_csm is None:
+    def _fixed_reason(self, a: int) -> str | None:
+        """The keeping rule that holds account ``a`` with its current CSM (``None``: it may
+        move). The first such rule in registry order names it."""
+        if self.current[a] is None:
             return None
-        if account.locked:
-            return LOCKED
-        if self.renewal_in_freeze(account):
-            return FREEZE
+        for rule in self.pair_rules:
+            if rule.keeps is not None and rule.keeps(self, a):
+                return rule.name
         return None
 
-    def _eligibility_key(self, a: int) -> tuple[object, ...]:
+    def _eligibility_key(self, a: int) -> tuple[Hashable, ...]:
         """What decides an account's exclusions: accounts with equal keys have equal ones."""
-        account = self.accounts[a]
         if self.fixed[a] is not None:
             return ("fixed", self.fixed[a], self.current[a])
-        rule = self.scenario.constraints
-        return (
-            "free",
-            frozenset(account.required_skills) if rule.required_skills else None,
-            account.region if rule.match_region else None,
-            account.language if rule.match_language else None,
-        )
+        return ("free", *(r.key(self, a) for r in self.pair_rules if r.key is not None))
 
     def _exclusions(self, a: int) -> dict[int, str]:
-        """CSMs the account may not go to, each with the rule that excludes it."""
-        account = self.accounts[a]
+        """CSMs the account may not go to, each with the (first) rule that excludes it."""
         reason = self.fixed[a]
         if reason is not None:
             keep = self.current[a]
             return {c: reason for c in range(len(self.csms)) if c != keep}
-        rule = self.scenario.constraints
+        excluding = [r for r in self.pair_rules if r.excludes is not None]
         out: dict[int, str] = {}
-        for c, csm in enumerate(self.csms):
-            if (
-                rule.required_skills
-                and account.required_skills
-                and not set(account.required_skills) <= set(csm.skills)
-            ):
-                out[c] = SKILLS
-            elif (
-                rule.match_region and account.region and csm.region and account.region != csm.region
-            ):
-                out[c] = REGION
-            elif (
-                rule.match_language
-                and account.language
-                and csm.languages
-                and account.language not in csm.languages
-            ):
-                out[c] = LANGUAGE
+        for c in range(len(self.csms)):
+            for rule in excluding:
+                assert rule.excludes is not None
+                if rule.excludes(self, a, c):
+                    out[c] = rule.name
+                    break
         return out
 
     def freeze_until(self, account: Account) -> dt.date | None:

@@ -10,30 +10,17 @@ account that the objective would rather move.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..evaluate import RULE_TOLERANCE
-from ..instance import FREEZE, LANGUAGE, LOCKED, REGION, SKILLS, TERMS, Instance
-from ..units import money
+from ..evaluate import book_totals
+from ..instance import TERMS, Instance
+from ..rules import ACCOUNTS, ARR, HIGH_RISK, WORKLOAD, BookRule
+from ..rules import TERMS as TERM_RULES
 
 #: Term names in business words, for "mostly <words>".
-TERM_WORDS = {
-    "churn_risk": "more ARR at risk (a CSM who retains less)",
-    "balance": "books further from their targets",
-    "expertise": "no industry match",
-    "expansion": "less expansion (a CSM who expands less)",
-    "continuity": "one more move",
-    "preference": "a CSM the account prefers less",
-    "tie_break": "one more move",
-}
-#: Words for the eligibility rules.
-RULE_WORDS = {
-    LOCKED: "the account is locked to its CSM",
-    FREEZE: "the account renews inside the renewal freeze",
-    SKILLS: "lacks a required skill",
-    REGION: "works in another region",
-    LANGUAGE: "does not speak the account's language",
-}
+TERM_WORDS = {name: term.cost_words for name, term in TERM_RULES.items()}
+TERM_WORDS["tie_break"] = TERM_RULES["continuity"].cost_words
 
 
 @dataclass(frozen=True)
@@ -71,8 +58,6 @@ class MoveScorer:
         self.work = [0.0] * n
         self.count = [0] * n
         self.risk = [0] * n
-        self.moves = 0
-        self.moved_arr = 0.0
         for a, c in enumerate(chosen):
             if c is None:
                 continue
@@ -80,9 +65,20 @@ class MoveScorer:
             self.work[c] += inst.pair_workload(a, c)
             self.count[c] += 1
             self.risk[c] += inst.high_risk[a]
-            if inst.current[a] is not None and inst.current[a] != c:
-                self.moves += 1
-                self.moved_arr += inst.arr[a]
+        # Each book's total of every quantity a rule limits, and the team's totals over the
+        # accounts that changed CSM (as the evaluator counts them).
+        given: dict[str, Sequence[float]] = {ACCOUNTS.name: self.count, ARR.name: self.arr}
+        given[WORKLOAD.name], given[HIGH_RISK.name] = self.work, self.risk
+        self.totals = book_totals(inst, chosen, given)
+        self.moved = [
+            inst.current[a] is not None and inst.current[a] != c for a, c in enumerate(chosen)
+        ]
+        self.team = {
+            rule.name: sum(
+                inst.amounts(rule.quantity)[a] for a, moved in enumerate(self.moved) if moved
+            )
+            for rule in inst.team_rules
+        }
         self.weights = inst.weights()
         self.tie_break = inst.tie_break
         self.band = inst.scenario.constraints.balance_band
@@ -144,98 +140,51 @@ class MoveScorer:
 
     # ------------------------------------------------------------------ rules
     def _broken(self, a: int, old: int | None, c: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The hard rules that account ``a`` moving from ``old`` to ``c`` would break, in words
+        and by name: the pair rule excluding ``c``, then each book rule the receiving book
+        would pass (or pass further) and each one the giving book would, then the team's."""
         inst = self.inst
-        csm = inst.csms[c]
         words: list[str] = []
         rules: list[str] = []
         reason = inst.exclusions[a].get(c)
         if reason is not None:
             rules.append(reason)
-            if reason in (LOCKED, FREEZE):
-                words.append(RULE_WORDS[reason])
-            else:
-                words.append(f"{csm.label} {RULE_WORDS.get(reason, reason)}")
-        lim = inst.limits[c]
-        arr = self.arr[c] + inst.arr[a]
-        work = self.work[c] + inst.pair_workload(a, c)
-        slack_arr = RULE_TOLERANCE * max(inst.arr_unit, 1.0)
-        slack_work = RULE_TOLERANCE * max(inst.workload_unit, 1.0)
-        if lim.max_accounts is not None and self.count[c] + 1 > lim.max_accounts:
-            rules.append("max_accounts")
-            words.append(
-                f"{csm.label} would hold {self.count[c] + 1} accounts (at most {lim.max_accounts})"
-            )
-        if lim.max_arr is not None and arr > lim.max_arr + slack_arr:
-            rules.append("max_arr")
-            words.append(f"{csm.label} would cover {money(arr)} ARR (at most {money(lim.max_arr)})")
-        if lim.arr_window is not None and arr > lim.arr_window[1] + slack_arr:
-            rules.append("arr_tolerance")
-            words.append(
-                f"{csm.label} would cover {money(arr)} ARR, above the {money(lim.arr_window[1])} "
-                "edge of their ARR band"
-            )
-        if lim.max_workload is not None and work > lim.max_workload + slack_work:
-            rules.append("max_workload")
-            words.append(
-                f"{csm.label} would carry {work:,.1f} workload units (at most {lim.max_workload:,.1f})"
-            )
-        if lim.workload_window is not None and work > lim.workload_window[1] + slack_work:
-            rules.append("workload_tolerance")
-            words.append(
-                f"{csm.label} would carry {work:,.1f} workload units, above the "
-                f"{lim.workload_window[1]:,.1f} edge of their workload band"
-            )
-        if (
-            lim.max_high_risk is not None
-            and inst.high_risk[a]
-            and self.risk[c] + 1 > lim.max_high_risk
-        ):
-            rules.append("max_high_risk")
-            words.append(
-                f"{csm.label} would hold {self.risk[c] + 1} high-risk accounts (at most {lim.max_high_risk})"
-            )
-        if old is not None:
-            left = inst.csms[old]
-            lim_old = inst.limits[old]
-            arr_old = self.arr[old] - inst.arr[a]
-            work_old = self.work[old] - inst.pair_workload(a, old)
-            if lim_old.min_arr is not None and arr_old < lim_old.min_arr - slack_arr:
-                rules.append("min_arr")
-                words.append(
-                    f"{left.label} would drop to {money(arr_old)} ARR (at least {money(lim_old.min_arr)})"
-                )
-            if lim_old.arr_window is not None and arr_old < lim_old.arr_window[0] - slack_arr:
-                rules.append("arr_tolerance")
-                words.append(
-                    f"{left.label} would drop to {money(arr_old)} ARR, below the "
-                    f"{money(lim_old.arr_window[0])} edge of their ARR band"
-                )
-            if (
-                lim_old.workload_window is not None
-                and work_old < lim_old.workload_window[0] - slack_work
-            ):
-                rules.append("workload_tolerance")
-                words.append(
-                    f"{left.label} would drop to {work_old:,.1f} workload units, below the "
-                    f"{lim_old.workload_window[0]:,.1f} edge of their workload band"
-                )
+            words.append(inst.pair_rule(reason).would(inst, a, c))
+        books = [(c, 1.0)] if old is None else [(c, 1.0), (old, -1.0)]
+        for book, sign in books:
+            for rule in inst.book_rules:
+                change = sign * inst.pair_amount(rule.quantity, a, book)
+                text = self._book_broken(rule, book, change)
+                if text is not None:
+                    rules.append(rule.name)
+                    words.append(text)
         current = inst.current[a]
-        extra_move = current is not None and old == current and c != current
-        rule = inst.scenario.constraints
-        if extra_move and rule.max_moves is not None and self.moves + 1 > rule.max_moves:
-            rules.append("max_moves")
-            words.append(f"the move budget is used up ({self.moves} of {rule.max_moves} moves)")
-        if (
-            extra_move
-            and rule.max_moved_arr is not None
-            and self.moved_arr + inst.arr[a] > rule.max_moved_arr * (1 + RULE_TOLERANCE) + 1e-6
-        ):
-            rules.append("max_moved_arr")
-            words.append(
-                f"the moved-ARR budget would be exceeded ({money(self.moved_arr + inst.arr[a])} "
-                f"of {money(rule.max_moved_arr)})"
-            )
+        was = self.moved[a]
+        will = current is not None and c != current
+        for team in inst.team_rules:
+            budget = team.budget(inst)
+            change = (will - was) * inst.amounts(team.quantity)[a]
+            if budget is None or change <= 0:
+                continue
+            value = self.team[team.name] + change
+            if team.broken_by(inst, value, budget) > 0:
+                rules.append(team.name)
+                words.append(team.would(inst, value, budget))
         return tuple(words), tuple(rules)
+
+    def _book_broken(self, rule: BookRule, c: int, change: float) -> str | None:
+        """Words for CSM ``c``'s book breaking ``rule`` once its total changes by ``change``,
+        if the change moves it past (or further past) a limit; else ``None``."""
+        limits = self.inst.rule_limits[rule.name][c]
+        lo, hi = limits
+        value = self.totals[rule.quantity.name][c] + change
+        if rule.broken_by(self.inst, value, limits) <= 0:
+            return None
+        if change > 0 and hi is not None and value > hi:
+            return rule.would(self.inst, c, value, limits, up=True)
+        if change < 0 and lo is not None and value < lo:
+            return rule.would(self.inst, c, value, limits, up=False)
+        return None
 
 
 def describe_cost(alt: Alternative, top: int = 2) -> str:

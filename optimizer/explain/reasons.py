@@ -9,7 +9,7 @@ account move to me?".
 from __future__ import annotations
 
 from ..evaluate import Evaluation
-from ..instance import FREEZE, LANGUAGE, LOCKED, REGION, SKILLS, Instance
+from ..instance import Instance
 from .counterfactual import Alternative, MoveScorer, describe_cost
 
 #: Differences in retention or expansion rate smaller than this are not worth a reason.
@@ -32,20 +32,16 @@ def reasons_for(inst: Instance, a: int, c: int, before: Evaluation) -> list[str]
     previous = inst.current[a]
     fixed = inst.fixed[a]
     out: list[str] = []
-    if fixed == LOCKED:
-        return ["locked: stays with its current CSM"]
-    if fixed == FREEZE:
-        return [f"renewal on {account.renewal_date}: kept with its CSM through the renewal"]
+    if fixed is not None:
+        rule = inst.pair_rule(fixed)
+        if rule.kept is not None:
+            return [rule.kept(inst, a)]
 
     if previous is not None and previous != c:
         excluded = inst.exclusions[a].get(previous)
-        if excluded == SKILLS:
-            missing = sorted(set(account.required_skills) - set(inst.csms[previous].skills))
-            out.append(f"previous CSM lacks required skill(s): {', '.join(missing)}")
-        elif excluded == REGION:
-            out.append(f"previous CSM is outside region {account.region}")
-        elif excluded == LANGUAGE:
-            out.append(f"previous CSM does not speak {account.language}")
+        left = None if excluded is None else inst.pair_rule(excluded).left
+        if left is not None:
+            out.append(left(inst, a, previous))
 
     match_now = inst.industry_match(a, c)
     if match_now and (previous is None or previous == c or not inst.industry_match(a, previous)):
@@ -101,16 +97,6 @@ HELD_PAIR_LIMIT = 400_000
 #: Most single changes priced for runner-ups, and for held locked and frozen accounts on a
 #: large team: beyond it the largest accounts by ARR are explained first.
 PAIR_BUDGET = 200_000
-#: Rule names grouped as a CS leader says them.
-HOLD_KINDS = {
-    "locked": "lock",
-    "renewal_freeze": "renewal freeze",
-    "max_moves": "move budget",
-    "max_moved_arr": "move budget",
-    "required_skills": "eligibility",
-    "match_region": "eligibility",
-    "match_language": "eligibility",
-}
 
 
 def _alternative_dict(inst: Instance, alt: Alternative) -> dict[str, object]:
@@ -212,7 +198,7 @@ def held_accounts(inst: Instance, scorer: MoveScorer) -> tuple[list[dict[str, ob
             )
         else:
             rule = alt.rules[0]
-            kind = HOLD_KINDS.get(rule, "capacity")
+            kind = inst.rule(rule).hold
             text = (
                 f"{inst.csms[alt.csm].label} would be {-alt.delta:.4f} better, but {alt.broken[0]}"
             )

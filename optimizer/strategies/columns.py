@@ -37,8 +37,9 @@ from ortools.math_opt.core.python import solver as core_solver
 from ortools.math_opt.python import callback, init_arguments, model_parameters, parameters
 
 from ..backends.highs import highs_options, objective_scale, to_proto
-from ..formulation import AssignmentModel, LinearModel, build_model
+from ..formulation import LOADED, AssignmentModel, LinearModel, build_model
 from ..instance import Instance
+from ..rules import BOOK_QUANTITIES, WORKLOAD, Quantity, quantities
 from ..scenario import SolverSettings
 from .lp_server import LpServer
 
@@ -109,6 +110,14 @@ class Pricing:
         self.high_risk = np.asarray(inst.high_risk, dtype=float)
         self.workload = np.asarray(inst.workload, dtype=float) / inst.workload_unit
         self.group = np.asarray(inst.group, dtype=np.int64)
+        #: The book quantities whose duals price a pair (in the order they are applied), and
+        #: each rule quantity's amount per account in model units (team quantities too).
+        self.quantities = _priced(inst)
+        team = [rule.quantity for rule in inst.team_rules]
+        self.amount = {
+            q.name: np.asarray(inst.amounts(q), dtype=float) / q.unit(inst)
+            for q in (*self.quantities, *team)
+        }
         eligible = np.zeros((len(inst.group_eligible), m), dtype=bool)
         for g, cs in enumerate(inst.group_eligible):
             eligible[g, cs] = True
@@ -167,6 +176,21 @@ class Pricing:
         out[~self.eligible[self.group[lo:hi]]] = math.inf
         return out
 
+    def share(self, quantity: Quantity, lo: int, hi: int) -> np.ndarray:
+        """Each pair's amount of ``quantity`` in model units, accounts lo..hi-1 (one column
+        when it is the same with every CSM)."""
+        if quantity.per_pair is None:
+            return self.amount[quantity.name][lo:hi, None]
+        if quantity is WORKLOAD:
+            return self.workload_share(lo, hi)
+        out = np.broadcast_to(self.amount[quantity.name][lo:hi, None], (hi - lo, self.m)).copy()
+        unit = quantity.unit(self.inst)
+        overrides = quantity.per_pair(self.inst)
+        for a in range(lo, hi):
+            for c, value in overrides[a].items():
+                out[a - lo, c] = value / unit
+        return out
+
     def workload_share(self, lo: int, hi: int) -> np.ndarray:
         """Workload of each pair in full-time books (per-CSM workloads applied)."""
         out = np.broadcast_to(self.workload[lo:hi, None], (hi - lo, self.m)).copy()
@@ -179,26 +203,27 @@ class Pricing:
 
 @dataclass
 class Duals:
-    """The duals of the rules a pair (a, c) takes part in, per CSM, plus the team rules."""
+    """The duals of the rows a pair (a, c) takes part in: per book quantity and CSM (the book
+    total's definition row for ARR and workload, else the sum over the rules on it), per team
+    rule (a pair that keeps today's CSM counts in its stays), and per account."""
 
-    count: np.ndarray  # max_accounts[c]
-    arr: np.ndarray  # arr_load[c] definition
-    workload: np.ndarray  # workload_load[c] definition
-    risk: np.ndarray  # max_high_risk[c]
-    moves: float  # max_moves (stays)
-    moved_arr: float  # max_moved_arr (stays)
-    assign: np.ndarray  # assign[a]
+    book: dict[str, np.ndarray]
+    team: dict[str, float]
+    assign: np.ndarray
 
     def reduced(self, pricing: Pricing, costs: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Reduced costs without the account's own (assign) dual: the Lagrangian prices."""
-        out = costs - self.count[None, :]
-        out -= pricing.arr_share[lo:hi, None] * self.arr[None, :]
-        if np.any(self.workload):
-            out -= pricing.workload_share(lo, hi) * self.workload[None, :]
-        out -= pricing.high_risk[lo:hi, None] * self.risk[None, :]
-        if self.moves or self.moved_arr:
+        out = costs.copy()
+        for quantity in pricing.quantities:
+            dual = self.book.get(quantity.name)
+            if dual is None or not np.any(dual):
+                continue
+            out -= pricing.share(quantity, lo, hi) * dual[None, :]
+        if any(self.team.values()):
             has = np.flatnonzero(pricing.current[lo:hi] >= 0)
-            stay = self.moves + pricing.arr_share[lo + has] * self.moved_arr
+            stay = np.zeros(len(has))
+            for rule in pricing.inst.team_rules:
+                stay = stay + pricing.amount[rule.quantity.name][lo + has] * self.team[rule.name]
             out[has, pricing.current[lo + has]] -= stay
         return out
 
@@ -444,14 +469,18 @@ class _HighsMaster(_Master):
             if j is not None:
                 out.append((j, coef))
 
-        put(f"max_accounts[{csm}]", 1.0)
-        put(f"arr_load[{csm}]", inst.arr[a] / inst.arr_unit)
-        put(f"workload_load[{csm}]", inst.pair_workload(a, c) / inst.workload_unit)
-        if inst.high_risk[a]:
-            put(f"max_high_risk[{csm}]", 1.0)
+        for quantity in LOADED:
+            amount = inst.pair_amount(quantity, a, c) / quantity.unit(inst)
+            put(f"{quantity.name}_load[{csm}]", amount)
+        for rule in inst.book_rules:
+            if not rule.quantity.loaded:
+                amount = inst.pair_amount(rule.quantity, a, c) / rule.quantity.unit(inst)
+                if amount:
+                    put(f"{rule.name}[{csm}]", amount)
         if inst.current[a] == c:
-            put("max_moves", 1.0)
-            put("max_moved_arr", inst.arr[a] / inst.arr_unit)
+            for team in inst.team_rules:
+                amount = inst.amounts(team.quantity)[a] / team.quantity.unit(inst)
+                put(team.name, amount)
         return sorted(out)
 
     def add(self, pairs: list[tuple[int, int, float]]) -> None:
@@ -563,26 +592,40 @@ def duals_of(built: AssignmentModel, y: np.ndarray) -> Duals:
             y[j] = 0.0
     position = {row.name: j for j, row in enumerate(model.rows)}
 
-    def per_csm(label: str) -> np.ndarray:
+    def per_csm(labels: list[str]) -> np.ndarray:
         return np.asarray(
             [
-                y[position[f"{label}[{c.id}]"]] if f"{label}[{c.id}]" in position else 0.0
+                sum(
+                    float(y[position[name]])
+                    for label in labels
+                    if (name := f"{label}[{c.id}]") in position
+                )
                 for c in inst.csms
             ]
         )
 
-    def team(name: str) -> float:
-        return float(y[position[name]]) if name in position else 0.0
+    book: dict[str, np.ndarray] = {}
+    for quantity in _priced(inst):
+        if quantity.loaded:
+            book[quantity.name] = per_csm([f"{quantity.name}_load"])
+        else:
+            rules = [r.name for r in inst.book_rules if r.quantity is quantity]
+            book[quantity.name] = per_csm(rules)
+    team = {
+        rule.name: float(y[position[rule.name]]) if rule.name in position else 0.0
+        for rule in inst.team_rules
+    }
+    assign = np.asarray([y[position[f"assign[{a.id}]"]] for a in inst.accounts])
+    return Duals(book, team, assign)
 
-    return Duals(
-        count=per_csm("max_accounts"),
-        arr=per_csm("arr_load"),
-        workload=per_csm("workload_load"),
-        risk=per_csm("max_high_risk"),
-        moves=team("max_moves"),
-        moved_arr=team("max_moved_arr"),
-        assign=np.asarray([y[position[f"assign[{a.id}]"]] for a in inst.accounts]),
-    )
+
+def _priced(inst: Instance) -> list[Quantity]:
+    """The book quantities whose rows a pair may be in: the loaded ones (ARR, workload: their
+    definition rows) and every one a rule limits, in the order of :func:`rules.quantities`."""
+    used = quantities(inst)
+    return [q for q in BOOK_QUANTITIES if q in used or q.loaded] + [
+        q for q in used if q not in BOOK_QUANTITIES
+    ]
 
 
 def pair_free_bound(built: AssignmentModel, y: np.ndarray) -> float:

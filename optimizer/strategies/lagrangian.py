@@ -39,8 +39,9 @@ from typing import Any
 import numpy as np
 
 from ..backends.base import Progress, ProgressCallback, relative_gap
-from ..formulation import _full_tops
+from ..formulation import full_tops
 from ..instance import Instance
+from ..rules import ACCOUNTS, ARR, HIGH_RISK, MOVED_ARR, MOVES, WORKLOAD, Quantity, window
 from ..scenario import SolverSettings
 from . import columns as column_generation
 from .columns import BLOCK, Pricing, eligible_pairs
@@ -84,8 +85,24 @@ DUAL_SHARE = 0.8
 TODAY_SHARE = 0.8
 
 
+#: The quantities whose rules the decomposition prices (book totals, then team totals).
+PRICED = (ACCOUNTS, ARR, WORKLOAD, HIGH_RISK)
+PRICED_TEAM = (MOVES, MOVED_ARR)
+
+
+def supports(inst: Instance) -> bool:
+    """Whether every hard rule of ``inst`` limits a quantity the decomposition prices (a rule
+    registered on another quantity would go unpriced, and its plans unchecked by the search)."""
+    return all(r.quantity in PRICED for r in inst.book_rules) and all(
+        r.quantity in PRICED_TEAM for r in inst.team_rules
+    )
+
+
 def use_lagrangian(inst: Instance, settings: SolverSettings) -> bool:
-    """Whether this solve uses the decomposition (``solver.strategy``, or the size for auto)."""
+    """Whether this solve uses the decomposition (``solver.strategy``, or the size for auto),
+    which it can only where it prices every rule (:func:`supports`)."""
+    if not supports(inst):
+        return False
     if settings.strategy != "auto":
         return settings.strategy == "lagrangian"
     return eligible_pairs(inst) > column_generation.HUGE_PAIRS
@@ -159,25 +176,13 @@ class Lagrangian:
         self.pricing = p = pricing if pricing is not None else Pricing(inst)
         n, m = p.n, p.m
         self.n, self.m = n, m
-        inf = math.inf
-        limits = inst.limits
-        self.count_cap = np.asarray(
-            [inf if lim.max_accounts is None else float(lim.max_accounts) for lim in limits]
-        )
-        self.risk_cap = np.asarray(
-            [inf if lim.max_high_risk is None else float(lim.max_high_risk) for lim in limits]
-        )
-        tops = _full_tops(inst)
-        self.arr_lo, self.arr_hi = self._window(
-            tops["arr"],
-            inst.arr_unit,
-            [(lim.min_arr, lim.max_arr, lim.arr_window) for lim in limits],
-        )
-        self.workload_lo, self.workload_hi = self._window(
-            tops["workload"],
-            inst.workload_unit,
-            [(None, lim.max_workload, lim.workload_window) for lim in limits],
-        )
+        # Each book total's range from the rules registry, in model units: counts may be
+        # unbounded above; ARR and workload cannot exceed what the eligible accounts bring.
+        tops = full_tops(inst)
+        self.count_lo, self.count_cap = self._window(inst, ACCOUNTS)
+        self.risk_lo, self.risk_cap = self._window(inst, HIGH_RISK)
+        self.arr_lo, self.arr_hi = self._window(inst, ARR, tops["arr"])
+        self.workload_lo, self.workload_hi = self._window(inst, WORKLOAD, tops["workload"])
         weights = inst.weights()
         self.band = inst.scenario.constraints.balance_band
         parts = ["arr", "workload"] if inst.balances_workload else ["arr"]
@@ -198,19 +203,17 @@ class Lagrangian:
         has = current >= 0
         self.stay_ok = has.copy()
         self.stay_ok[has] = p.eligible[p.group[has], current[has]]
-        rule = inst.scenario.constraints
+        max_moves, max_moved_arr = _budget(inst, MOVES), _budget(inst, MOVED_ARR)
         self.moves_floor = (
-            None if rule.max_moves is None else float(inst.accounts_with_current - rule.max_moves)
+            None if max_moves is None else float(inst.accounts_with_current - max_moves)
         )
         self.moved_arr_floor = (
             None
-            if rule.max_moved_arr is None
-            else float(p.arr_share[has].sum() - rule.max_moved_arr / inst.arr_unit)
+            if max_moved_arr is None
+            else float(p.arr_share[has].sum() - max_moved_arr / inst.arr_unit)
         )
-        self.max_moves = None if rule.max_moves is None else float(rule.max_moves)
-        self.max_moved_arr = (
-            None if rule.max_moved_arr is None else rule.max_moved_arr / inst.arr_unit
-        )
+        self.max_moves = max_moves
+        self.max_moved_arr = None if max_moved_arr is None else max_moved_arr / inst.arr_unit
         # Per-CSM workloads differ from the account's own for a few pairs only.
         self.special = {a: per for a, per in enumerate(inst.workload_with) if per}
         self.has_workload = bool(np.any(p.workload)) or bool(self.special)
@@ -236,8 +239,8 @@ class Lagrangian:
         out.stay_ok = self.stay_ok[rows]
         position = {int(a): i for i, a in enumerate(rows.tolist())}
         out.special = {position[a]: per for a, per in self.special.items() if a in position}
-        out.count_cap = self.count_cap * f
-        out.risk_cap = self.risk_cap * f
+        out.count_lo, out.count_cap = self.count_lo * f, self.count_cap * f
+        out.risk_lo, out.risk_cap = self.risk_lo * f, self.risk_cap * f
         out.arr_lo, out.arr_hi = self.arr_lo * f, self.arr_hi * f
         out.workload_lo, out.workload_hi = self.workload_lo * f, self.workload_hi * f
         out.target = {label: value * f for label, value in self.target.items()}
@@ -252,22 +255,18 @@ class Lagrangian:
 
     @staticmethod
     def _window(
-        tops: list[float],
-        unit: float,
-        rules: list[tuple[float | None, float | None, tuple[float, float] | None]],
+        inst: Instance, quantity: Quantity, tops: list[float] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Each book total's hard range in model units: [0, most possible] within the rules."""
-        lo = np.zeros(len(tops))
-        hi = np.asarray(tops, dtype=float)
-        for c, (least, most, window) in enumerate(rules):
-            if least is not None:
-                lo[c] = max(lo[c], least / unit)
-            if most is not None:
-                hi[c] = min(hi[c], most / unit)
-            if window is not None:
-                w_lo, w_hi = window
-                lo[c] = max(lo[c], w_lo / unit)
-                hi[c] = min(hi[c], w_hi / unit)
+        """Each book total's hard range in model units: [0, ``tops`` or unbounded] within every
+        book rule on ``quantity`` (optimizer/rules.py)."""
+        unit = quantity.unit(inst)
+        m = len(inst.csms)
+        lo = np.zeros(m)
+        hi = np.full(m, math.inf) if tops is None else np.asarray(tops, dtype=float)
+        for c in range(m):
+            low, _, high, _ = window(inst, quantity, c)
+            lo[c] = max(lo[c], low / unit)
+            hi[c] = min(hi[c], high / unit)
         return lo, hi
 
     # ------------------------------------------------------------------ pair quantities
@@ -356,11 +355,10 @@ class Lagrangian:
         return share * (over + under)
 
     def constant(self, prices: Prices) -> float:
-        """The prices times the limits they relax (finite limits only)."""
-        finite = np.isfinite(self.count_cap)
-        out = -float((prices.count * np.where(finite, self.count_cap, 0)).sum())
-        finite = np.isfinite(self.risk_cap)
-        out -= float((prices.risk * np.where(finite, self.risk_cap, 0)).sum())
+        """The prices times the limits they relax: a count's upper limit at a positive price,
+        its lower limit at a negative one (finite limits only)."""
+        out = -float(_at_limit(prices.count, self.count_lo, self.count_cap).sum())
+        out -= float(_at_limit(prices.risk, self.risk_lo, self.risk_cap).sum())
         if self.moves_floor is not None:
             out += prices.moves * self.moves_floor
         if self.moved_arr_floor is not None:
@@ -656,8 +654,8 @@ def _scales(lag: Lagrangian) -> np.ndarray:
         [
             np.maximum(lag.target["arr"], 1e-9),
             np.maximum(lag.target["workload"], 1e-9),
-            np.maximum(np.where(finite, lag.count_cap, 1), 1),
-            np.maximum(np.where(finite_r, lag.risk_cap, 1), 1),
+            np.maximum(np.where(finite, lag.count_cap, np.maximum(lag.count_lo, 1)), 1),
+            np.maximum(np.where(finite_r, lag.risk_cap, np.maximum(lag.risk_lo, 1)), 1),
             [max(lag.max_moves or 1.0, 1.0), max(lag.max_moved_arr or 1.0, 1e-9)],
         ]
     )
@@ -695,10 +693,10 @@ def _gradient(lag: Lagrangian, prices: Prices, choice: np.ndarray) -> np.ndarray
     g_wl = np.asarray(totals["workload"]) - workload_load
     if not lag.has_workload:
         g_wl = np.zeros(lag.m)
-    count_cap = np.where(np.isfinite(lag.count_cap), lag.count_cap, 0)
-    g_count = np.where(np.isfinite(lag.count_cap), np.asarray(totals["count"]) - count_cap, 0.0)
-    risk_cap = np.where(np.isfinite(lag.risk_cap), lag.risk_cap, 0)
-    g_risk = np.where(np.isfinite(lag.risk_cap), np.asarray(totals["risk"]) - risk_cap, 0.0)
+    g_count = _count_gradient(
+        np.asarray(totals["count"]), lag.count_lo, lag.count_cap, prices.count
+    )
+    g_risk = _count_gradient(np.asarray(totals["risk"]), lag.risk_lo, lag.risk_cap, prices.risk)
     g_moves = 0.0 if lag.moves_floor is None else lag.moves_floor - float(totals["stays"])
     g_moved = (
         0.0 if lag.moved_arr_floor is None else lag.moved_arr_floor - float(totals["stayed_arr"])
@@ -726,11 +724,19 @@ def _step(
     # In scaled units (each rule divided by its limit) the families move together.
     g = _gradient(lag, prices, choice) / scale
     z = _flat(prices) * scale
+    # Counts with no lower limit and the move budget: prices >= 0; counts with no upper limit
+    # (a minimum only): prices <= 0.
     signed = np.zeros(len(z), dtype=bool)
-    signed[2 * m :] = True  # counts, risks and the move budget: prices >= 0
+    signed[2 * m : 3 * m] = lag.count_lo <= 0
+    signed[3 * m : 4 * m] = lag.risk_lo <= 0
+    signed[4 * m :] = True
+    capped = np.zeros(len(z), dtype=bool)
+    capped[2 * m : 3 * m] = ~np.isfinite(lag.count_cap) & (lag.count_lo > 0)
+    capped[3 * m : 4 * m] = ~np.isfinite(lag.risk_cap) & (lag.risk_lo > 0)
     previous = memory.get("direction")
     d = g if previous is None else g + MOMENTUM * previous
     d = np.where(signed & (z <= 0) & (d < 0), 0.0, d)
+    d = np.where(capped & (z >= 0) & (d > 0), 0.0, d)
     norm = float(d @ d)
     if norm <= 1e-18:
         return None
@@ -738,7 +744,31 @@ def _step(
     t = theta * max(target - value, 1e-9 * max(1.0, abs(value))) / norm
     z = z + t * d
     z[signed] = np.maximum(z[signed], 0.0)
+    z[capped] = np.minimum(z[capped], 0.0)
     return _unflat(lag, z / scale)
+
+
+def _at_limit(price: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Each count's price times the limit the dual rests it on: the upper limit (if finite)
+    for a positive price, the lower one for a negative price."""
+    return np.where(price < 0, price * lo, price * np.where(np.isfinite(hi), hi, 0))
+
+
+def _count_gradient(
+    total: np.ndarray, lo: np.ndarray, hi: np.ndarray, price: np.ndarray
+) -> np.ndarray:
+    """A count's supergradient: its total minus the load the dual chose (the lower limit at a
+    negative price, else the upper limit; 0 for a count no rule limits)."""
+    load = np.where(price < 0, lo, np.where(np.isfinite(hi), hi, np.maximum(total, lo)))
+    return total - load
+
+
+def _budget(inst: Instance, quantity: Quantity) -> float | None:
+    """The tightest budget of the team rules on ``quantity`` (``None``: none)."""
+    budgets = [
+        b for r in inst.team_rules if r.quantity is quantity and (b := r.budget(inst)) is not None
+    ]
+    return min(budgets) if budgets else None
 
 
 class Ascent:
@@ -901,10 +931,14 @@ class Search:
         self.lag = lag
         p = lag.pricing
         inf = math.inf
-        self.count_cap = lag.count_cap
-        self.count_scale = np.where(np.isfinite(lag.count_cap), np.maximum(lag.count_cap, 1), 1)
-        self.risk_cap = lag.risk_cap
-        self.risk_scale = np.where(np.isfinite(lag.risk_cap), np.maximum(lag.risk_cap, 1), 1)
+        self.count_lo, self.count_cap = lag.count_lo, lag.count_cap
+        self.count_scale = np.where(
+            np.isfinite(lag.count_cap), np.maximum(lag.count_cap, 1), np.maximum(lag.count_lo, 1)
+        )
+        self.risk_lo, self.risk_cap = lag.risk_lo, lag.risk_cap
+        self.risk_scale = np.where(
+            np.isfinite(lag.risk_cap), np.maximum(lag.risk_cap, 1), np.maximum(lag.risk_lo, 1)
+        )
         self.arr_scale = np.maximum(lag.target["arr"], 1e-9)
         self.workload_scale = np.maximum(lag.target["workload"], 1e-9)
         band = lag.band
@@ -928,7 +962,9 @@ class Search:
     ) -> np.ndarray:
         lag = self.lag
         out = np.maximum(count - self.count_cap[c], 0) / self.count_scale[c]
+        out += np.maximum(self.count_lo[c] - count, 0) / self.count_scale[c]
         out += np.maximum(risk - self.risk_cap[c], 0) / self.risk_scale[c]
+        out += np.maximum(self.risk_lo[c] - risk, 0) / self.risk_scale[c]
         out += (
             np.maximum(arr - lag.arr_hi[c], 0) + np.maximum(lag.arr_lo[c] - arr, 0)
         ) / self.arr_scale[c]
@@ -944,6 +980,7 @@ class Search:
         over = (books.count > self.count_cap) | (books.risk > self.risk_cap)
         over |= books.arr > lag.arr_hi
         under = books.arr < lag.arr_lo
+        under |= (books.count < self.count_lo) | (books.risk < self.risk_lo)
         if lag.has_workload:
             over |= books.wl > lag.workload_hi
             under |= books.wl < lag.workload_lo
@@ -1370,6 +1407,7 @@ class Search:
             return np.stack([np.full(n, c) for c in short_books], axis=1).astype(np.int64)
         over = (count > lag.count_cap) | (risk > lag.risk_cap) | (arr > lag.arr_hi + 1e-12)
         under = arr < lag.arr_lo - 1e-12
+        under |= (count < lag.count_lo) | (risk < lag.risk_lo)
         if lag.has_workload:
             over |= wl > lag.workload_hi + 1e-12
             under |= wl < lag.workload_lo - 1e-12
@@ -1428,6 +1466,7 @@ class Search:
 
         cap, cap_scale = self.count_cap.tolist(), self.count_scale.tolist()
         rcap, rscale = self.risk_cap.tolist(), self.risk_scale.tolist()
+        clo, rlo = self.count_lo.tolist(), self.risk_lo.tolist()
         lo, hi, ascale = lag.arr_lo.tolist(), lag.arr_hi.tolist(), self.arr_scale.tolist()
         wlo, whi = lag.workload_lo.tolist(), lag.workload_hi.tolist()
         wscale = self.workload_scale.tolist()
@@ -1444,8 +1483,12 @@ class Search:
             broken = 0.0
             if n_ > cap[c]:
                 broken += (n_ - cap[c]) / cap_scale[c]
+            elif n_ < clo[c]:
+                broken += (clo[c] - n_) / cap_scale[c]
             if r_ > rcap[c]:
                 broken += (r_ - rcap[c]) / rscale[c]
+            elif r_ < rlo[c]:
+                broken += (rlo[c] - r_) / rscale[c]
             if a_ > hi[c]:
                 broken += (a_ - hi[c]) / ascale[c]
             elif a_ < lo[c]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -392,7 +393,8 @@ def test_team_limits_scale_with_capacity_and_the_stricter_limit_binds() -> None:
             "max_high_risk_per_csm": 3,
         },
     )
-    half, double, own = Instance(scenario).limits
+    inst = Instance(scenario)
+    half, double, own = (_limits(inst, c) for c in range(3))
     # Half: 5 * 0.5 = 2.5 -> 2 accounts; 100 min; 150 max; 3 * 0.5 = 1.5 -> 1 high-risk.
     assert (half.max_accounts, half.min_arr, half.max_arr, half.max_high_risk) == (2, 100, 150, 1)
     # Double: own 3 < 10; own 500 > 400; team 600; 6 high-risk.
@@ -413,11 +415,24 @@ def test_tolerance_windows_follow_capacity_weighted_targets() -> None:
         constraints={"arr_tolerance": 0.1, "workload_tolerance": 0.5},
     )
     inst = Instance(scenario)
+    first, second = _limits(inst, 0), _limits(inst, 1)
     # ARR targets 750 / 250; workload targets 6 / 2.
-    assert inst.limits[0].arr_window == pytest.approx((675, 825))
-    assert inst.limits[1].arr_window == pytest.approx((225, 275))
-    assert inst.limits[0].workload_window == pytest.approx((3, 9))
-    assert inst.limits[1].workload_window == pytest.approx((1, 3))
+    assert first.arr_window == pytest.approx((675, 825))
+    assert second.arr_window == pytest.approx((225, 275))
+    assert first.workload_window == pytest.approx((3, 9))
+    assert second.workload_window == pytest.approx((1, 3))
+
+
+def _limits(inst: Instance, c: int) -> SimpleNamespace:
+    """CSM ``c``'s limits as the registry's rules give them (optimizer/rules.py)."""
+    return SimpleNamespace(
+        max_accounts=inst.limits("max_accounts", c)[1],
+        min_arr=inst.limits("min_arr", c)[0],
+        max_arr=inst.limits("max_arr", c)[1],
+        max_high_risk=inst.limits("max_high_risk", c)[1],
+        arr_window=inst.limits("arr_tolerance", c),
+        workload_window=inst.limits("workload_tolerance", c),
+    )
 
 
 # ------------------------------------------------------------------ the model itself

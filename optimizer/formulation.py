@@ -23,7 +23,7 @@ some solvers.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .instance import Instance
@@ -122,7 +122,7 @@ class AssignmentModel:
             out[a].append(c)
         return out
 
-    def hint(self, assignment: dict[str, str | None]) -> dict[int, float]:
+    def hint(self, assignment: Mapping[str, str | None]) -> dict[int, float]:
         """A (possibly partial) starting solution for the binary variables.
 
         Accounts without a CSM in ``assignment``, or whose CSM they may no longer have, are left

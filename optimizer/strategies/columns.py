@@ -39,36 +39,28 @@ from ortools.math_opt.python import callback, init_arguments, model_parameters, 
 from ..backends.highs import highs_options, objective_scale, to_proto
 from ..formulation import LOADED, AssignmentModel, LinearModel, build_model
 from ..instance import Instance
-from ..rules import BOOK_QUANTITIES, WORKLOAD, Quantity, quantities
+from ..recovery import write_columns
 from ..scenario import SolverSettings
+from ..status import Termination
+from .base import Context, Outcome, Strategy
+from .full import ModelSearch
 from .lp_server import LpServer
+from .pricing import BLOCK, Pricing, priced
+from .rounding import repair_point, round_point
 
-#: Eligible (account, CSM) pairs above which ``solver.strategy = "auto"`` uses columns, and
-#: above which it uses the Lagrangian decomposition instead (optimizer/strategies/lagrangian.py).
-LARGE_PAIRS = 100_000
-HUGE_PAIRS = 5_000_000
+#: Most of the time limit that column generation may take (the rest solves its restricted model).
+COLUMN_SHARE = 0.6
+#: Share of the time left after column generation for rounding its relaxation into a plan.
+ROUND_SHARE = 0.2
+
 #: Cheapest eligible CSMs each account starts with (beside its current and warm-start CSM).
 INITIAL_COLUMNS = 3
 #: Random eligible CSMs each account also starts with, so the first relaxation can balance books.
 RANDOM_COLUMNS = 2
 #: Most columns one account gains per pricing round.
 NEW_COLUMNS = 2
-#: Accounts priced per vectorized block (block x CSMs matrices of float64).
-BLOCK = 2048
 #: Cost of one full-time book of violation of an elastic rule in the relaxation.
 ELASTIC_PENALTY = 10.0
-
-
-def use_columns(inst: Instance, settings: SolverSettings) -> bool:
-    """Whether this solve uses column generation (``solver.strategy``, or the size for auto)."""
-    if settings.strategy != "auto":
-        return settings.strategy == "columns"
-    return LARGE_PAIRS < eligible_pairs(inst) <= HUGE_PAIRS
-
-
-def eligible_pairs(inst: Instance) -> int:
-    """How many (account, CSM) pairs the rules allow."""
-    return sum(len(inst.group_eligible[g]) for g in inst.group)
 
 
 @dataclass
@@ -90,115 +82,6 @@ class Columns:
     point: list[float] | None = None
     #: Which solved the relaxations: "highs" (the LP server, warm-started) or "mathopt".
     route: str = "highs"
-
-
-class Pricing:
-    """Vectorized objective coefficients and rule coefficients of every (account, CSM) pair.
-
-    ``costs(lo, hi)`` equals the objective coefficient that :func:`build_model` gives
-    ``x[a, c]`` for accounts ``lo..hi-1`` (``inf`` where the pair is not eligible); the rule
-    coefficients mirror the rows of :mod:`optimizer.formulation` (tests check both).
-    """
-
-    def __init__(self, inst: Instance) -> None:
-        self.inst = inst
-        n, m = len(inst.accounts), len(inst.csms)
-        self.n, self.m = n, m
-        weights = inst.weights()
-        arr = np.asarray(inst.arr, dtype=float)
-        self.arr_share = arr / inst.arr_unit
-        self.high_risk = np.asarray(inst.high_risk, dtype=float)
-        self.workload = np.asarray(inst.workload, dtype=float) / inst.workload_unit
-        self.group = np.asarray(inst.group, dtype=np.int64)
-        #: The book quantities whose duals price a pair (in the order they are applied), and
-        #: each rule quantity's amount per account in model units (team quantities too).
-        self.quantities = _priced(inst)
-        team = [rule.quantity for rule in inst.team_rules]
-        self.amount = {
-            q.name: np.asarray(inst.amounts(q), dtype=float) / q.unit(inst)
-            for q in (*self.quantities, *team)
-        }
-        eligible = np.zeros((len(inst.group_eligible), m), dtype=bool)
-        for g, cs in enumerate(inst.group_eligible):
-            eligible[g, cs] = True
-        self.eligible = eligible
-        self.current = np.asarray([-1 if c is None else c for c in inst.current], dtype=np.int64)
-
-        def norm(value: float) -> float:
-            return value if value > 0 else math.inf
-
-        self.churn = weights["churn_risk"] * arr * np.asarray(inst.p_churn) / norm(inst._churn_norm)
-        self.best_retention = np.asarray(inst._best_retention)
-        self.retention = np.asarray(inst.retention)
-        self.expansion = (
-            weights["expansion"] * arr * np.asarray(inst.potential) / norm(inst._expansion_norm)
-        )
-        self.best_expansion = np.asarray(inst._best_expansion)
-        self.expansion_rate = np.asarray(inst.expansion_rate)
-        industries = sorted({a.industry for a in inst.accounts if a.industry is not None})
-        code = {name: k for k, name in enumerate(industries)}
-        self.industry = np.asarray(
-            [len(industries) if a.industry is None else code[a.industry] for a in inst.accounts],
-            dtype=np.int64,
-        )
-        covers = np.ones((len(industries) + 1, m), dtype=bool)  # last row: no industry
-        for k, name in enumerate(industries):
-            covers[k] = [name in c.industries for c in inst.csms]
-        self.covers = covers
-        flags = np.asarray(inst._expertise_flags, dtype=float)
-        self.expertise = weights["expertise"] * flags * arr / norm(inst._expertise_norm)
-        moves = inst.accounts_with_current
-        step = (weights["continuity"] + inst.tie_break) / moves if moves else 0.0
-        self.continuity = np.where(self.current >= 0, step, 0.0)
-        preference_norm = inst._preference_norm
-        self.preference_weight = (
-            weights["preference"] / preference_norm if preference_norm > 0 else 0.0
-        )
-        self.best_preference = np.asarray(inst._best_preference)
-
-    def costs(self, lo: int, hi: int) -> np.ndarray:
-        """Objective coefficient of each pair, ``inf`` where not eligible (rows lo..hi-1)."""
-        rows = np.arange(lo, hi)
-        out = self.churn[lo:hi, None] * (self.best_retention[lo:hi, None] - self.retention[None, :])
-        out += self.expansion[lo:hi, None] * (
-            self.best_expansion[lo:hi, None] - self.expansion_rate[None, :]
-        )
-        out += self.expertise[lo:hi, None] * ~self.covers[self.industry[lo:hi]]
-        moved = np.broadcast_to(self.continuity[lo:hi, None], out.shape).copy()
-        has = self.current[lo:hi] >= 0
-        moved[has, self.current[lo:hi][has]] = 0.0
-        out += moved
-        if self.preference_weight:
-            out += self.preference_weight * self.best_preference[lo:hi, None]
-            for a in rows:
-                for c, score in self.inst.preference[a].items():
-                    out[a - lo, c] -= self.preference_weight * score
-        out[~self.eligible[self.group[lo:hi]]] = math.inf
-        return out
-
-    def share(self, quantity: Quantity, lo: int, hi: int) -> np.ndarray:
-        """Each pair's amount of ``quantity`` in model units, accounts lo..hi-1 (one column
-        when it is the same with every CSM)."""
-        if quantity.per_pair is None:
-            return self.amount[quantity.name][lo:hi, None]
-        if quantity is WORKLOAD:
-            return self.workload_share(lo, hi)
-        out = np.broadcast_to(self.amount[quantity.name][lo:hi, None], (hi - lo, self.m)).copy()
-        unit = quantity.unit(self.inst)
-        overrides = quantity.per_pair(self.inst)
-        for a in range(lo, hi):
-            for c, value in overrides[a].items():
-                out[a - lo, c] = value / unit
-        return out
-
-    def workload_share(self, lo: int, hi: int) -> np.ndarray:
-        """Workload of each pair in full-time books (per-CSM workloads applied)."""
-        out = np.broadcast_to(self.workload[lo:hi, None], (hi - lo, self.m)).copy()
-        unit = self.inst.workload_unit
-        for a in range(lo, hi):
-            for c, units in self.inst.workload_with[a].items():
-                out[a - lo, c] = units / unit
-        return out
 
 
 @dataclass
@@ -605,7 +488,7 @@ def duals_of(built: AssignmentModel, y: np.ndarray) -> Duals:
         )
 
     book: dict[str, np.ndarray] = {}
-    for quantity in _priced(inst):
+    for quantity in priced(inst):
         if quantity.loaded:
             book[quantity.name] = per_csm([f"{quantity.name}_load"])
         else:
@@ -617,15 +500,6 @@ def duals_of(built: AssignmentModel, y: np.ndarray) -> Duals:
     }
     assign = np.asarray([y[position[f"assign[{a.id}]"]] for a in inst.accounts])
     return Duals(book, team, assign)
-
-
-def _priced(inst: Instance) -> list[Quantity]:
-    """The book quantities whose rows a pair may be in: the loaded ones (ARR, workload: their
-    definition rows) and every one a rule limits, in the order of :func:`rules.quantities`."""
-    used = quantities(inst)
-    return [q for q in BOOK_QUANTITIES if q in used or q.loaded] + [
-        q for q in used if q not in BOOK_QUANTITIES
-    ]
 
 
 def pair_free_bound(built: AssignmentModel, y: np.ndarray) -> float:
@@ -710,48 +584,71 @@ def _make_elastic(proto: model_pb2.ModelProto, model: LinearModel, scale: float)
     matrix.coefficients.extend(v for _, _, v in merged)
 
 
-def round_point(
-    built: AssignmentModel, point: list[float], settings: SolverSettings, seconds: float
-) -> list[float] | None:
-    """A plan near the relaxation's point: accounts it places whole stay there, and the few it
-    splits (at most about one per CSM and team rule) are placed by a small exact MIP with every
-    rule. If that MIP has no plan, it frees more accounts: those of the CSMs the split ones
-    could go to. Returns a solution of ``built`` or ``None``."""
-    from .lns import solve_neighbourhood  # lns imports this module's siblings only
+class ColumnGeneration(Strategy):
+    """Large teams: a restricted model whose pairs column generation chose, searched like the
+    full model (optimizer/strategies/full.py) from a plan rounded from the relaxation, and the
+    full model's bound from the same duals (module docstring)."""
 
-    start = time.perf_counter()
-    owner: dict[int, tuple[int, float]] = {}
-    for (a, c), var in built.x.items():
-        if a not in owner or point[var] > owner[a][1]:
-            owner[a] = (c, point[var])
-    split = {a for a, (_, v) in owner.items() if v < 1 - 1e-6}
-    touched = {c for (a, c) in built.x if a in split}
-    wider = split | {a for a, (c, _) in owner.items() if c in touched}
-    attempts = [split] if wider == split else [split, wider]
-    for free in attempts:
-        left = seconds - (time.perf_counter() - start)
-        if left <= 0.05:
-            return None
-        fixed: dict[int, float] = {}
-        for (a, c), var in built.x.items():
-            if a not in free:
-                fixed[var] = 1.0 if owner[a][0] == c else 0.0
-        values = solve_neighbourhood(built, settings, fixed, left)
-        if values is not None:
-            return values
-    return None
+    name = "columns"
+    bound_proves = True
+
+    def __init__(self) -> None:
+        self.columns: Columns | None = None
+        self.model: ModelSearch | None = None
+
+    def search(self, ctx: Context) -> Outcome:
+        inst, settings = ctx.inst, ctx.settings
+        columns = generate_columns(
+            inst, settings, settings.time_limit_s * COLUMN_SHARE, warm=ctx.positions()
+        )
+        self.columns = columns
+        built = columns.built
+        if ctx.backend.dense_books:
+            built = build_model(inst, dense=True, columns=built.columns())
+            rounded = None
+        else:
+            rounded = _first_plan(ctx, built, columns)
+        if ctx.recoverable and ctx.solution_file is not None:
+            write_columns(built, f"{ctx.solution_file}.columns")
+        self.model = ModelSearch(
+            ctx, built, restricted=True, full_bound=columns.bound, rounded=rounded
+        )
+        outcome = self.model.run()
+        outcome.note = self._note()
+        return outcome
+
+    def interrupted(self, ctx: Context) -> Outcome:
+        if self.model is None:
+            bound = None if self.columns is None else self.columns.bound
+            return Outcome(Termination.INTERRUPTED, None, bound)
+        outcome = self.model.interrupted()
+        outcome.note = self._note()
+        return outcome
+
+    def _note(self) -> str:
+        columns, model = self.columns, self.model
+        if columns is None or model is None:
+            return ""
+        converged = " (converged)" if columns.converged else ""
+        return (
+            f"Large-team strategy: {len(model.built.x):,} of the eligible pairs chosen by "
+            f"{columns.rounds} round(s) of column generation{converged}; the bound is the full "
+            "model's."
+        )
 
 
-def repair_point(built: AssignmentModel, broken: set[str]) -> list[float]:
-    """A point for :func:`round_point` from the current assignment: accounts stay with their
-    current CSM unless that CSM is in ``broken`` (ids of CSMs whose book breaks a rule) or
-    they have none (or one they may not keep), which leaves them for the repair MIP to place."""
-    inst = built.instance
-    point = [0.0] * len(built.model.variables)
-    for a, c in enumerate(inst.current):
-        if c is None or inst.csms[c].id in broken:
-            continue
-        var = built.x.get((a, c))
-        if var is not None:
-            point[var] = 1.0
-    return point
+def _first_plan(ctx: Context, built: AssignmentModel, columns: Columns) -> list[float] | None:
+    """A first plan of the restricted model before branch and bound (which may not find one on
+    a large model in time): rounded from the relaxation's point, or else today's books
+    repaired by re-placing the accounts of the books that break a rule."""
+    settings = ctx.settings
+    rounded = None
+    if columns.point is not None:
+        rounded = round_point(built, columns.point, settings, min(ctx.left() * ROUND_SHARE, 10.0))
+    if rounded is None:
+        today = ctx.today if ctx.today is not None else None
+        broken = set() if today is None else {v.subject for v in today.violations}
+        rounded = round_point(
+            built, repair_point(built, broken), settings, ctx.left() * ROUND_SHARE
+        )
+    return rounded

@@ -23,7 +23,8 @@ from optimizer.rules import (
     Quantity,
     Registry,
 )
-from optimizer.strategies.lagrangian import supports, use_lagrangian
+from optimizer.strategies import use_lagrangian
+from optimizer.strategies.lagrangian import supports
 
 #: A toy rule on a quantity the engine already has: every CSM holds at least two accounts.
 MIN_ACCOUNTS = BookRule(

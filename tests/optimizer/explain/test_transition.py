@@ -175,12 +175,12 @@ def test_budgets_on_large_teams_explain_the_largest_changes_first(
     import importlib
 
     explain = importlib.import_module("optimizer.explain.reasons")
-    solve_module = importlib.import_module("optimizer.solve")  # not the function of that name
+    explanation = importlib.import_module("optimizer.explain.explanation")
 
     accounts = [{"id": f"X{i}", "arr": 100 * (i + 1), "current_csm": "A"} for i in range(6)]
     s = _scenario(accounts, max_handoffs_per_week=10)
     # One priced change per account would allow 2 of them (2 CSMs: 1 alternative each).
-    monkeypatch.setattr(solve_module, "PAIR_BUDGET", 2)
+    monkeypatch.setattr(explanation, "PAIR_BUDGET", 2)
     monkeypatch.setattr(explain, "HELD_PAIR_LIMIT", 0)
     monkeypatch.setattr(explain, "PAIR_BUDGET", 2)
     plan = solve(s)

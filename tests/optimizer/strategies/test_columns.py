@@ -19,16 +19,11 @@ from optimizer.backends.highs import to_proto
 from optimizer.formulation import AssignmentModel, build_model
 from optimizer.instance import Instance
 from optimizer.strategies import columns as columns_module
-from optimizer.strategies.columns import (
-    Pricing,
-    duals_of,
-    generate_columns,
-    lagrangian_bound,
-    repair_point,
-    round_point,
-    use_columns,
-)
+from optimizer.strategies import use_columns
+from optimizer.strategies.columns import duals_of, generate_columns, lagrangian_bound
 from optimizer.strategies.lp_server import LpServer
+from optimizer.strategies.pricing import Pricing
+from optimizer.strategies.rounding import repair_point, round_point
 
 
 def _scenario(n: int, m: int, **solver: Any) -> Scenario:

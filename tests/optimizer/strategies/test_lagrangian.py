@@ -15,9 +15,13 @@ from benchmarks.generator import generate
 from optimizer import Scenario, evaluate, recover, solve
 from optimizer.formulation import build_model
 from optimizer.instance import Instance
-from optimizer.strategies import columns as columns_module
-from optimizer.strategies.columns import Pricing, lagrangian_bound, use_columns
-from optimizer.strategies.lagrangian import Lagrangian, Prices, Search, decompose, use_lagrangian
+from optimizer.strategies import pricing as sizes
+from optimizer.strategies import use_columns, use_lagrangian
+from optimizer.strategies.base import Context
+from optimizer.strategies.columns import lagrangian_bound
+from optimizer.strategies.lagrangian import Lagrangian, Prices, decompose
+from optimizer.strategies.local_search import Search
+from optimizer.strategies.pricing import Pricing
 
 
 def _random_prices(lag: Lagrangian, seed: int) -> Prices:
@@ -180,11 +184,11 @@ def test_auto_strategy_picks_the_decomposition_above_the_huge_size(
     scenario = _scenario(150, 8)
     inst = Instance(scenario)
     assert not use_lagrangian(inst, scenario.solver)
-    monkeypatch.setattr(columns_module, "LARGE_PAIRS", 100)
-    monkeypatch.setattr(columns_module, "HUGE_PAIRS", 500)
+    monkeypatch.setattr(sizes, "LARGE_PAIRS", 100)
+    monkeypatch.setattr(sizes, "HUGE_PAIRS", 500)
     assert use_lagrangian(inst, scenario.solver)
     assert not use_columns(inst, scenario.solver)
-    monkeypatch.setattr(columns_module, "HUGE_PAIRS", 10**9)
+    monkeypatch.setattr(sizes, "HUGE_PAIRS", 10**9)
     assert not use_lagrangian(inst, scenario.solver)
     assert use_columns(inst, scenario.solver)
 
@@ -251,9 +255,8 @@ def test_the_search_gives_branch_and_bound_a_plan_of_the_full_model() -> None:
     # When branch and bound has no plan by half time, solve() asks the decomposition's search
     # for one: it must be a solution of the full model (every variable, not only the
     # placements), score as the evaluator scores it, and come with a bound of the optimum.
-    from threading import Event
-
-    from optimizer.solve import _searched_plan
+    from optimizer.backends import get_backend
+    from optimizer.strategies.full import searched_plan
     from optimizer.strategies.lns import objective_of
 
     scenario = _scenario(120, 6, time_limit_s=30, strategy="full")
@@ -262,7 +265,8 @@ def test_the_search_gives_branch_and_bound_a_plan_of_the_full_model() -> None:
     inst = Instance(scenario)
     built = build_model(inst)
     start_plan = {a: c for a, c in scenario.current_assignment().items()}
-    found = _searched_plan(built, scenario.solver, start_plan, 3.0, None, Event())
+    ctx = Context(inst, scenario.solver, get_backend("highs"), start_plan)
+    found = searched_plan(built, ctx, 3.0, None)
     assert found is not None
     values, bound = found
     assert len(values) == len(built.model.variables)
@@ -273,7 +277,7 @@ def test_the_search_gives_branch_and_bound_a_plan_of_the_full_model() -> None:
     assert objective_of(built, values) == pytest.approx(scored.objective, abs=1e-6)
     assert bound is not None and bound <= optimum.objective + 1e-9 <= scored.objective + 2e-9
     # A bound from branch and bound that is better than the decomposition's is kept.
-    again = _searched_plan(built, scenario.solver, start_plan, 3.0, optimum.objective, Event())
+    again = searched_plan(built, ctx, 3.0, optimum.objective)
     assert again is not None and again[1] == pytest.approx(optimum.objective)
 
 

@@ -1,5 +1,9 @@
-"""The ``territory`` command: parse, call the engine, print (see README.md, "CLI")."""
+"""The ``territory`` command: parse, call the engine, print (see README.md, "CLI").
 
-from .main import main
+``app`` parses and dispatches, ``parser`` holds the argparse tree, ``commands/`` one module per
+command group, ``render/`` every table and printout.
+"""
+
+from .app import main
 
 __all__ = ["main"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import DATA, ROOT, account, csm, scenario_dict, team_accounts, team_csms
 
-from cli.main import main
+from cli import main
 from optimizer import evaluate, load_scenario
 
 

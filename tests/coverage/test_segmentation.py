@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cli.main import main
+from cli import main
 from coverage.segmentation import route, segment, tables
 from documents import TemplateProblem, communications
 from optimizer import Scenario, ScenarioError, solve

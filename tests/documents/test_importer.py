@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 from conftest import DATA, ROOT
 
-from cli.main import main
+from cli import main
 from documents.importer import (
     ALIASES,
     BOOK_COLUMNS,

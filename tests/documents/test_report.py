@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import ROOT
 
-from cli.main import main
+from cli import main
 from documents.report import render_html
 from optimizer import Scenario, load_scenario, solve
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import ROOT
 
-from cli.main import main
+from cli import main
 from optimizer import evaluate, load_scenario, solve
 from scenarios.sensitivity import sensitivity
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import ROOT
 
-from cli.main import main
+from cli import main
 from optimizer import ScenarioError, load_scenario, solve
 from scenarios.sweep import parse_axis, sweep
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import ROOT
 
-from cli.main import main
+from cli import main
 from optimizer import ScenarioError, load_scenario, solve
 from scenarios.compare import compare
 from scenarios.variants import load_variant

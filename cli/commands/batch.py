@@ -1,0 +1,208 @@
+"""``compare``, ``sensitivity`` and ``sweep``: many solves at once, on local processes or Dask.
+
+They share ``run_batch``: the batch options and a progress bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as ProgressBar
+
+from optimizer import Scenario, ScenarioError
+from scenarios.compare import compare
+from scenarios.sensitivity import sensitivity
+from scenarios.sweep import SweepRow, parse_axis, sweep
+from scenarios.variants import load_variant
+
+from ..exits import EXIT_INVALID, EXIT_NO_PLAN, EXIT_OK
+from ..render.batch import (
+    comparison_table,
+    print_sensitivity,
+    sweep_table,
+    write_comparison_csv,
+    write_sweep_csv,
+)
+from ..render.issues import print_issues
+
+# The KPIs of each sweep combination, after its status, gap and objective.
+SWEEP_KPIS = ("arr_spread", "arr_at_risk", "expertise_match", "moves", "moved_arr")
+
+
+def run_batch(
+    err: Console,
+    args: argparse.Namespace,
+    label: str,
+    total: int | None,
+    fn: Callable[..., Any],
+    *fn_args: Any,
+    **extra: Any,
+) -> Any:
+    """Call a batch function with the batch options and a progress bar.
+
+    Parameters
+    ----------
+    err : rich.console.Console
+        Standard error, where the bar is drawn (hidden when it is not a terminal).
+    args : argparse.Namespace
+        The parsed options: ``--backend``, ``--time-limit``, ``--workers``, ``--scheduler``.
+    label : str
+        The bar's description.
+    total : int or None
+        How many solves, when known beforehand.
+    fn : callable
+        ``scenarios.compare.compare``, ``scenarios.sensitivity.sensitivity`` or
+        ``scenarios.sweep.sweep``.
+    *fn_args, **extra
+        Its own arguments.
+
+    Returns
+    -------
+    Any
+        What ``fn`` returns.
+    """
+    options: dict[str, Any] = dict(extra)
+    if args.time_limit is not None:
+        options["time_limit_s"] = args.time_limit
+    if args.backend is not None:
+        options["backend"] = args.backend
+    with ProgressBar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        return fn(
+            *fn_args,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            on_done=lambda _i, _outcome: bar.advance(task),
+            **options,
+        )
+
+
+def cmd_compare(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """``territory compare``: solve several scenarios and show their results side by side.
+
+    The valid scenarios are solved even when others are invalid.
+
+    Returns
+    -------
+    int
+        0, or 2 when any scenario is invalid (the others are still compared).
+    """
+    scenarios: list[Scenario] = []
+    names = []
+    failed = False
+    for path in args.scenarios:
+        try:
+            scenarios.append(load_variant(path))
+            # A scenario.json is named after its folder (what-if/scenario.json -> what-if).
+            names.append(path.stem if path.stem != "scenario" else path.parent.name)
+        except ScenarioError as exc:
+            failed = True
+            err.print(f"[bold]{path}[/]:")
+            print_issues(err, exc)
+    if not scenarios:
+        return EXIT_INVALID
+    result = run_batch(err, args, "solving", len(scenarios), compare, scenarios, names)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    elif args.csv:
+        write_comparison_csv(result)
+    else:
+        console.print(comparison_table(result))
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def sensitivity_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The grids given as comma-separated lists; ``none`` or ``unlimited`` is no move budget."""
+    options: dict[str, Any] = {}
+    if args.weight_factors:
+        options["weight_factors"] = [float(f) for f in args.weight_factors.split(",")]
+    if args.tolerance_steps:
+        options["tolerance_steps"] = [float(f) for f in args.tolerance_steps.split(",")]
+    if args.budgets:
+        options["move_budgets"] = [
+            None if b in ("none", "unlimited") else int(b) for b in args.budgets.split(",")
+        ]
+    return options
+
+
+def cmd_sensitivity(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """``territory sensitivity``: which inputs matter, the disruption frontier, rule prices.
+
+    Returns
+    -------
+    int
+        0 when the base scenario has a plan, 1 when it has none, 2 for invalid input.
+    """
+    try:
+        scenario = load_variant(args.scenario)
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        return EXIT_INVALID
+    options = sensitivity_options(args)
+    result = run_batch(err, args, "variants", None, sensitivity, scenario, **options)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        print_sensitivity(console, result)
+    return EXIT_OK if result.base.has_plan else EXIT_NO_PLAN
+
+
+def sweep_record(row: SweepRow) -> dict[str, Any]:
+    """One combination as a flat record: its settings, status, gap, objective and KPIs.
+
+    A combination that could not run (invalid settings) has status ``invalid`` and no values.
+    """
+    plan = row.plan
+    kpis = plan.after.kpis if plan is not None and plan.after is not None else {}
+    return {
+        **row.settings,
+        "status": "invalid" if plan is None else plan.status,
+        "gap": None if plan is None else plan.gap,
+        "objective": None if plan is None else plan.objective,
+        **{k: kpis.get(k) for k in SWEEP_KPIS},
+    }
+
+
+def cmd_sweep(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """``territory sweep``: solve every combination of the ``--set`` axes.
+
+    Returns
+    -------
+    int
+        0, or 2 when the axes are invalid or any combination had invalid settings (every
+        combination is still reported).
+    """
+    try:
+        scenario = load_variant(args.scenario)
+        axes = [parse_axis(spec) for spec in args.set]
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        return EXIT_INVALID
+    rows = run_batch(err, args, "sweep", None, sweep, scenario, axes)
+    rejected = [row for row in rows if row.issues]
+    for row in rejected:
+        err.print(f"[bold]{row.name}[/]:")
+        print_issues(err, ScenarioError(row.issues))
+    keys = list(rows[0].settings) if rows else []
+    records = [sweep_record(row) for row in rows]
+    if args.json:
+        print(json.dumps(records, indent=2, default=str))
+    elif args.csv:
+        write_sweep_csv(records, keys)
+    else:
+        columns = [*keys, "status", "gap", "objective", *SWEEP_KPIS]
+        console.print(sweep_table(records, keys, columns))
+    return EXIT_INVALID if rejected else EXIT_OK

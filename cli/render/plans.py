@@ -1,0 +1,284 @@
+"""Plans and evaluations: objective terms, CSM books, KPIs, moves, solve progress.
+
+``solve`` and ``segment --solve`` print plans; ``evaluate`` prints an evaluation with the same
+tables, in a single value column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from optimizer import Evaluation, Plan, Progress
+from optimizer.units import money
+
+from .formats import pct
+
+
+def progress_line(p: Progress) -> str:
+    """The one-line status shown on a terminal while a solve runs.
+
+    Parameters
+    ----------
+    p : optimizer.Progress
+        The solver's latest report.
+
+    Returns
+    -------
+    str
+        Backend, incumbent, bound, gap and elapsed seconds.
+    """
+    gap = "-" if p.gap is None else f"{p.gap:.3%}"
+    inc = "-" if p.incumbent is None else f"{p.incumbent:.5f}"
+    bnd = "-" if p.bound is None else f"{p.bound:.5f}"
+    return f"solving ({p.backend}): incumbent {inc}  bound {bnd}  gap {gap}  {p.elapsed_s:.1f} s"
+
+
+def terms_table(after: Evaluation | None, before: Evaluation | None) -> Table:
+    """Objective terms; with only ``after`` (evaluate mode) a single value column.
+
+    Parameters
+    ----------
+    after : optimizer.Evaluation or None
+        The plan's evaluation (``None`` when no plan was found).
+    before : optimizer.Evaluation or None
+        Today's assignment; ``None`` for a single value column.
+
+    Returns
+    -------
+    rich.table.Table
+        One row per term with its weight, and the total.
+    """
+    single = before is None
+    table = Table(title="Objective (each term: 0 = ideal)", title_justify="left")
+    table.add_column("term")
+    table.add_column("weight", justify="right")
+    if not single:
+        table.add_column("before", justify="right")
+    table.add_column("value" if single else "after", justify="right")
+    source = after or before
+    assert source is not None
+
+    def cells(get: Any) -> list[str]:
+        values = [] if single else ["-" if before is None else get(before)]
+        return [*values, "-" if after is None else get(after)]
+
+    for name, weight in source.weights.items():
+        table.add_row(name, pct(weight), *cells(lambda e, name=name: f"{e.terms[name]:.4f}"))
+    table.add_row("[bold]total[/]", "", *cells(lambda e: f"[bold]{e.objective:.5f}[/]"))
+    return table
+
+
+def books_table(after: Evaluation | None, before: Evaluation) -> Table:
+    """Each CSM's book, ``before -> after`` when there is a plan.
+
+    Parameters
+    ----------
+    after : optimizer.Evaluation or None
+        The plan's evaluation; ``None`` shows ``before`` alone (evaluate mode, or no plan).
+    before : optimizer.Evaluation
+        Today's assignment (or the evaluated one).
+
+    Returns
+    -------
+    rich.table.Table
+        Accounts, ARR, share of the ARR target, workload, risk and expertise per CSM.
+    """
+    title = "CSM books (before -> after)" if after is not None else "CSM books"
+    table = Table(title=title, title_justify="left")
+    for column in (
+        "CSM",
+        "accounts",
+        "ARR",
+        "% of target",
+        "workload",
+        "high-risk",
+        "ARR at risk",
+        "expertise",
+    ):
+        table.add_column(column, justify="left" if column == "CSM" else "right")
+    for i, old in enumerate(before.books):
+        new = after.books[i] if after else None
+
+        def pair(get: Any, fmt: Any, old: Any = old, new: Any = new) -> str:
+            return fmt(get(old)) if new is None else f"{fmt(get(old))} -> {fmt(get(new))}"
+
+        table.add_row(
+            f"{old.name or old.csm_id} ({old.csm_id})" if old.name else old.csm_id,
+            pair(lambda b: b.accounts, str),
+            pair(lambda b: b.arr, money),
+            pair(lambda b: b.arr_vs_target, pct),
+            pair(lambda b: b.workload, lambda v: f"{v:,.0f}"),
+            pair(lambda b: b.high_risk, str),
+            pair(lambda b: b.arr_at_risk, money),
+            pair(lambda b: b.expertise_match_rate, pct),
+        )
+    return table
+
+
+# The KPIs shown, in order, with their cell format.
+KPI_FORMATS: dict[str, Callable[[Any], str]] = {
+    "arr_spread": lambda v: pct(v, 1),
+    "arr_max_deviation": lambda v: pct(v, 1),
+    "workload_cv": lambda v: pct(v, 1),
+    "expertise_match": lambda v: pct(v, 1),
+    "arr_at_risk": money,
+    "expected_expansion_arr": money,
+    "max_high_risk_per_csm": str,
+    "moves": str,
+    "moved_arr": money,
+}
+
+
+def kpi_table(after: Evaluation | None, before: Evaluation) -> Table:
+    """KPIs before and after; with ``after=None`` (evaluate mode) a single value column.
+
+    Parameters
+    ----------
+    after : optimizer.Evaluation or None
+        The plan's evaluation.
+    before : optimizer.Evaluation
+        Today's assignment (or the evaluated one).
+
+    Returns
+    -------
+    rich.table.Table
+        One row per KPI of ``KPI_FORMATS``.
+    """
+    table = Table(title="KPIs", title_justify="left")
+    table.add_column("KPI")
+    table.add_column("value" if after is None else "before", justify="right")
+    if after is not None:
+        table.add_column("after", justify="right")
+    for key, fmt in KPI_FORMATS.items():
+        row = [before.kpis.get(key)] + ([] if after is None else [after.kpis.get(key)])
+        table.add_row(key, *("-" if v is None else fmt(v) for v in row))
+    return table
+
+
+def moves_table(plan: Plan, limit: int) -> Table:
+    """The plan's largest moves by ARR, with the reasons for each.
+
+    Parameters
+    ----------
+    plan : optimizer.Plan
+        A plan with moves.
+    limit : int
+        How many moves to show; the title still counts them all.
+
+    Returns
+    -------
+    rich.table.Table
+        Account, ARR, from, to and why.
+    """
+    moves = sorted(plan.moves(), key=lambda r: -r.arr)
+    table = Table(
+        title=f"Moves ({len(moves)}; largest {min(limit, len(moves))} shown)", title_justify="left"
+    )
+    for column in ("account", "ARR", "from", "to", "why"):
+        table.add_column(column, justify="right" if column == "ARR" else "left")
+    for row in moves[:limit]:
+        table.add_row(
+            f"{row.account_name or row.account_id} ({row.account_id})",
+            money(row.arr),
+            row.previous_csm_id or "-",
+            row.csm_id,
+            "; ".join(row.reasons),
+        )
+    return table
+
+
+def print_plan_status(console: Console, plan: Plan) -> None:
+    """Print the status line, the objective and bound, and the diagnosis when there is one."""
+    colour = {"optimal": "green", "feasible": "yellow"}.get(plan.status, "red")
+    console.print(f"[bold {colour}]{plan.status.upper()}[/] {plan.message}")
+    if plan.has_plan:
+        bound = "-" if plan.bound is None else f"{plan.bound:.5f}"
+        console.print(
+            f"objective {plan.objective:.5f}  bound {bound}  gap {pct(plan.gap, 4)}  "
+            f"backend {plan.backend}  {plan.seconds:.2f} s"
+        )
+    if plan.diagnosis is not None:
+        console.print(f"[bold]Why[/] ({plan.diagnosis.method}):")
+        for conflict in plan.diagnosis.conflicts:
+            console.print(f"  - {conflict.message}")
+        if plan.diagnosis.note:
+            console.print(f"  {plan.diagnosis.note}")
+
+
+def print_transition(console: Console, transition: dict[str, Any]) -> None:
+    """Print one line on the weekly handoff waves; the briefs themselves are in the plan JSON."""
+    used = [w for w in transition["waves"] if w["moves"]]
+    console.print(
+        f"Transition: {len(transition['moves'])} change(s) in {len(used)} weekly wave(s) from "
+        f"{transition['start']} (at most {transition['max_handoffs_per_week']} handoffs per CSM "
+        f"per week); {transition['flagged']} flagged. Briefs: plan JSON "
+        "`transition.moves[].brief`, or `territory report`."
+    )
+
+
+def print_held(console: Console, held: list[dict[str, Any]]) -> None:
+    """Print the accounts a rule kept in place although moving them would score better.
+
+    Counted by the rule that held them, then the first five with the reason.
+    """
+    kinds: dict[str, int] = {}
+    for row in held:
+        kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
+    counts = ", ".join(f"{n} by {kind}" for kind, n in sorted(kinds.items()))
+    console.print(f"Held in place although a move would score better: {counts}.")
+    for row in held[:5]:
+        console.print(
+            f"  - {escape(str(row['account_name'] or row['account_id']))}: {escape(row['text'])}"
+        )
+
+
+def print_plan(console: Console, plan: Plan, moves_shown: int = 15) -> None:
+    """Print a plan: status, then objective terms, books, KPIs, moves, transition, held accounts.
+
+    Parameters
+    ----------
+    console : rich.console.Console
+        Where to print.
+    plan : optimizer.Plan
+        The solve's result, with or without a plan.
+    moves_shown : int
+        The most moves listed.
+    """
+    print_plan_status(console, plan)
+    if plan.before is None:
+        return
+    console.print(terms_table(plan.after, plan.before))
+    console.print(books_table(plan.after, plan.before))
+    console.print(kpi_table(plan.after, plan.before))
+    if plan.has_plan and plan.moves():
+        console.print(moves_table(plan, moves_shown))
+    if plan.has_plan and plan.transition and plan.transition["moves"]:
+        print_transition(console, plan.transition)
+    if plan.held:
+        print_held(console, plan.held)
+
+
+def print_evaluation(console: Console, evaluation: Evaluation) -> None:
+    """Print an evaluated assignment: terms, books, KPIs and every hard-rule violation.
+
+    Parameters
+    ----------
+    console : rich.console.Console
+        Where to print.
+    evaluation : optimizer.Evaluation
+        The assignment's evaluation.
+    """
+    console.print(terms_table(evaluation, None))
+    console.print(books_table(None, evaluation))
+    console.print(kpi_table(None, evaluation))
+    if evaluation.violations:
+        console.print(f"[bold red]{len(evaluation.violations)} hard-rule violation(s)[/]:")
+        for v in evaluation.violations:
+            console.print(f"  - [bold]{v.rule}[/] ({v.subject}): {v.message}")
+    else:
+        console.print("[green]No hard-rule violations.[/]")

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as ProgressBar
 
-from optimizer import Scenario, ScenarioError
+from optimizer import Scenario, ScenarioError, Status
 from scenarios.compare import compare
 from scenarios.sensitivity import sensitivity
 from scenarios.sweep import SweepRow, parse_axis, sweep
@@ -169,7 +169,7 @@ def sweep_record(row: SweepRow) -> dict[str, Any]:
     kpis = plan.after.kpis if plan is not None and plan.after is not None else {}
     return {
         **row.settings,
-        "status": "invalid" if plan is None else plan.status,
+        "status": str(Status.INVALID if plan is None else plan.status),
         "gap": None if plan is None else plan.gap,
         "objective": None if plan is None else plan.objective,
         **{k: kpis.get(k) for k in SWEEP_KPIS},

@@ -19,6 +19,7 @@ from optimizer import (
     Progress,
     Scenario,
     ScenarioError,
+    Termination,
     evaluate,
     json_schema,
     load_assignment,
@@ -45,7 +46,7 @@ def interrupted(plan: Plan) -> bool:
     bool
         True for an interrupted solve.
     """
-    return plan.message.startswith("Interrupted")
+    return plan.termination is Termination.INTERRUPTED
 
 
 def solver_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer import Evaluation, Plan, Progress
+from optimizer import Evaluation, Plan, Progress, Status
 from optimizer.units import money
 
 from .formats import pct
@@ -194,7 +194,7 @@ def moves_table(plan: Plan, limit: int) -> Table:
 
 def print_plan_status(console: Console, plan: Plan) -> None:
     """Print the status line, the objective and bound, and the diagnosis when there is one."""
-    colour = {"optimal": "green", "feasible": "yellow"}.get(plan.status, "red")
+    colour = {Status.OPTIMAL: "green", Status.FEASIBLE: "yellow"}.get(plan.status, "red")
     console.print(f"[bold {colour}]{plan.status.upper()}[/] {plan.message}")
     if plan.has_plan:
         bound = "-" if plan.bound is None else f"{plan.bound:.5f}"

@@ -4,6 +4,6 @@ people that takes, and which accounts the assignment engine places with a named 
 See docs/segmentation.md.
 """
 
-from .segmentation import Routing, SegmentationReport, route, segment, tables
+from .segmentation import Routing, SegmentationReport, route, segment
 
-__all__ = ["Routing", "SegmentationReport", "route", "segment", "tables"]
+__all__ = ["Routing", "SegmentationReport", "route", "segment"]

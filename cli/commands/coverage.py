@@ -70,7 +70,7 @@ def write_segment_files(
     plan : optimizer.Plan or None
         The routed scenario's plan.
     """
-    from coverage.segmentation import tables
+    from documents.segmentation import tables
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "report.json", report.to_dict())

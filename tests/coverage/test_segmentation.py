@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from cli import main
-from coverage.segmentation import route, segment, tables
+from coverage.segmentation import route, segment
 from documents import TemplateProblem, communications
+from documents.segmentation import tables
 from optimizer import Scenario, ScenarioError, solve
 
 AS_OF = "2026-01-01"

@@ -89,6 +89,31 @@ class LinearModel:
         """The objective of a solution vector (what the solver reports)."""
         return self.constant + sum(c * values[i] for i, c in self.objective.items())
 
+    def objective_scale(self) -> float:
+        """A power of two that brings the largest objective coefficient near 1.
+
+        Solvers' optimality tolerances are absolute; terms normalized to shares have
+        coefficients of 1e-6 and below on large teams, which HiGHS flags as "excessively small
+        costs".
+        """
+        largest = max((abs(c) for c in self.objective.values()), default=0.0)
+        if largest <= 0.0:
+            return 1.0
+        return float(2.0 ** round(-math.log2(largest)))
+
+    def elastic_slacks(self) -> list[tuple[int, float]]:
+        """The slacks that make a relaxation elastic (it always solves): for every hard rule's
+        row except the assignment rows, one per finite side (row, +1 for the lower side, -1 for
+        the upper side)."""
+        out = []
+        for j, row in enumerate(self.rows):
+            if row.group is None or row.group[0] == "assign":
+                continue
+            for sign, limit in ((1.0, row.lb), (-1.0, row.ub)):
+                if not math.isinf(limit):
+                    out.append((j, sign))
+        return out
+
 
 @dataclass
 class AssignmentModel:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..formulation import LinearModel
 from ..scenario import SolverSettings
@@ -59,11 +61,23 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return diff / max(abs(objective), 1e-9)
 
 
+@dataclass(frozen=True)
+class Relaxation:
+    """The optimum of a model's linear relaxation: its value, each variable's value (model
+    order) and each row's dual (model order), in the model's own objective units."""
+
+    objective: float
+    values: np.ndarray
+    duals: np.ndarray
+
+
 class SolverBackend(ABC):
     """One solver behind the common model. Subclasses set ``name`` and ``features``."""
 
     name: str = ""
-    #: What the backend supports: "hint" (warm start), "export" (write MPS/LP), "progress".
+    #: What the backend supports: "hint" (warm start), "export" (write MPS/LP), "progress",
+    #: "solutions" (improving plans saved while solving), "neighbourhoods"
+    #: (:meth:`solve_part`) and "relaxation" (:meth:`relax`).
     features: frozenset[str] = frozenset()
     #: Whether the model should repeat each book's sum in every rule (see build_model).
     dense_books: bool = False
@@ -83,6 +97,34 @@ class SolverBackend(ABC):
         plan to that file as they find it (see :func:`read_last_solution`), so that a solve
         stopped from outside (a cancelled job, a killed process) still leaves its best plan.
         """
+
+    def solve_part(
+        self,
+        model: LinearModel,
+        settings: SolverSettings,
+        fixed: Mapping[int, float],
+        seconds: float,
+        hint: Sequence[float] | None = None,
+    ) -> tuple[list[float], Termination] | None:
+        """Solve ``model`` exactly with the variables in ``fixed`` held at their values (a
+        *neighbourhood*), within ``seconds``; ``hint`` is a full solution vector to start from.
+        Returns the full solution vector and whether it was proven optimal, or ``None`` when no
+        solution was found. Backends with the "neighbourhoods" feature implement it."""
+        raise NotImplementedError(f"the {self.name} backend does not solve neighbourhoods")
+
+    def relax(
+        self,
+        model: LinearModel,
+        settings: SolverSettings,
+        seconds: float,
+        *,
+        elastic: float | None = None,
+    ) -> Relaxation | None:
+        """The optimum of the linear relaxation of ``model`` within ``seconds`` (``None`` if
+        not reached). With ``elastic``, every hard rule's row gets a slack costing that much
+        per model unit (:meth:`LinearModel.elastic_slacks`), so that it always solves. Backends
+        with the "relaxation" feature implement it."""
+        raise NotImplementedError(f"the {self.name} backend does not solve relaxations")
 
 
 def append_solution(path: str, objective: float, values: list[float]) -> None:

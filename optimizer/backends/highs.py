@@ -10,34 +10,38 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from ortools.math_opt import model_pb2, sparse_containers_pb2
-from ortools.math_opt.python import mathopt
+import numpy as np
+from ortools.math_opt import model_pb2, parameters_pb2, result_pb2, sparse_containers_pb2
+from ortools.math_opt.core.python import solver as core_solver
+from ortools.math_opt.python import (
+    callback,
+    init_arguments,
+    mathopt,
+    model_parameters,
+    parameters,
+)
 from ortools.math_opt.solvers import highs_pb2
 
 from ..formulation import LinearModel
 from ..scenario import SolverSettings
 from ..status import Termination, termination_of
-from .base import Progress, ProgressCallback, RawSolution, SolverBackend, relative_gap
+from .base import (
+    Progress,
+    ProgressCallback,
+    RawSolution,
+    Relaxation,
+    SolverBackend,
+    relative_gap,
+)
 
 _NUMBER = r"(-?inf|-?[0-9.]+(?:e[-+]?[0-9]+)?)"
 # A B&B log line: "... BestBound BestSol Gap% | ... Time s" (see HiGHS's MIP log header).
 _BB_LINE = re.compile(
     rf"^\s*\S?\s+\d+\s+\d+\s+\d+\s+[0-9.]+%\s+{_NUMBER}\s+{_NUMBER}\s+(?:{_NUMBER}%|Large|inf)"
 )
-
-
-def objective_scale(model: LinearModel) -> float:
-    """A power of two that brings the largest objective coefficient near 1.
-
-    HiGHS's optimality tolerances are absolute; terms normalized to shares have coefficients of
-    1e-6 and below on large teams, which HiGHS flags as "excessively small costs".
-    """
-    largest = max((abs(c) for c in model.objective.values()), default=0.0)
-    if largest <= 0.0:
-        return 1.0
-    return float(2.0 ** round(-math.log2(largest)))
 
 
 def to_proto(
@@ -53,8 +57,7 @@ def to_proto(
     With ``keep``, the proto holds only those variables (renumbered in that order) and the
     others are fixed at their ``fixed`` values: their part of each row moves into the row's
     bounds and their part of the objective into its constant; a row left with no variable is
-    dropped (the fixed values decide it). This is a neighbourhood of the search in
-    :mod:`optimizer.strategies.lns`.
+    dropped (the fixed values decide it): a neighbourhood (:meth:`HighsBackend.solve_part`).
     """
     fixed = fixed or {}
     position = None if keep is None else {i: k for k, i in enumerate(keep)}
@@ -124,7 +127,17 @@ def highs_options(settings: SolverSettings, log: bool) -> highs_pb2.HighsOptions
 
 class HighsBackend(SolverBackend):
     name = "highs"
-    features = frozenset({"hint", "progress", "solutions"})
+    features = frozenset({"hint", "progress", "solutions", "neighbourhoods", "relaxation"})
+
+    def __init__(self) -> None:
+        # The objective scale of the last model seen: a neighbourhood search solves hundreds of
+        # parts of one model.
+        self._scale: tuple[int, float] | None = None
+
+    def _scale_of(self, model: LinearModel) -> float:
+        if self._scale is None or self._scale[0] != id(model):
+            self._scale = (id(model), model.objective_scale())
+        return self._scale[1]
 
     def solve(
         self,
@@ -135,7 +148,7 @@ class HighsBackend(SolverBackend):
         solution_file: str | None = None,
     ) -> RawSolution:
         start = time.perf_counter()
-        scale = objective_scale(model)
+        scale = model.objective_scale()
         mo = mathopt.Model.from_model_proto(to_proto(model, scale=scale))
         variables = [mo.get_variable(i) for i in range(len(model.variables))]
         params = mathopt.SolveParameters(
@@ -204,6 +217,126 @@ class HighsBackend(SolverBackend):
         termination = termination_of(self.name, reason.name)
         message = result.termination.detail or reason.name.lower()
         return RawSolution(termination, values, objective, bound_value, seconds, message, log)
+
+    def solve_part(
+        self,
+        model: LinearModel,
+        settings: SolverSettings,
+        fixed: Mapping[int, float],
+        seconds: float,
+        hint: Sequence[float] | None = None,
+    ) -> tuple[list[float], Termination] | None:
+        keep = [i for i in range(len(model.variables)) if i not in fixed]
+        proto = to_proto(model, "neighbourhood", self._scale_of(model), keep, dict(fixed))
+        mo = mathopt.Model.from_model_proto(proto)
+        variables = [mo.get_variable(i) for i in range(len(keep))]
+        params = mathopt.SolveParameters(
+            time_limit=timedelta(seconds=max(seconds, 0.01)),
+            relative_gap_tolerance=1e-9,
+            absolute_gap_tolerance=1e-9,
+            random_seed=settings.seed,
+        )
+        params.highs.CopyFrom(highs_options(settings, log=False))
+        start = mathopt.ModelSolveParameters(
+            solution_hints=[
+                mathopt.SolutionHint(
+                    variable_values={v: hint[i] for v, i in zip(variables, keep, strict=True)}
+                )
+            ]
+            if hint is not None
+            else []
+        )
+        try:
+            result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=params, model_params=start)
+        except Exception:  # a failed part changes nothing
+            return None
+        if not result.has_primal_feasible_solution():
+            return None
+        part = [float(v) for v in result.variable_values(variables)]
+        if any(math.isnan(v) for v in part):
+            return None
+        values = [0.0] * len(model.variables)
+        for var, value in fixed.items():
+            values[var] = value
+        for i, value in zip(keep, part, strict=True):
+            values[i] = value
+        termination = termination_of(self.name, result.termination.reason.name)
+        return values, termination
+
+    def relax(
+        self,
+        model: LinearModel,
+        settings: SolverSettings,
+        seconds: float,
+        *,
+        elastic: float | None = None,
+    ) -> Relaxation | None:
+        scale = self._scale_of(model)
+        proto = to_proto(model, "relaxation", scale)
+        n_vars = len(model.variables)
+        del proto.variables.integers[:]
+        proto.variables.integers.extend([False] * n_vars)
+        if elastic is not None:
+            _make_elastic(proto, model, elastic * scale)
+        params = parameters.SolveParameters(time_limit=timedelta(seconds=max(seconds, 0.01)))
+        params.highs.CopyFrom(highs_options(settings, log=False))
+        try:
+            # The core API: no Python model is built (much faster on large relaxations).
+            result = core_solver.solve(
+                proto,
+                parameters_pb2.SOLVER_TYPE_HIGHS,
+                init_arguments.StreamableSolverInitArguments().to_proto(),
+                params.to_proto(),
+                model_parameters.ModelSolveParameters().to_proto(),
+                None,
+                callback.CallbackRegistration().to_proto(),
+                None,
+                None,
+            )
+        except Exception:  # no relaxation is an outcome: the caller goes on without it
+            return None
+        if (
+            result.termination.reason != result_pb2.TERMINATION_REASON_OPTIMAL
+            or not result.solutions
+        ):
+            return None
+        solution = result.solutions[0]
+        primal = solution.primal_solution.variable_values
+        values = np.zeros(len(proto.variables.ids))
+        values[np.asarray(primal.ids, dtype=np.int64)] = np.asarray(primal.values)
+        duals = np.zeros(len(model.rows))
+        dual = solution.dual_solution.dual_values
+        duals[np.asarray(dual.ids, dtype=np.int64)] = np.asarray(dual.values) / scale
+        objective = solution.primal_solution.objective_value / scale
+        return Relaxation(objective, values[:n_vars], duals)
+
+
+def _make_elastic(proto: model_pb2.ModelProto, model: LinearModel, cost: float) -> None:
+    """Give every hard rule's row of ``proto`` a slack per finite side at ``cost`` a unit."""
+    matrix = proto.linear_constraint_matrix
+    variables = proto.variables
+    objective = proto.objective.linear_coefficients
+    next_id = len(variables.ids)
+    entries: list[tuple[int, int, float]] = []
+    for j, sign in model.elastic_slacks():
+        variables.ids.append(next_id)
+        variables.lower_bounds.append(0.0)
+        variables.upper_bounds.append(math.inf)
+        variables.integers.append(False)
+        variables.names.append(f"elastic_{next_id}")
+        objective.ids.append(next_id)
+        objective.values.append(cost)
+        entries.append((j, next_id, sign))
+        next_id += 1
+    if not entries:
+        return
+    # The matrix must stay sorted by (row, column): merge the new entries in.
+    old = list(zip(matrix.row_ids, matrix.column_ids, matrix.coefficients, strict=True))
+    merged = sorted(old + entries)
+    del matrix.row_ids[:], matrix.column_ids[:], matrix.coefficients[:]
+    matrix.row_ids.extend(r for r, _, _ in merged)
+    matrix.column_ids.extend(c for _, c, _ in merged)
+    matrix.coefficients.extend(v for _, _, v in merged)
 
 
 _process_threads: int | None = None

@@ -29,15 +29,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import numpy as np
-from ortools.math_opt import model_pb2, parameters_pb2, result_pb2
-from ortools.math_opt.core.python import solver as core_solver
-from ortools.math_opt.python import callback, init_arguments, model_parameters, parameters
 
-from ..backends.highs import highs_options, objective_scale, to_proto
-from ..formulation import LOADED, AssignmentModel, LinearModel, build_model
+from ..backends import get_backend
+from ..formulation import LOADED, AssignmentModel, build_model
 from ..instance import Instance
 from ..recovery import write_columns
 from ..scenario import SolverSettings
@@ -61,6 +57,8 @@ RANDOM_COLUMNS = 2
 NEW_COLUMNS = 2
 #: Cost of one full-time book of violation of an elastic rule in the relaxation.
 ELASTIC_PENALTY = 10.0
+#: The backend that solves the relaxations when the LP server is not available.
+LP_BACKEND = "highs"
 
 
 @dataclass
@@ -262,13 +260,14 @@ class _MathOptMaster(_Master):
     def solve(
         self, seconds: float
     ) -> tuple[float, np.ndarray, dict[tuple[int, int], float]] | None:
-        solved = _relax(self.built, self.settings, seconds)
+        backend = get_backend(LP_BACKEND)
+        solved = backend.relax(self.built.model, self.settings, seconds, elastic=ELASTIC_PENALTY)
         if solved is None:
             self.status = "not solved in time"
             return None
-        value, y, values = solved
+        values = solved.values
         point = {pair: values[v] for pair, v in self.built.x.items() if values[v] > 1e-9}
-        return value, y, point
+        return solved.objective, solved.duals, point
 
     def add(self, pairs: list[tuple[int, int, float]]) -> None:
         for a, c, _ in pairs:
@@ -289,7 +288,7 @@ class _HighsMaster(_Master):
         self.built = built
         model = built.model
         inst = built.instance
-        self.scale = objective_scale(model)
+        self.scale = model.objective_scale()
         self.position = {row.name: j for j, row in enumerate(model.rows)}
         self.server = LpServer(threads=settings.threads or 1, seed=settings.seed)
         try:
@@ -301,7 +300,7 @@ class _HighsMaster(_Master):
             cost = [model.objective.get(i, 0.0) * self.scale for i in range(len(entries))]
             lb = [v.lb for v in model.variables]
             ub = [v.ub for v in model.variables]
-            for j, sign in _elastic_slacks(model):
+            for j, sign in model.elastic_slacks():
                 entries.append([(j, sign)])
                 cost.append(ELASTIC_PENALTY * self.scale)
                 lb.append(0.0)
@@ -421,47 +420,6 @@ def _start_basis(
     return columns, rows
 
 
-def _relax(
-    built: AssignmentModel, settings: SolverSettings, seconds: float
-) -> tuple[float, np.ndarray, np.ndarray] | None:
-    """Solve the elastic relaxation of ``built`` through MathOpt: its value, the row duals and
-    the variables' values."""
-    model = built.model
-    scale = objective_scale(model)
-    proto = to_proto(model, "relaxation", scale)
-    n_vars = len(model.variables)
-    del proto.variables.integers[:]
-    proto.variables.integers.extend([False] * n_vars)
-    _make_elastic(proto, model, scale)
-    params = parameters.SolveParameters(time_limit=timedelta(seconds=max(seconds, 0.05)))
-    params.highs.CopyFrom(highs_options(settings, log=False))
-    try:
-        result = core_solver.solve(
-            proto,
-            parameters_pb2.SOLVER_TYPE_HIGHS,
-            init_arguments.StreamableSolverInitArguments().to_proto(),
-            params.to_proto(),
-            model_parameters.ModelSolveParameters().to_proto(),
-            None,
-            callback.CallbackRegistration().to_proto(),
-            None,
-            None,
-        )
-    except Exception:  # a failed relaxation ends generation; the columns so far stand
-        return None
-    if result.termination.reason != result_pb2.TERMINATION_REASON_OPTIMAL or not result.solutions:
-        return None
-    solution = result.solutions[0]
-    value = solution.primal_solution.objective_value / scale
-    primal = solution.primal_solution.variable_values
-    values = np.zeros(len(proto.variables.ids))
-    values[np.asarray(primal.ids, dtype=np.int64)] = np.asarray(primal.values)
-    y = np.zeros(len(model.rows))
-    dual = solution.dual_solution.dual_values
-    y[np.asarray(dual.ids, dtype=np.int64)] = np.asarray(dual.values) / scale
-    return value, y, values[: len(model.variables)]
-
-
 def duals_of(built: AssignmentModel, y: np.ndarray) -> Duals:
     """The duals of the rules a pair takes part in, from ``y`` (one per row of ``built``).
 
@@ -541,47 +499,6 @@ def lagrangian_bound(built: AssignmentModel, y: np.ndarray, pricing: Pricing) ->
         hi = min(lo + BLOCK, pricing.n)
         bound += float(np.min(duals.reduced(pricing, pricing.costs(lo, hi), lo, hi), axis=1).sum())
     return bound
-
-
-def _elastic_slacks(model: LinearModel) -> list[tuple[int, float]]:
-    """The slacks that make the relaxation elastic: for every CSM and team rule, one per finite
-    side (row, +1 for the lower side, -1 for the upper side)."""
-    out = []
-    for j, row in enumerate(model.rows):
-        if row.group is None or row.group[0] == "assign":
-            continue
-        for sign, limit in ((1.0, row.lb), (-1.0, row.ub)):
-            if not math.isinf(limit):
-                out.append((j, sign))
-    return out
-
-
-def _make_elastic(proto: model_pb2.ModelProto, model: LinearModel, scale: float) -> None:
-    """Give every CSM and team rule of the relaxation a costly slack (it always solves)."""
-    matrix = proto.linear_constraint_matrix
-    variables = proto.variables
-    objective = proto.objective.linear_coefficients
-    next_id = len(variables.ids)
-    entries: list[tuple[int, int, float]] = []
-    for j, sign in _elastic_slacks(model):
-        variables.ids.append(next_id)
-        variables.lower_bounds.append(0.0)
-        variables.upper_bounds.append(math.inf)
-        variables.integers.append(False)
-        variables.names.append(f"elastic_{next_id}")
-        objective.ids.append(next_id)
-        objective.values.append(ELASTIC_PENALTY * scale)
-        entries.append((j, next_id, sign))
-        next_id += 1
-    if not entries:
-        return
-    # The matrix must stay sorted by (row, column): merge the new entries in.
-    old = list(zip(matrix.row_ids, matrix.column_ids, matrix.coefficients, strict=True))
-    merged = sorted(old + entries)
-    del matrix.row_ids[:], matrix.column_ids[:], matrix.coefficients[:]
-    matrix.row_ids.extend(r for r, _, _ in merged)
-    matrix.column_ids.extend(c for _, c, _ in merged)
-    matrix.coefficients.extend(v for _, _, v in merged)
 
 
 class ColumnGeneration(Strategy):

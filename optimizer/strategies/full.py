@@ -101,6 +101,7 @@ class ModelSearch:
         if self.lns and raw.status is Status.FEASIBLE and raw.values is not None:
             values, _ = improve(
                 built,
+                ctx.backend,
                 ctx.settings,
                 raw.values,
                 ctx.left(),

@@ -19,19 +19,19 @@ are seeded by ``solver.seed``.
 
 from __future__ import annotations
 
-import math
 import random
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
-from ortools.math_opt import model_pb2
-from ortools.math_opt.python import mathopt
-
-from ..backends.base import Progress, ProgressCallback, append_solution, relative_gap
-from ..backends.highs import highs_options, objective_scale, to_proto
-from ..formulation import AssignmentModel, LinearModel
+from ..backends.base import (
+    Progress,
+    ProgressCallback,
+    SolverBackend,
+    append_solution,
+    relative_gap,
+)
+from ..formulation import AssignmentModel
 from ..scenario import SolverSettings
 from ..status import Termination
 
@@ -48,6 +48,7 @@ def objective_of(built: AssignmentModel, values: list[float]) -> float:
 
 def improve(
     built: AssignmentModel,
+    backend: SolverBackend,
     settings: SolverSettings,
     values: list[float],
     seconds: float,
@@ -59,7 +60,9 @@ def improve(
     started: float | None = None,
     stop: threading.Event | None = None,
 ) -> tuple[list[float], int]:
-    """Improve ``values`` (a feasible solution of ``built``) for up to ``seconds``.
+    """Improve ``values`` (a feasible solution of ``built``) for up to ``seconds``, solving
+    each neighbourhood with ``backend`` (which needs the "neighbourhoods" and "relaxation"
+    features).
 
     Returns the best solution found and the number of improving steps.
     """
@@ -69,7 +72,6 @@ def improve(
     csms = len(built.instance.csms)
     if seconds <= 0.05 or csms == 0 or not built.x:
         return values, 0
-    scale = objective_scale(model)
     rng = random.Random(settings.seed)
     assignment_vars = set(built.x.values())
     pairs_of: dict[int, list[tuple[int, int]]] = {}
@@ -77,7 +79,8 @@ def improve(
         pairs_of.setdefault(a, []).append((c, var))
     accounts = sorted(pairs_of)
 
-    relaxed = _relaxation(model, scale, min(seconds / 4, 5.0), settings)
+    relaxation = backend.relax(model, settings, min(seconds / 4, 5.0))
+    relaxed = None if relaxation is None else relaxation.values
     best = list(values)
     best_objective = objective_of(built, best)
     team = min(csms, 2)
@@ -109,18 +112,11 @@ def improve(
                     del fixed[var]
                 else:
                     fixed[var] = 0.0
-        keep = sorted(set(range(len(model.variables))) - set(fixed))
-        proto = to_proto(model, "neighbourhood", scale, keep, fixed)
         limit = min(STEP_LIMIT_S, deadline - clock())
-        result = _solve(proto, settings, [best[i] for i in keep], limit)
+        result = backend.solve_part(model, settings, fixed, limit, hint=best)
         if result is None:
             continue
-        sub_values, status = result
-        candidate = list(best)
-        for var, value in fixed.items():
-            candidate[var] = value
-        for i, value in zip(keep, sub_values, strict=True):
-            candidate[i] = value
+        candidate, status = result
         value = objective_of(built, candidate)
         if value < best_objective - 1e-9 * max(1.0, abs(best_objective)):
             best, best_objective = candidate, value
@@ -156,77 +152,3 @@ def _owners(
 ) -> dict[int, tuple[int, int]]:
     """Each account's CSM in ``values``, with the variable that places it there."""
     return {a: max(pairs, key=lambda p: values[p[1]]) for a, pairs in pairs_of.items()}
-
-
-def _relaxation(
-    model: LinearModel, scale: float, seconds: float, settings: SolverSettings
-) -> list[float] | None:
-    """The LP relaxation's solution (``None`` if it does not solve in ``seconds``)."""
-    proto = to_proto(model, "relaxation", scale)
-    del proto.variables.integers[:]
-    proto.variables.integers.extend([False] * len(model.variables))
-    mo = mathopt.Model.from_model_proto(proto)
-    variables = [mo.get_variable(i) for i in range(len(model.variables))]
-    params = mathopt.SolveParameters(time_limit=timedelta(seconds=max(seconds, 0.01)))
-    params.highs.CopyFrom(highs_options(settings, log=False))
-    try:
-        result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=params)
-    except Exception:
-        return None
-    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
-        return None
-    return [float(v) for v in result.variable_values(variables)]
-
-
-def solve_neighbourhood(
-    built: AssignmentModel, settings: SolverSettings, fixed: dict[int, float], seconds: float
-) -> list[float] | None:
-    """Solve ``built`` exactly with the variables in ``fixed`` held at their values; the full
-    solution vector, or ``None`` if no plan was found in ``seconds``."""
-    model = built.model
-    keep = [i for i in range(len(model.variables)) if i not in fixed]
-    proto = to_proto(model, "neighbourhood", objective_scale(model), keep, fixed)
-    result = _solve(proto, settings, None, seconds)
-    if result is None:
-        return None
-    values = [0.0] * len(model.variables)
-    for var, value in fixed.items():
-        values[var] = value
-    for i, value in zip(keep, result[0], strict=True):
-        values[i] = value
-    return values
-
-
-def _solve(
-    proto: model_pb2.ModelProto,
-    settings: SolverSettings,
-    hint: list[float] | None,
-    seconds: float,
-) -> tuple[list[float], Termination] | None:
-    mo = mathopt.Model.from_model_proto(proto)
-    variables = [mo.get_variable(i) for i in range(len(proto.variables.ids))]
-    params = mathopt.SolveParameters(
-        time_limit=timedelta(seconds=max(seconds, 0.01)),
-        relative_gap_tolerance=1e-9,
-        absolute_gap_tolerance=1e-9,
-        random_seed=settings.seed,
-    )
-    params.highs.CopyFrom(highs_options(settings, log=False))
-    start = mathopt.ModelSolveParameters(
-        solution_hints=[
-            mathopt.SolutionHint(variable_values=dict(zip(variables, hint, strict=True)))
-        ]
-        if hint is not None
-        else []
-    )
-    try:
-        result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=params, model_params=start)
-    except Exception:  # a failed step changes nothing
-        return None
-    if not result.has_primal_feasible_solution():
-        return None
-    values = [float(v) for v in result.variable_values(variables)]
-    if any(math.isnan(v) for v in values):
-        return None
-    optimal = result.termination.reason == mathopt.TerminationReason.OPTIMAL
-    return values, Termination.OPTIMAL if optimal else Termination.TIME_LIMIT

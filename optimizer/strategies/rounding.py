@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import time
 
+from ..backends import get_backend
 from ..formulation import AssignmentModel
 from ..scenario import SolverSettings
-from .lns import solve_neighbourhood
+
+#: The backend that places the accounts left over (a small exact model, many times).
+PART_BACKEND = "highs"
 
 
 def round_point(
@@ -34,9 +37,9 @@ def round_point(
         for (a, c), var in built.x.items():
             if a not in free:
                 fixed[var] = 1.0 if owner[a][0] == c else 0.0
-        values = solve_neighbourhood(built, settings, fixed, left)
-        if values is not None:
-            return values
+        solved = get_backend(PART_BACKEND).solve_part(built.model, settings, fixed, left)
+        if solved is not None:
+            return solved[0]
     return None
 
 

@@ -7,13 +7,14 @@ its validation is :meth:`optimizer.Scenario.from_dict`'s (see :data:`ScenarioJso
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PlainValidator,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -46,6 +47,48 @@ class Error(BaseModel):
     issues: list[ScenarioIssue] = Field(
         description="Each problem found, with where it is (path) and what it is."
     )
+
+
+#: A moment, ISO 8601 in UTC: a string rather than a datetime, so that it is answered exactly
+#: as the store gives it.
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+JobKind = Literal["plan", "compare", "sensitivity"]
+#: A job's status: queued and running are live, the others final.
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class JobSummary(BaseModel):
+    """A job as listed (without its plan or result)."""
+
+    id: str
+    kind: JobKind
+    status: JobStatus
+    scenario_id: str
+    progress: dict[str, Any] | None = Field(
+        description="While running: the live incumbent, bound, gap and elapsed_s"
+    )
+    plan_id: str | None
+    error: str | None = Field(description="Why it failed or was cancelled")
+    retry_of: str | None = Field(description="The job this one runs again")
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+
+
+class Job(JobSummary):
+    """A job with its links, its plan (plan jobs) and its result (compare, sensitivity)."""
+
+    links: dict[str, str] = Field(
+        description="self; plan when it has one; retry when it failed or was cancelled"
+    )
+    plan: dict[str, Any] | None = Field(description="Its plan, as GET /v1/plans/{plan_id}")
+    result: Any = Field(None, description="Compare and sensitivity: the result, once done")
+
+
+#: OpenAPI ``responses`` of a request answered 202 with its job when it takes longer.
+STILL_SOLVING: dict[int | str, dict[str, Any]] = {
+    202: {"model": Job, "description": "Still solving: follow the job (Location)"}
+}
 
 
 class _Request(BaseModel):

@@ -16,8 +16,10 @@ from optimizer.instance import Instance
 from ..deps import ServiceDep, solve_options
 from ..errors import ApiError, JsonRoute, error_responses
 from ..models import (
+    STILL_SOLVING,
     CompareRequest,
     EvaluateRequest,
+    Job,
     ScenarioJson,
     SensitivityRequest,
 )
@@ -26,10 +28,6 @@ router = APIRouter(route_class=JsonRoute, tags=["analysis"])
 
 #: ``wait_s`` of compare and sensitivity: how long to wait before answering 202 with the job.
 WaitS = Annotated[float, Query(ge=0, le=600, description="Answer 202 with a job after this")]
-#: An analysis still running after ``wait_s``.
-STILL_RUNNING: dict[int | str, dict[str, Any]] = {
-    202: {"description": "Still solving: follow the job"}
-}
 
 
 @router.post("/segment", responses=error_responses(413))
@@ -84,7 +82,9 @@ async def evaluate_plan(service: ServiceDep, body: EvaluateRequest) -> dict[str,
     return scored
 
 
-@router.post("/compare", responses={**STILL_RUNNING, **error_responses(413, 503)})
+@router.post(
+    "/compare", response_model=Job, responses={**STILL_SOLVING, **error_responses(413, 503)}
+)
 async def compare(service: ServiceDep, body: CompareRequest, wait_s: WaitS = 30.0) -> Response:
     """Solve a scenario and variants of it side by side (as ``territory compare``)."""
     from scenarios.variants import apply_changes
@@ -106,7 +106,9 @@ async def compare(service: ServiceDep, body: CompareRequest, wait_s: WaitS = 30.
     return await service.finished_or_accepted(service.enqueue("compare", data, opts), wait_s)
 
 
-@router.post("/sensitivity", responses={**STILL_RUNNING, **error_responses(413, 503)})
+@router.post(
+    "/sensitivity", response_model=Job, responses={**STILL_SOLVING, **error_responses(413, 503)}
+)
 async def sensitivity(
     service: ServiceDep, body: SensitivityRequest, wait_s: WaitS = 30.0
 ) -> Response:

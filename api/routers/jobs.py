@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
 from ..deps import ServiceDep, solve_options
 from ..errors import ApiError, JsonRoute, error_responses
-from ..models import Backend, ScenarioJson
+from ..models import Backend, Job, JobStatus, JobSummary, ScenarioJson
 from ..store import FINAL
 
 router = APIRouter(route_class=JsonRoute, tags=["jobs"])
@@ -17,7 +17,7 @@ router = APIRouter(route_class=JsonRoute, tags=["jobs"])
 CANCEL_WAIT_S = 60
 
 
-@router.post("/jobs", status_code=202, responses=error_responses(413, 503))
+@router.post("/jobs", status_code=202, response_model=Job, responses=error_responses(413, 503))
 async def create_job(
     service: ServiceDep,
     scenario: Annotated[ScenarioJson, Body()],
@@ -30,10 +30,10 @@ async def create_job(
     return service.accepted(service.enqueue("plan", data, opts))
 
 
-@router.get("/jobs")
+@router.get("/jobs", response_model=list[JobSummary])
 def list_jobs(
     service: ServiceDep,
-    status: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
+    status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict[str, Any]]:
     """The newest jobs (without their plans)."""
@@ -42,6 +42,8 @@ def list_jobs(
 
 @router.get(
     "/jobs/{job_id}",
+    response_model=Job,
+    response_model_exclude_unset=True,
     responses=error_responses(404),
 )
 def get_job(service: ServiceDep, job_id: str) -> dict[str, Any]:
@@ -52,6 +54,8 @@ def get_job(service: ServiceDep, job_id: str) -> dict[str, Any]:
 
 @router.delete(
     "/jobs/{job_id}",
+    response_model=Job,
+    response_model_exclude_unset=True,
     responses=error_responses(404, 409),
 )
 async def cancel_job(service: ServiceDep, job_id: str) -> dict[str, Any]:
@@ -67,6 +71,7 @@ async def cancel_job(service: ServiceDep, job_id: str) -> dict[str, Any]:
 @router.post(
     "/jobs/{job_id}/retry",
     status_code=202,
+    response_model=Job,
     responses=error_responses(404, 409, 503),
 )
 def retry_job(service: ServiceDep, job_id: str) -> Response:

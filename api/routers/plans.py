@@ -13,7 +13,7 @@ from documents.exports import assignments_csv
 
 from ..deps import Service, ServiceDep, solve_options
 from ..errors import ApiError, JsonRoute, error_responses
-from ..models import Backend, ScenarioJson
+from ..models import STILL_SOLVING, Backend, ScenarioJson
 
 router = APIRouter(route_class=JsonRoute, tags=["plans"])
 
@@ -30,10 +30,7 @@ def _file(media_type: str, description: str, *errors: int) -> dict[int | str, di
 
 @router.post(
     "/plans",
-    responses={
-        202: {"description": "Still solving: follow the job"},
-        **error_responses(409, 413, 503),
-    },
+    responses={**STILL_SOLVING, **error_responses(409, 413, 503)},
 )
 async def create_plan(
     service: ServiceDep,

@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from .deps import API_VERSION, Service, authorized
+from .auth import ApiKey
+from .deps import API_VERSION, Service
 from .errors import BodyLimit, error_responses, install_handlers
 from .routers import analysis, jobs, plans, scenarios, service
 from .runner import Runner
@@ -72,6 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.runner = runner
     app.state.service = Service(settings, store, runner)
+    # The last added runs first: a body announced too large is refused before the key is
+    # checked, and a request without the key before its body is read.
+    app.add_middleware(ApiKey, key=settings.api_key, prefix=f"/{API_VERSION}")
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     install_handlers(app)
 
@@ -81,7 +85,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(
             resource.router,
             prefix=f"/{API_VERSION}",
-            dependencies=[Depends(authorized)],
             responses=error_responses(401, 422),
         )
     return app

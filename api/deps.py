@@ -1,4 +1,4 @@
-"""What the routes share: the API-key check and the :class:`Service` (scenarios, jobs, answers).
+"""What the routes share: the :class:`Service` (scenarios, jobs, answers).
 
 One :class:`Service` per application, kept on ``app.state.service``; a route asks for it with a
 parameter typed :data:`ServiceDep`.
@@ -6,7 +6,6 @@ parameter typed :data:`ServiceDep`.
 
 from __future__ import annotations
 
-import hmac
 from collections import OrderedDict
 from typing import Annotated, Any
 
@@ -211,27 +210,3 @@ def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
-
-
-def authorized(request: Request, service: ServiceDep) -> None:
-    """Require the server's API key, when it has one, as ``X-API-Key`` or a bearer token.
-
-    Raises
-    ------
-    ApiError
-        401 with ``WWW-Authenticate: Bearer`` when the key is missing or wrong.
-    """
-    expected = service.settings.api_key
-    if expected is None:
-        return
-    given = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if given is None and auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
-    # Compared in constant time: the answer's timing says nothing about the key.
-    if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(
-            401,
-            "A valid API key is required: send it as 'X-API-Key: <key>'.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )

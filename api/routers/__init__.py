@@ -1,0 +1,1 @@
+"""One router per resource: plans, jobs, scenarios, analysis, and the service itself."""

@@ -18,7 +18,7 @@ from .errors import ApiError
 from .models import Backend
 from .runner import Runner
 from .settings import Settings
-from .store import Job, Store, digest
+from .store import RETRYABLE, Job, JobStatus, Store, digest
 
 API_VERSION = "v1"
 #: Validated scenarios remembered by content.
@@ -148,7 +148,7 @@ class Service:
             view["plan"] = self.store.plan(job.plan_id)
         if job.result is not None:
             view["result"] = job.result
-        if job.status in ("failed", "cancelled"):
+        if job.status in RETRYABLE:
             view["links"]["retry"] = f"{base}/retry"
         return view
 
@@ -166,7 +166,7 @@ class Service:
         if not await self.runner.wait(job.id, wait_s):
             return self.accepted(self.store.job(job.id) or job)
         done = self.job(job.id)
-        if done.status == "failed":
+        if done.status is JobStatus.FAILED:
             raise ApiError(500, f"The job failed: {done.error}")
         if done.kind == "plan":
             return self.plan_response(done)

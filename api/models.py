@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -21,6 +22,8 @@ from pydantic_core import PydanticCustomError
 
 from optimizer import Scenario, ScenarioIssue
 from optimizer.scenario import Backend
+
+from .store import JobStatus
 
 
 def _json_object(value: Any) -> dict[str, Any]:
@@ -53,8 +56,6 @@ class Error(BaseModel):
 #: as the store gives it.
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 JobKind = Literal["plan", "compare", "sensitivity"]
-#: A job's status: queued and running are live, the others final.
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 
 
 class JobSummary(BaseModel):
@@ -89,6 +90,18 @@ class Job(JobSummary):
 STILL_SOLVING: dict[int | str, dict[str, Any]] = {
     202: {"model": Job, "description": "Still solving: follow the job (Location)"}
 }
+
+
+def _whole(value: Any) -> Any:
+    """A whole number given as 10 or 10.0 (JSON does not tell them apart); not 2.5, "10"
+    or true."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: A count that a JSON client may write as 10.0.
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
 
 
 class _Request(BaseModel):
@@ -152,7 +165,7 @@ class SensitivityRequest(_AnalysisRequest):
 
     weight_factors: list[float] | None = Field(None, max_length=GRID_VALUES)
     tolerance_steps: list[float] | None = Field(None, max_length=GRID_VALUES)
-    move_budgets: list[int | None] | None = Field(
+    move_budgets: list[WholeNumber | None] | None = Field(
         None, max_length=GRID_VALUES, description="null: no budget"
     )
     prices: bool = Field(True, description="Price each rule (one solve per rule)")

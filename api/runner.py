@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .store import FINAL, Store
+from optimizer import Termination
+from optimizer.recovery import companions
+
+from .store import FINAL, JobStatus, Store
 from .worker import main as worker_main
 
 #: Extra seconds a job may run past its solver time limit before the server stops it.
@@ -88,7 +91,9 @@ class Runner:
             if run is not None:
                 run.stop = "cancel"
                 return True
-        stopped = self.store.finish(job_id, "cancelled", error="Cancelled before it started.")
+        stopped = self.store.finish(
+            job_id, JobStatus.CANCELLED, error="Cancelled before it started."
+        )
         if stopped:
             self._notify(job_id)
         return stopped
@@ -185,7 +190,7 @@ class Runner:
                     if not process.is_alive():
                         self.store.finish(
                             job_id,
-                            "failed",
+                            JobStatus.FAILED,
                             error="The solver process ended unexpectedly (out of memory?). "
                             f"Resubmit with POST /v1/jobs/{job_id}/retry.",
                         )
@@ -200,17 +205,20 @@ class Runner:
                     self.store.set_progress(job_id, payload)
                 elif kind == "done":
                     self.store.finish(
-                        job_id, "done", plan=payload.get("plan"), result=payload.get("result")
+                        job_id,
+                        JobStatus.DONE,
+                        plan=payload.get("plan"),
+                        result=payload.get("result"),
                     )
                     return True
                 else:
-                    self.store.finish(job_id, "failed", error=str(payload))
+                    self.store.finish(job_id, JobStatus.FAILED, error=str(payload))
                     return True
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
-            # .columns and .plan.json: the large-team strategies' files beside the plans.
-            for path in (solution_file, f"{solution_file}.columns", f"{solution_file}.plan.json"):
+            # The plans file and what the large-team strategies keep beside it.
+            for path in companions(solution_file):
                 if os.path.exists(path):
                     os.remove(path)
             self._notify(job_id)
@@ -224,7 +232,11 @@ class Runner:
             "timeout": "Stopped by the server's time limit",
             "shutdown": "Stopped because the server shut down",
         }[run.stop or "cancel"]
-        status = {"timeout": "done", "shutdown": "failed"}.get(run.stop or "", "cancelled")
+        status = {"timeout": JobStatus.DONE, "shutdown": JobStatus.FAILED}.get(
+            run.stop or "", JobStatus.CANCELLED
+        )
+        # A server's time limit ended the solve like its own would have; the rest interrupted it.
+        termination = Termination.TIME_LIMIT if run.stop == "timeout" else Termination.INTERRUPTED
         plan = None
         if job.kind == "plan" and scenario is not None:
             from documents.briefs import plan_document
@@ -239,6 +251,7 @@ class Runner:
                     bound=run.progress.get("bound"),
                     seconds=float(run.progress.get("elapsed_s") or 0.0),
                     reason=reason,
+                    termination=termination,
                 )
                 plan = plan_document(recovered, stopped)
             except Exception as exc:  # the job still ends, with the reason

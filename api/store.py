@@ -14,6 +14,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -77,9 +78,21 @@ plans = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-#: Job statuses: the first two are live, the others final.
-LIVE = ("queued", "running")
-FINAL = ("done", "failed", "cancelled")
+
+class JobStatus(StrEnum):
+    """Where a job is: queued and running are live, the others final (stored as their value)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+LIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINAL = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+#: What a failed or cancelled job may be retried from.
+RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 def canonical(data: Any) -> str:
@@ -103,7 +116,7 @@ def _now() -> dt.datetime:
 class Job:
     id: str
     kind: str
-    status: str
+    status: JobStatus
     scenario_id: str
     request: dict[str, Any]
     progress: dict[str, Any] | None
@@ -128,7 +141,7 @@ class Job:
         return {
             "id": self.id,
             "kind": self.kind,
-            "status": self.status,
+            "status": str(self.status),
             "scenario_id": self.scenario_id,
             "progress": self.progress,
             "plan_id": self.plan_id,
@@ -191,7 +204,7 @@ class Store:
                 jobs.insert().values(
                     id=job_id,
                     kind=kind,
-                    status="queued",
+                    status=JobStatus.QUEUED,
                     request_key=key,
                     scenario_id=scenario_id,
                     request=canonical(request),
@@ -208,7 +221,7 @@ class Store:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return None if row is None else _job(row)
 
-    def jobs(self, status: str | None = None, limit: int = 100) -> list[Job]:
+    def jobs(self, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
         query = select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
         if status is not None:
             query = query.where(jobs.c.status == status)
@@ -217,7 +230,8 @@ class Store:
 
     def finished_like(self, kind: str, scenario_id: str, request: dict[str, Any]) -> Job | None:
         """The newest job with the same input that finished with a result (for re-use)."""
-        return self._like(kind, scenario_id, request, ("done",), jobs.c.finished_at.desc())
+        done = (JobStatus.DONE,)
+        return self._like(kind, scenario_id, request, done, jobs.c.finished_at.desc())
 
     def live_like(self, kind: str, scenario_id: str, request: dict[str, Any]) -> Job | None:
         """The oldest queued or running job with the same input (to wait on, not re-solve)."""
@@ -228,7 +242,7 @@ class Store:
         kind: str,
         scenario_id: str,
         request: dict[str, Any],
-        statuses: tuple[str, ...],
+        statuses: tuple[JobStatus, ...],
         order: Any,
     ) -> Job | None:
         key = request_key(kind, scenario_id, request)
@@ -247,8 +261,8 @@ class Store:
         with self._lock, self.engine.begin() as conn:
             done = conn.execute(
                 update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status == "queued")
-                .values(status="running", started_at=_now())
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED)
+                .values(status=JobStatus.RUNNING, started_at=_now())
             )
         return done.rowcount == 1
 
@@ -256,19 +270,19 @@ class Store:
         with self._lock, self.engine.begin() as conn:
             conn.execute(
                 update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status == "running")
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING)
                 .values(progress=canonical(progress))
             )
 
     def finish(
         self,
         job_id: str,
-        status: str,
+        status: JobStatus,
         *,
         plan: dict[str, Any] | None = None,
         result: Any = None,
         error: str | None = None,
-        only_if: tuple[str, ...] = LIVE,
+        only_if: tuple[JobStatus, ...] = LIVE,
     ) -> bool:
         """Record a job's end (and its plan); False when it had already ended."""
         assert status in FINAL
@@ -320,16 +334,23 @@ class Store:
         )
         with self._lock, self.engine.begin() as conn:
             running = [
-                r[0] for r in conn.execute(select(jobs.c.id).where(jobs.c.status == "running"))
+                r[0]
+                for r in conn.execute(select(jobs.c.id).where(jobs.c.status == JobStatus.RUNNING))
             ]
             for job_id in running:
                 conn.execute(
                     update(jobs)
                     .where(jobs.c.id == job_id)
-                    .values(status="failed", error=message.format(id=job_id), finished_at=_now())
+                    .values(
+                        status=JobStatus.FAILED,
+                        error=message.format(id=job_id),
+                        finished_at=_now(),
+                    )
                 )
             queued = conn.execute(
-                select(jobs.c.id).where(jobs.c.status == "queued").order_by(jobs.c.created_at)
+                select(jobs.c.id)
+                .where(jobs.c.status == JobStatus.QUEUED)
+                .order_by(jobs.c.created_at)
             )
             return [r[0] for r in queued]
 
@@ -338,7 +359,7 @@ def _job(row: Any) -> Job:
     return Job(
         id=row["id"],
         kind=row["kind"],
-        status=row["status"],
+        status=JobStatus(row["status"]),
         scenario_id=row["scenario_id"],
         request=json.loads(row["request"]),
         progress=None if row["progress"] is None else json.loads(row["progress"]),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response
 from ..deps import ServiceDep, solve_options
 from ..errors import ApiError, JsonRoute, error_responses
 from ..models import Backend, Job, JobStatus, JobSummary, ScenarioJson
-from ..store import FINAL
+from ..store import FINAL, RETRYABLE
 
 router = APIRouter(route_class=JsonRoute, tags=["jobs"])
 
@@ -77,7 +77,7 @@ async def cancel_job(service: ServiceDep, job_id: str) -> dict[str, Any]:
 def retry_job(service: ServiceDep, job_id: str) -> Response:
     """Run a failed or cancelled job again (same input), as a new job."""
     job = service.job(job_id)
-    if job.status not in ("failed", "cancelled"):
+    if job.status not in RETRYABLE:
         raise ApiError(
             409, f"Job {job_id} is {job.status}; only failed or cancelled jobs are resubmitted."
         )

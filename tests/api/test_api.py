@@ -316,6 +316,29 @@ def test_evaluate_names_the_rules_a_plan_breaks(client: TestClient, tiny: dict) 
     assert client.post("/v1/evaluate", json={"scenario": tiny}).status_code == 422
 
 
+def test_a_json_body_is_read_whatever_type_it_declares(client: TestClient, tiny: dict) -> None:
+    # curl -d sends a form type; the body is still the JSON it is.
+    current = {a["id"]: a.get("current_csm") for a in tiny["accounts"]}
+    body = json.dumps({"scenario": tiny, "assignment": current})
+    for declared in ("application/x-www-form-urlencoded", "text/plain", None):
+        headers = {} if declared is None else {"content-type": declared}
+        response = client.post("/v1/evaluate", content=body, headers=headers)
+        assert response.status_code == 200, (declared, response.text)
+        assert response.json()["kpis"]["after"]["moves"] == 0
+
+
+def test_move_budgets_are_whole_numbers(client: TestClient, tiny: dict) -> None:
+    body = {"scenario": tiny, "weight_factors": [], "tolerance_steps": [], "prices": False}
+    whole = client.post(
+        "/v1/sensitivity", json={**body, "move_budgets": [2.0]}, params={"wait_s": 0}
+    )
+    assert whole.status_code == 202, whole.text
+    for wrong in (2.5, "2", True):
+        bad = client.post("/v1/sensitivity", json={**body, "move_budgets": [wrong]})
+        assert bad.status_code == 422, (wrong, bad.text)
+        assert "move_budgets" in bad.json()["detail"]
+
+
 def test_segment_reports_segments_capacity_and_pool(client: TestClient, tiny: dict) -> None:
     response = client.post("/v1/segment", json=tiny)
     assert response.status_code == 200

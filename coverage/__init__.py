@@ -4,6 +4,16 @@ people that takes, and which accounts the assignment engine places with a named 
 See docs/segmentation.md.
 """
 
-from .segmentation import Routing, SegmentationReport, route, segment
+from .capacity import Capacity, plan_capacity
+from .routing import Routing, route, segment_skill
+from .segmentation import SegmentationReport, segment
 
-__all__ = ["Routing", "SegmentationReport", "route", "segment"]
+__all__ = [
+    "Capacity",
+    "Routing",
+    "SegmentationReport",
+    "plan_capacity",
+    "route",
+    "segment",
+    "segment_skill",
+]

@@ -31,13 +31,12 @@ from typing import Any
 
 from optimizer.scenario import DIMENSIONS, Account, CoverageModel, Scenario
 
+from .capacity import Capacity, plan_capacity
+
 #: Value of a dimension whose signal is missing (listed in the factor as ``missing``).
 NEUTRAL = 0.5
 #: Dimensions that count as 0, not as the midpoint, when missing: nobody flagged them.
 ZERO_WHEN_MISSING = ("strategic", "competitive_risk")
-#: A CSM is overloaded above this utilization and has room below ``IDLE``.
-OVERLOADED = 1.1
-IDLE = 0.7
 #: Accounts listed as the highest-impact changes.
 TOP = 10
 
@@ -114,58 +113,6 @@ class Misalignment:
     @property
     def arr_share(self) -> float:
         return self.misaligned_arr / self.arr if self.arr else 0.0
-
-
-@dataclass(frozen=True)
-class ModelCapacity:
-    """Headcount one coverage model needs against what is staffed today."""
-
-    name: str
-    named: bool
-    accounts: int
-    arr: float
-    fte_needed: float
-    fte_staffed: float
-    cadence: str
-
-    @property
-    def gap(self) -> float:
-        return self.fte_needed - self.fte_staffed
-
-
-@dataclass(frozen=True)
-class CsmLoad:
-    """A CSM's book today: the effort it takes as covered today and with the recommended
-    coverage, as shares of the CSM's capacity (1 = a full book)."""
-
-    csm_id: str
-    name: str | None
-    capacity: float
-    accounts: int
-    arr: float
-    serves: str
-    utilization_current: float
-    utilization_recommended: float
-    state: str
-
-
-@dataclass(frozen=True)
-class CapacityAction:
-    kind: str  # "move", "hire" or "spare"
-    fte: float
-    from_model: str | None
-    to_model: str | None
-    text: str
-
-
-@dataclass(frozen=True)
-class Capacity:
-    models: tuple[ModelCapacity, ...]
-    csms: tuple[CsmLoad, ...]
-    actions: tuple[CapacityAction, ...]
-    team_fte: float
-    fte_needed: float
-    unallocated_fte: float
 
 
 @dataclass(frozen=True)
@@ -439,7 +386,7 @@ def _segment(scenario: Scenario) -> SegmentationReport:
         )
     rows = _with_impact(rows)
     misalignment = _misalignment(rows)
-    capacity = _capacity(scenario, rows, models)
+    capacity = plan_capacity(scenario, rows, models)
     return SegmentationReport(
         scenario=scenario.name,
         as_of=scenario.as_of.isoformat(),
@@ -489,150 +436,6 @@ def _misalignment(rows: list[AccountSegment]) -> Misalignment:
         fte_freed=sum(r.fte_current - r.fte_recommended for r in over),
         top=tuple(r.account_id for r in ranked[:TOP]),
     )
-
-
-def _capacity(
-    scenario: Scenario, rows: list[AccountSegment], models: tuple[CoverageModel, ...]
-) -> Capacity:
-    by_name = {m.name: m for m in models}
-    books: dict[str, list[AccountSegment]] = defaultdict(list)
-    for r in rows:
-        if r.current_csm is not None:
-            books[r.current_csm].append(r)
-
-    staffed: dict[str, float] = defaultdict(float)
-    unallocated = 0.0
-    loads = []
-    for csm in scenario.csms:
-        book = books.get(csm.id, [])
-        if csm.segments:
-            shares = {name: 1 / len(csm.segments) for name in csm.segments}
-        else:
-            effort: dict[str, float] = defaultdict(float)
-            for r in book:
-                effort[r.current] += r.fte_current
-            total = sum(effort.values())
-            shares = {name: e / total for name, e in effort.items()} if total > 0 else {}
-        if shares:
-            for name, share in shares.items():
-                staffed[name] += csm.capacity * share
-        else:
-            unallocated += csm.capacity
-        now = sum(r.fte_current for r in book) / csm.capacity
-        then = sum(r.fte_recommended for r in book) / csm.capacity
-        state = "overloaded" if then > OVERLOADED else ("room" if then < IDLE else "balanced")
-        serves = (
-            "/".join(csm.segments)
-            if csm.segments
-            else (max(shares, key=lambda n: (shares[n], n)) if shares else "-")
-        )
-        loads.append(
-            CsmLoad(
-                csm_id=csm.id,
-                name=csm.name,
-                capacity=csm.capacity,
-                accounts=len(book),
-                arr=sum(r.arr for r in book),
-                serves=serves,
-                utilization_current=now,
-                utilization_recommended=then,
-                state=state,
-            )
-        )
-
-    table = []
-    for m in models:
-        members = [r for r in rows if r.recommended == m.name]
-        table.append(
-            ModelCapacity(
-                name=m.name,
-                named=m.named,
-                accounts=len(members),
-                arr=sum(r.arr for r in members),
-                fte_needed=len(members) * m.fte_per_account,
-                fte_staffed=staffed.get(m.name, 0.0),
-                cadence=m.cadence,
-            )
-        )
-    actions = _actions(table, unallocated, by_name)
-    return Capacity(
-        models=tuple(table),
-        csms=tuple(loads),
-        actions=tuple(actions),
-        team_fte=sum(c.capacity for c in scenario.csms),
-        fte_needed=sum(m.fte_needed for m in table),
-        unallocated_fte=unallocated,
-    )
-
-
-def _actions(
-    table: list[ModelCapacity], unallocated: float, by_name: Mapping[str, CoverageModel]
-) -> list[CapacityAction]:
-    """Fill each model's shortfall from unallocated people first, then from models with more
-    people than they need (largest surplus first), and hire what is left."""
-    need = {m.name: m.gap for m in table}
-    surplus = {name: -gap for name, gap in need.items() if gap < -1e-9}
-    actions: list[CapacityAction] = []
-    for m in sorted(table, key=lambda m: (-m.gap, m.name)):
-        short = m.gap
-        if short <= 1e-9:
-            continue
-        if unallocated > 1e-9:
-            take = min(unallocated, short)
-            unallocated -= take
-            short -= take
-            actions.append(
-                CapacityAction(
-                    "move",
-                    take,
-                    None,
-                    m.name,
-                    f"Give {_fte(take)} of unassigned capacity (CSMs with empty books) to {m.name}.",
-                )
-            )
-        for source in sorted(surplus, key=lambda s: (-surplus[s], s)):
-            if short <= 1e-9:
-                break
-            take = min(surplus[source], short)
-            if take <= 1e-9:
-                continue
-            surplus[source] -= take
-            short -= take
-            actions.append(
-                CapacityAction(
-                    "move",
-                    take,
-                    source,
-                    m.name,
-                    f"Move {_fte(take)} from {source} to {m.name}.",
-                )
-            )
-        if short > 1e-9:
-            actions.append(
-                CapacityAction("hire", short, None, m.name, f"Hire {_fte(short)} for {m.name}.")
-            )
-    for source, spare in sorted(surplus.items()):
-        if spare > 1e-9:
-            actions.append(
-                CapacityAction(
-                    "spare",
-                    spare,
-                    source,
-                    None,
-                    f"{_fte(spare)} in {source} is more than its accounts need.",
-                )
-            )
-    if unallocated > 1e-9:
-        actions.append(
-            CapacityAction(
-                "spare", unallocated, None, None, f"{_fte(unallocated)} of new capacity is unused."
-            )
-        )
-    return actions
-
-
-def _fte(value: float) -> str:
-    return f"{value:.1f} FTE" if value >= 0.95 else f"{value:.2f} FTE"
 
 
 # ----------------------------------------------------------------------------------------
@@ -740,94 +543,3 @@ def _migrations(scenario: Scenario, rows: list[AccountSegment]) -> tuple[Migrati
 
 # ----------------------------------------------------------------------------------------
 # Feeding the assignment engine
-
-
-@dataclass(frozen=True)
-class Routing:
-    """An assignment scenario built from a segmentation: the accounts with a named CSM, each
-    with its coverage model's workload, and the accounts routed to the pool."""
-
-    scenario: Scenario
-    pooled: tuple[str, ...]
-    pool_csms: tuple[str, ...]
-    notes: tuple[str, ...]
-
-
-def segment_skill(name: str) -> str:
-    return f"segment:{name}"
-
-
-def route(scenario: Scenario, report: SegmentationReport | None = None) -> Routing:
-    """The assignment scenario for the recommended coverage.
-
-    - Accounts whose recommended model has no named CSM go to the pool (not to a CSM), unless
-      locked to their CSM.
-    - Every other account's workload becomes its model's ``workload`` (per-CSM overrides scale
-      with it), so the engine balances real effort.
-    - CSMs who list ``segments`` only get accounts of those models (a required skill
-      ``segment:<name>``); CSMs who serve only pooled models staff the pool and get no named
-      accounts.
-    """
-    report = report or segment(scenario)
-    config = scenario.segmentation
-    models = {m.name: m for m in config.models()}
-    named_models = [m.name for m in config.models() if m.named]
-    pool_csms = tuple(
-        c.id for c in scenario.csms if c.segments and not any(models[s].named for s in c.segments)
-    )
-    data = scenario.model_dump(mode="json")
-    notes: list[str] = []
-    locked_to = {a.current_csm for a in scenario.accounts if a.locked}
-    keep_pool = [c for c in pool_csms if c in locked_to]
-    if keep_pool:
-        notes.append(
-            f"{len(keep_pool)} pool CSM(s) keep a named book: accounts are locked to them "
-            f"({', '.join(keep_pool)})"
-        )
-    pool_set = set(pool_csms) - set(keep_pool)
-    enforce = scenario.constraints.required_skills
-
-    accounts = []
-    pooled = []
-    rows = {r.account_id: r for r in report.accounts}
-    for raw, a in zip(data["accounts"], scenario.accounts, strict=True):
-        row = rows[a.id]
-        model = models[row.recommended]
-        if not model.named and not a.locked:
-            pooled.append(a.id)
-            continue
-        if not model.named:
-            notes.append(f"{a.label} is recommended for {model.name} but locked: it stays named")
-            model = models[named_models[-1]]
-        old = a.workload_units
-        raw["workload"] = model.workload
-        if raw.get("workload_by_csm"):
-            factor = model.workload / old if old > 0 else 1.0
-            raw["workload_by_csm"] = {c: w * factor for c, w in raw["workload_by_csm"].items()}
-        skills = list(raw.get("required_skills") or []) if enforce else []
-        raw["required_skills"] = [*skills, segment_skill(model.name)]
-        raw["coverage"] = model.name
-        if raw.get("current_csm") in pool_set:
-            raw["current_csm"] = None
-        accounts.append(raw)
-    csms = []
-    for raw, c in zip(data["csms"], scenario.csms, strict=True):
-        if c.id in pool_set:
-            continue
-        serves = [s for s in c.segments if models[s].named] or named_models
-        raw["skills"] = [*raw.get("skills", []), *(segment_skill(s) for s in serves)]
-        csms.append(raw)
-    if not accounts:
-        raise ValueError("every account is routed to the pool: no account needs a named CSM")
-    if not csms:
-        raise ValueError("every CSM staffs the pool: no CSM can take a named account")
-    data["accounts"] = accounts
-    data["csms"] = csms
-    data["constraints"] = {**data["constraints"], "required_skills": True}
-    data["name"] = f"{scenario.name} (routed by {config.scheme})"
-    return Routing(
-        scenario=Scenario.from_dict(data),
-        pooled=tuple(pooled),
-        pool_csms=tuple(sorted(pool_set)),
-        notes=tuple(notes),
-    )

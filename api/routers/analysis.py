@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from coverage.segmentation import route, segment
+from coverage import route, segment
 from optimizer import Scenario, ScenarioError, evaluate
 from optimizer.evaluate import assignment_from_rows
 from optimizer.instance import Instance

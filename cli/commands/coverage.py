@@ -24,7 +24,7 @@ from ..render.issues import print_issues
 from .files import write_json
 
 if TYPE_CHECKING:
-    from coverage.segmentation import Routing, SegmentationReport
+    from coverage import Routing, SegmentationReport
 
 
 def load_for_segment(args: argparse.Namespace) -> Scenario:
@@ -61,11 +61,11 @@ def write_segment_files(
     ----------
     out : Path
         The ``--out`` folder.
-    report : coverage.segmentation.SegmentationReport
+    report : coverage.SegmentationReport
         The segmentation.
     messages : dict
         The communications, by file name under ``communications/``.
-    routing : coverage.segmentation.Routing or None
+    routing : coverage.Routing or None
         The routing of ``--solve``.
     plan : optimizer.Plan or None
         The routed scenario's plan.
@@ -119,7 +119,7 @@ def cmd_segment(args: argparse.Namespace, console: Console, err: Console) -> int
         0, or the plan's exit code with ``--solve``; 2 for an invalid scenario, a template
         problem, or accounts that cannot be routed.
     """
-    from coverage.segmentation import route, segment
+    from coverage import route, segment
     from documents.letters import communications
     from documents.templating import TemplateProblem
 

@@ -16,7 +16,7 @@ from optimizer.units import money
 from .plans import print_plan
 
 if TYPE_CHECKING:
-    from coverage.segmentation import Routing, SegmentationReport
+    from coverage import Routing, SegmentationReport
 
 
 def coverage_models_table(report: SegmentationReport) -> Table:
@@ -122,7 +122,7 @@ def print_segmentation(console: Console, report: SegmentationReport, top: int) -
     ----------
     console : rich.console.Console
         Where to print.
-    report : coverage.segmentation.SegmentationReport
+    report : coverage.SegmentationReport
         The report.
     top : int
         Rows shown per table (``--top``).
@@ -157,7 +157,7 @@ def print_routed_plan(console: Console, routing: Routing, plan: Plan) -> None:
     ----------
     console : rich.console.Console
         Where to print.
-    routing : coverage.segmentation.Routing
+    routing : coverage.Routing
         The routed scenario, the pooled accounts and the routing notes.
     plan : optimizer.Plan
         The routed scenario's plan.

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from conftest import ROOT
 
-from coverage.segmentation import route, segment
+from coverage import route, segment
 from documents.letters import communications
 from optimizer import evaluate, load_scenario, solve
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cli import main
-from coverage.segmentation import route, segment
+from coverage import route, segment
 from documents import TemplateProblem, communications
 from documents.segmentation import tables
 from optimizer import Scenario, ScenarioError, solve

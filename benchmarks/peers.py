@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.solve_times import scenario_for
-from optimizer import Progress, evaluate, solve
+from optimizer import Progress, Status, evaluate, solve
 from optimizer.instance import Instance
 from optimizer.rules import quantities, window
 
@@ -178,13 +178,15 @@ def _mathopt(inst, pairs, by_csm, band, limit, threads):
     result = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params, msg_cb=on_lines)
     bound = result.termination.objective_bounds.dual_bound
     if not result.has_primal_feasible_solution():
-        return None, "no_solution", None, trace
+        return None, Status.NO_SOLUTION, None, trace
     values = result.variable_values()
     assignment = {
         inst.accounts[a].id: inst.csms[c].id for (a, c), v in x.items() if values[v] > 0.5
     }
     status = (
-        "optimal" if result.termination.reason == mathopt.TerminationReason.OPTIMAL else "feasible"
+        Status.OPTIMAL
+        if result.termination.reason == mathopt.TerminationReason.OPTIMAL
+        else Status.FEASIBLE
     )
     return assignment, status, bound, trace
 
@@ -234,11 +236,11 @@ def _cpsat(inst, pairs, by_csm, band, limit, threads):
 
     status = solver.solve(model, Watch())
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, "no_solution", None, trace
+        return None, Status.NO_SOLUTION, None, trace
     assignment = {
         inst.accounts[a].id: inst.csms[c].id for (a, c), v in x.items() if solver.value(v)
     }
-    name = "optimal" if status == cp_model.OPTIMAL else "feasible"
+    name = Status.OPTIMAL if status == cp_model.OPTIMAL else Status.FEASIBLE
     return assignment, name, solver.best_objective_bound / scale, trace
 
 
@@ -276,11 +278,11 @@ def _pulp(inst, pairs, by_csm, band, limit, threads):
     )
     problem.solve(solver)
     if problem.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-        return None, "no_solution", None, []
+        return None, Status.NO_SOLUTION, None, []
     assignment = {
         inst.accounts[a].id: inst.csms[c].id for (a, c), v in x.items() if (v.value() or 0) > 0.5
     }
-    status = "optimal" if problem.sol_status == pulp.LpSolutionOptimal else "feasible"
+    status = Status.OPTIMAL if problem.sol_status == pulp.LpSolutionOptimal else Status.FEASIBLE
     return assignment, status, None, []
 
 

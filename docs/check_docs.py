@@ -22,6 +22,7 @@ from optimizer import (  # noqa: E402
     Objectives,
     Scenario,
     SolverSettings,
+    Status,
     json_schema,
     load_scenario,
     solve,
@@ -61,7 +62,7 @@ def main() -> int:
         if f"`{key}`" not in plan_doc:
             problems.append(f"plan-format.md does not document `{key}`")
 
-    if plan.status != "optimal" or f"{plan.objective:.5f}" != TINY_OBJECTIVE:
+    if plan.status is not Status.OPTIMAL or f"{plan.objective:.5f}" != TINY_OBJECTIVE:
         problems.append(
             f"examples/tiny: got {plan.status} {plan.objective}, docs say {TINY_OBJECTIVE}"
         )

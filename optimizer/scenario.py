@@ -17,11 +17,13 @@ import itertools
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .issues import ScenarioError, ScenarioIssue
 
 #: Churn probability used for each named risk level (documented in docs/scenario-format.md).
 RISK_LEVELS: dict[str, float] = {"low": 0.05, "medium": 0.2, "high": 0.5}
@@ -35,27 +37,6 @@ MAX_NUMBER = 1e15
 #: Smallest capacity: a book's targets are the team's totals divided by the capacities.
 MIN_CAPACITY = 1e-6
 Level = Literal["low", "medium", "high"]
-
-
-class ScenarioIssue(BaseModel):
-    """One problem in a scenario: where it is and what is wrong, in words."""
-
-    model_config = ConfigDict(frozen=True)
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-class ScenarioError(ValueError):
-    """The scenario is invalid. ``issues`` holds every problem found, not just the first."""
-
-    def __init__(self, issues: Iterable[ScenarioIssue]):
-        self.issues = list(issues)
-        lines = "\n".join(f"  - {issue}" for issue in self.issues)
-        super().__init__(f"{len(self.issues)} problem(s) in the scenario:\n{lines}")
 
 
 class _Frozen(BaseModel):

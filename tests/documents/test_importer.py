@@ -1,4 +1,5 @@
-"""Import from CSV/XLSX exports and export a plan for a CRM (documents/importer.py, the CLI)."""
+"""Import from CSV/XLSX exports and export a plan for a CRM (documents/importer.py,
+optimizer/tables.py, the CLI)."""
 
 from __future__ import annotations
 
@@ -32,13 +33,11 @@ from documents.importer import (
     normalize,
     owner_updates_csv,
     owner_updates_rows,
-    parse_date,
-    parse_number,
-    read_table,
     write_scenario,
     write_xlsx,
 )
 from optimizer import Account, Csm, ScenarioError, load_scenario, solve
+from optimizer.tables import parse_date, parse_number, read_table
 
 IMPORT = DATA / "import"
 SALESFORCE = IMPORT / "salesforce_accounts.csv"

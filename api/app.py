@@ -413,7 +413,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ] = None,
     ) -> Response:
         """The moves as a CRM bulk owner update (old and new owner, effective date)."""
-        from documents.importer import owner_updates_csv
+        from documents.exports import owner_updates_csv
 
         return tabular_csv(plan_id, "owner_updates", owner_updates_csv, effective_date)
 
@@ -425,7 +425,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     def plan_books(plan_id: str) -> Response:
         """Every account with its new CSM, grouped by CSM."""
-        from documents.importer import books_csv
+        from documents.exports import books_csv
 
         return tabular_csv(plan_id, "books", books_csv)
 

@@ -857,7 +857,7 @@ def cmd_import(args: argparse.Namespace, console: Console, err: Console) -> int:
 
 def cmd_export(args: argparse.Namespace, console: Console, err: Console) -> int:
 
-    from documents.importer import (
+    from documents.exports import (
         book_summary_rows,
         books_rows,
         owner_updates_rows,

@@ -1,20 +1,17 @@
-"""Spreadsheets in and out: import CRM exports (CSV/XLSX), export a plan for a CRM and for people.
+"""Import CRM exports (CSV/XLSX): accounts and a CSM roster as CS teams export them.
 
-**Import.** :func:`import_tables` reads an accounts file and a CSM roster as CS teams export them
-from Salesforce, Gainsight or an HR tool, maps their columns onto the engine's fields (the
-built-in :data:`ALIASES`, overridden and extended by a user mapping file), parses the cells
-(``$1,250,000``, ``1.2M``, ``15%``, European ``1.250.000,50``, ``03/04/2026``), translates owner
-names and emails into CSM ids, and validates the result with :meth:`Scenario.from_dict`. Every
-problem is collected, each naming the file, the row and the column as a spreadsheet shows them
-(``accounts.xlsx row 7, column 'Annual Revenue'``). :func:`write_scenario` writes the scenario
-in the engine's own format (``accounts.csv``, ``csms.csv``, ``scenario.json``).
+:func:`import_tables` reads an accounts file and a CSM roster as CS teams export them from
+Salesforce, Gainsight or an HR tool, maps their columns onto the engine's fields (the built-in
+:data:`ALIASES`, overridden and extended by a user mapping file), reads the cells as people
+write them (``$1,250,000``, ``1.2M``, ``15%``, European ``1.250.000,50``, ``03/04/2026``, with
+:mod:`optimizer.tables`), translates owner names and emails into CSM ids, and validates the
+result with :meth:`Scenario.from_dict`. Every problem is collected, each naming the file, the
+row and the column as a spreadsheet shows them (``accounts.xlsx row 7, column 'Annual
+Revenue'``). :func:`write_scenario` writes the scenario in the engine's own format
+(``accounts.csv``, ``csms.csv``, ``scenario.json``).
 
-**Export.** :func:`owner_updates_csv` lists the moves as a CRM bulk owner update;
-:func:`books_csv` and :func:`book_summary_csv` give each CSM's new book; :func:`write_xlsx`
-writes any of them as typed spreadsheet cells. Text that a spreadsheet would run as a formula
-is made safe as in :mod:`documents.exports`.
-
-Formats, aliases and error messages are documented in docs/import-export.md.
+The exports for a CRM (owner updates, books) are in :mod:`documents.exports`. Formats, aliases
+and error messages are documented in docs/import-export.md.
 """
 
 from __future__ import annotations
@@ -22,18 +19,17 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
+import functools
 import io
 import json
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from optimizer.scenario import (
-    BOOL_WORDS,
     Account,
     Constraints,
     Csm,
@@ -43,63 +39,31 @@ from optimizer.scenario import (
     ScenarioIssue,
     SolverSettings,
 )
-
-from .exports import safe_cell, to_csv
-
-Kind = Literal["accounts", "csms"]
-DateFormat = Literal["us", "eu", "iso"]
-#: A cell as read: text from a CSV; text, a number, a boolean or a date from a workbook.
-Cell = str | int | float | bool | dt.date | None
+from optimizer.tables import (
+    DateFormat,
+    Kind,
+    Reading,
+    Records,
+    Table,
+    column_letter,
+    field_kinds,
+    parse_cell,
+    read_records,
+    read_sheet,
+    reads_european,
+)
 
 # ----------------------------------------------------------------------------------------
 # The column contract
 
-#: How each importable field's cells are read (docs/import-export.md, "Cells"). ``email`` is
-#: not a CSM field: it matches owners given by email, and is the id when the roster has no id
-#: column. ``workload_by_csm`` and ``preferences`` are JSON-only and cannot be imported.
-FIELD_KINDS: dict[str, dict[str, str]] = {
-    "accounts": {
-        "id": "text",
-        "name": "text",
-        "arr": "money",
-        "health_score": "number",
-        "churn_risk": "level",
-        "industry": "text",
-        "complexity": "integer",
-        "workload": "number",
-        "renewal_date": "date",
-        "expansion_potential": "level",
-        "region": "text",
-        "language": "text",
-        "required_skills": "list",
-        "current_csm": "text",
-        "locked": "boolean",
-        "coverage": "text",
-        "potential_arr": "money",
-        "adoption": "fraction",
-        "seat_utilization": "fraction",
-        "growth": "fraction",
-        "maturity": "integer",
-        "strategic": "fraction",
-        "competitive_risk": "level",
-    },
-    "csms": {
-        "id": "text",
-        "email": "text",
-        "name": "text",
-        "capacity": "fraction",
-        "max_accounts": "integer",
-        "min_arr": "money",
-        "max_arr": "money",
-        "max_workload": "number",
-        "industries": "list",
-        "skills": "list",
-        "region": "text",
-        "languages": "list",
-        "retention_rate": "fraction",
-        "expansion_rate": "fraction",
-        "segments": "list",
-    },
+#: How each importable field's cells are read (docs/import-export.md, "Cells"), from the
+#: models (:func:`optimizer.tables.field_kinds`): a field added to ``Account`` or ``Csm`` is
+#: importable. ``email`` is not a CSM field: it matches owners given by email, and is the id
+#: when the roster has no id column. ``workload_by_csm`` and ``preferences`` are mappings, which
+#: a cell cannot hold: they are JSON-only.
+FIELD_KINDS: dict[str, dict[str, Kind]] = {
+    "accounts": field_kinds(Account),
+    "csms": {"id": "text", "email": "text", **field_kinds(Csm)},  # email listed next to id
 }
 #: Fields without which a file cannot be imported (a roster may give ``email`` instead of ``id``).
 REQUIRED: dict[str, tuple[str, ...]] = {"accounts": ("id", "arr"), "csms": ("id",)}
@@ -263,413 +227,6 @@ def alias_markdown() -> str:
 
 
 # ----------------------------------------------------------------------------------------
-# Reading files
-
-
-@dataclass
-class _Sheet:
-    """A table as read: the header row's number and cells, and each data row with its number."""
-
-    label: str
-    header_row: int
-    headers: list[str]
-    rows: list[tuple[int, list[Cell]]]
-
-
-def _fail(label: str, message: str) -> ScenarioError:
-    return ScenarioError([ScenarioIssue(path=label, message=message)])
-
-
-def _split_sheet(path: str | Path) -> tuple[Path, str | None]:
-    """``book.xlsx#Sheet`` -> (``book.xlsx``, ``Sheet``)."""
-    text = str(path)
-    base, sep, sheet = text.rpartition("#")
-    if sep and base.lower().endswith((".xlsx", ".xlsm")):
-        return Path(base), sheet
-    return Path(text), None
-
-
-def _read(path: str | Path) -> _Sheet:
-    file, sheet = _split_sheet(path)
-    label = file.name + (f"#{sheet}" if sheet else "")
-    suffix = file.suffix.lower()
-    if suffix not in (".csv", ".txt", ".tsv", ".xlsx", ".xlsm"):
-        hint = (
-            "the old .xls format is not supported: save it as .xlsx or .csv"
-            if suffix == ".xls"
-            else "expected a .csv or .xlsx file"
-        )
-        raise _fail(label, f"cannot read {file}: {hint}")
-    if not file.is_file():
-        raise _fail(label, f"file not found: {file}")
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(file, sheet, label)
-    return _read_csv(file, label)
-
-
-def _decode(raw: bytes) -> str:
-    """UTF-16 with a BOM (Excel's "Unicode Text"), UTF-8 with or without a BOM, else
-    Windows-1252 (Excel's "CSV" on Windows)."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
-
-
-def _delimiter(text: str) -> str:
-    """The one of ``,``, ``;`` and tab that splits the first non-empty line into the most cells
-    (``,`` on a tie)."""
-    for line in text.splitlines():
-        if line.strip():
-            counts = {d: len(next(csv.reader([line], delimiter=d))) for d in (",", ";", "\t")}
-            return max(counts, key=lambda d: (counts[d], d == ","))
-    return ","
-
-
-def _read_csv(file: Path, label: str) -> _Sheet:
-    try:
-        text = _decode(file.read_bytes())
-    except OSError as exc:
-        raise _fail(label, f"cannot read {file}: {exc.strerror or exc}") from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    try:
-        rows: list[tuple[int, list[Cell]]] = [
-            (number, [cell.strip() for cell in row]) for number, row in enumerate(reader, start=1)
-        ]
-    except csv.Error as exc:
-        raise _fail(label, f"not a readable CSV file: {exc}") from None
-    return _sheet(label, rows)
-
-
-def _read_xlsx(file: Path, sheet: str | None, label: str) -> _Sheet:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(file, read_only=True, data_only=True)
-    except Exception as exc:  # zip, XML and format errors all mean "not a workbook we can read"
-        raise _fail(label, f"not a readable .xlsx workbook: {exc}") from None
-    try:
-        if sheet is None:
-            worksheet = book.worksheets[0]
-        elif sheet in book.sheetnames:
-            worksheet = book[sheet]
-        else:
-            names = ", ".join(repr(n) for n in book.sheetnames)
-            raise _fail(label, f"no sheet named {sheet!r} (the sheets are {names})")
-        # Read every cell whatever dimension the file records (some exporters record "A1",
-        # which would hide every row); empty rows still come through, so numbers stay right.
-        worksheet.reset_dimensions()
-        rows = [
-            (number, [_xlsx_cell(value) for value in row])
-            for number, row in enumerate(worksheet.iter_rows(values_only=True), start=1)
-        ]
-    finally:
-        book.close()
-    return _sheet(label, rows)
-
-
-def _xlsx_cell(value: Any) -> Cell:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, str):
-        return value.strip()
-    if value is None or isinstance(value, bool | int | float | dt.date):
-        return value
-    return str(value)  # a time of day, a duration: kept as text
-
-
-def _blank(cell: Cell) -> bool:
-    return cell is None or cell == ""
-
-
-def _sheet(label: str, rows: list[tuple[int, list[Cell]]]) -> _Sheet:
-    """The first non-empty row is the header; the data rows are the non-empty rows below it."""
-    data = [(n, cells) for n, cells in rows if not all(_blank(c) for c in cells)]
-    if not data:
-        raise _fail(label, "the file is empty: expected a header row and data rows")
-    header_row, header = data[0]
-    width = max(len(cells) for _, cells in data)
-    headers = [_text(c) for c in header] + [""] * (width - len(header))
-    return _Sheet(label, header_row, headers, data[1:])
-
-
-def _text(cell: Cell) -> str:
-    """A cell as text: numbers keep their value (1250000.0 -> "1250000"), dates are ISO."""
-    if cell is None:
-        return ""
-    if isinstance(cell, bool):
-        return "true" if cell else "false"
-    if isinstance(cell, float):
-        return str(int(cell)) if cell.is_integer() else repr(cell)
-    if isinstance(cell, dt.date):
-        return cell.isoformat()
-    return str(cell)
-
-
-def read_table(path: str | Path) -> list[dict[str, str]]:
-    """The rows of a ``.csv`` or ``.xlsx`` file (``book.xlsx#Sheet`` for another sheet than
-    the first) as ``{column: text}``, every cell as text.
-
-    CSV: UTF-8 (with or without a BOM), UTF-16 with a BOM or Windows-1252, delimited by ``,``,
-    ``;`` or tab (whichever splits the header into the most cells). XLSX: cached values of
-    formulas, dates as ``YYYY-MM-DD``, numbers with their full value. The header is the first
-    non-empty row; empty rows are skipped, empty cells are ``""`` and columns without a header
-    are left out. Of two columns with the same header, the last one wins
-    (:func:`import_tables` reports both cases instead). Raises
-    :class:`ScenarioError` naming the file when it cannot be read.
-    """
-    sheet = _read(path)
-    out = []
-    for _, cells in sheet.rows:
-        padded = cells + [None] * (len(sheet.headers) - len(cells))
-        out.append({h: _text(c) for h, c in zip(sheet.headers, padded, strict=True) if h})
-    return out
-
-
-def _column_letter(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
-# ----------------------------------------------------------------------------------------
-# Cells
-
-
-class _CellError(ValueError):
-    """Why one cell cannot be read, in words."""
-
-
-_CURRENCY = "$€£"
-_SUFFIXES = {"k": 3, "m": 6, "b": 9}
-_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
-# Digits as a US file writes them (1,250,000.50; 1 250 000.5; 1250000; .5; 1.25E+06) and as a
-# European one does (1.250.000,50; 1 250 000,5; 1250000; ,5).
-_US = re.compile(
-    r"\d{1,3}(?P<sep>[, ])\d{3}(?:(?P=sep)\d{3})*(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\.\d+"
-)
-_EU = re.compile(r"\d{1,3}(?P<sep>[. ])\d{3}(?:(?P=sep)\d{3})*(?:,\d+)?|\d+(?:,\d+)?|,\d+")
-
-
-def _accepted(european: bool, percent: bool, suffix: bool) -> str:
-    if european:
-        return "this file writes numbers the European way: 1.250.000,50"
-    extra = (", 1.2M, 450K" if suffix else "") + (", 15%" if percent else "")
-    return f"accepted: 1250000, 1,250,000.50, $1,250,000{extra}"
-
-
-@dataclass(frozen=True)
-class _Number:
-    """What is left of a number's text once its sign, currency, percent and suffix are off."""
-
-    negative: bool
-    digits: str
-    percent: bool
-    suffix: str
-
-
-def _strip_number(text: str) -> _Number | None:
-    s = text.translate(_SPACES).strip()
-    negative = s[:1] == "-"
-    if s[:1] in "+-":
-        s = s[1:].lstrip()
-    if s[:1] and s[:1] in _CURRENCY:
-        s = s[1:].lstrip()
-    elif len(s) > 2 and s[-1] in _CURRENCY and s[-2] == " ":  # "1.250.000,50 €"
-        s = s[:-2].rstrip()
-    percent = s.endswith("%")
-    if percent:
-        s = s[:-1].rstrip()
-    suffix = ""
-    if s[-1:].lower() in _SUFFIXES and s[:-1].rstrip()[-1:].isdigit():
-        suffix, s = s[-1].lower(), s[:-1].rstrip()
-    if not s:
-        return None
-    return _Number(negative, s, percent, suffix)
-
-
-def _style(text: str) -> str | None:
-    """``us`` or ``eu`` when only that style reads the text as a number, ``both`` when either
-    does (1,250 or 1.250 or 250), ``None`` when neither does."""
-    parts = _strip_number(text)
-    if parts is None:
-        return None
-    us, eu = _US.fullmatch(parts.digits), _EU.fullmatch(parts.digits)
-    if us and eu:
-        return "both"
-    return "us" if us else "eu" if eu else None
-
-
-def parse_number(
-    text: str, *, european: bool = False, percent: bool = False, suffix: bool = False
-) -> float:
-    """A number written in a spreadsheet cell, exactly (decimal arithmetic, then one rounding
-    to a float): ``1250000``, ``1,250,000.50``, ``$1,250,000``, ``-€5``, ``1 250 000``,
-    ``1.25E+06``; with ``suffix``, ``1.2M``/``450K``/``2B``; with ``percent``, ``15%`` = 0.15;
-    with ``european``, ``1.250.000,50`` and ``0,15`` (and no longer ``1,250.50``).
-
-    Raises ValueError saying what is accepted.
-    """
-    parts = _strip_number(text)
-    shown = f"{text.strip()!r} is not a number"
-    accepted = _accepted(european, percent, suffix)
-    if parts is None:
-        raise _CellError(f"{shown} ({accepted})")
-    if parts.percent and not percent:
-        raise _CellError(f"{shown}: a percentage is accepted only for rates and shares")
-    if parts.suffix and not suffix:
-        raise _CellError(f"{shown}: K, M and B suffixes are accepted only for amounts of money")
-    pattern = _EU if european else _US
-    if not pattern.fullmatch(parts.digits):
-        raise _CellError(f"{shown} ({accepted})")
-    digits = parts.digits.replace(" ", "")
-    digits = digits.replace(".", "").replace(",", ".") if european else digits.replace(",", "")
-    try:
-        value = Decimal(digits)
-    except InvalidOperation:  # pragma: no cover - the patterns only let decimals through
-        raise _CellError(f"{shown} ({accepted})") from None
-    if parts.suffix:
-        value = value.scaleb(_SUFFIXES[parts.suffix])
-    if parts.percent:
-        value = value.scaleb(-2)
-    return float(-value if parts.negative else value)
-
-
-_ISO_DATE = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
-)
-_TIME = r"(?:\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?)?"
-_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})" + _TIME)
-_DOT_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})" + _TIME)
-_DATE_FORMATS: dict[str, str] = {
-    "us": "YYYY-MM-DD, MM/DD/YYYY or DD.MM.YYYY",
-    "eu": "YYYY-MM-DD, DD/MM/YYYY or DD.MM.YYYY",
-    "iso": "YYYY-MM-DD",
-}
-
-
-def parse_date(text: str, date_format: DateFormat = "us") -> dt.date:
-    """A date written in a cell: ``2026-03-04`` (a time after it is ignored), ``03/04/2026``
-    (month first with ``us``, day first with ``eu``, refused with ``iso``) or ``04.03.2026``
-    (always day first; refused with ``iso``). Raises ValueError saying what is accepted."""
-    s = text.strip()
-    accepted = f"accepted with --date-format {date_format}: {_DATE_FORMATS[date_format]}"
-    slash_order = "MM/DD/YYYY" if date_format == "us" else "DD/MM/YYYY"
-    match = _ISO_DATE.fullmatch(s)
-    if match:
-        year, month, day = (int(g) for g in match.groups())
-        what = "YYYY-MM-DD"
-    elif date_format != "iso" and (match := _SLASH_DATE.fullmatch(s)):
-        a, b, year = (int(g) for g in match.groups())
-        month, day = (a, b) if date_format == "us" else (b, a)
-        what = slash_order
-    elif date_format != "iso" and (match := _DOT_DATE.fullmatch(s)):
-        day, month, year = (int(g) for g in match.groups())
-        what = "DD.MM.YYYY"
-    else:
-        raise _CellError(f"{s!r} is not a date ({accepted})")
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        hint = ""
-        if what == slash_order:
-            other = "eu" if date_format == "us" else "us"
-            hint = f"; for {'DD/MM/YYYY' if other == 'eu' else 'MM/DD/YYYY'} dates pass --date-format {other}"
-        raise _CellError(f"{s!r} is not a valid {what} date{hint}") from None
-
-
-_LEVELS = ("low", "medium", "high")
-
-
-@dataclass(frozen=True)
-class _Reading:
-    """How to read the cells of one file."""
-
-    european: bool
-    date_format: DateFormat
-
-
-def _convert(kind: str, cell: Cell, reading: _Reading) -> Any:
-    """A non-empty cell as the field of this ``kind`` (see :data:`FIELD_KINDS`) expects it."""
-    if kind == "text":
-        return _text(cell).strip()
-    if kind == "list":
-        return [item.strip() for item in re.split(r"[;|,]", _text(cell)) if item.strip()]
-    if kind == "date":
-        if isinstance(cell, dt.date):
-            return cell
-        if isinstance(cell, bool | int | float):
-            raise _CellError(
-                f"{_text(cell)} is a number, not a date (format the column as a date, or "
-                "write YYYY-MM-DD)"
-            )
-        return parse_date(_text(cell), reading.date_format)
-    if kind == "boolean":
-        if isinstance(cell, bool):
-            return cell
-        word = _text(cell).strip().lower()
-        if word in BOOL_WORDS:
-            return BOOL_WORDS[word]
-        raise _CellError(
-            f"{_text(cell)!r} is not true/false (accepted: true/false, yes/no, y/n, 1/0)"
-        )
-    if kind == "level" and isinstance(cell, str) and cell.strip().lower() in _LEVELS:
-        return cell.strip().lower()
-    number = _number(kind, cell, reading)
-    if kind == "integer":
-        if not number.is_integer():
-            raise _CellError(f"{_text(cell)!r} is not a whole number")
-        return int(number)
-    return number
-
-
-def _number(kind: str, cell: Cell, reading: _Reading) -> float:
-    if isinstance(cell, bool):
-        raise _CellError(f"{_text(cell)} is not a number")
-    if isinstance(cell, int | float):
-        return float(cell)
-    if isinstance(cell, dt.date):
-        raise _CellError(f"{cell.isoformat()} is a date, not a number")
-    assert cell is not None  # blank cells are never converted
-    try:
-        return parse_number(
-            cell,
-            european=reading.european,
-            percent=kind in ("fraction", "level"),
-            suffix=kind == "money",
-        )
-    except _CellError as exc:
-        if kind == "level":
-            raise _CellError(
-                f"{cell!r} is not low, medium, high or a probability (0.2 or 20%)"
-            ) from None
-        raise exc
-
-
-_NUMERIC_KINDS = ("money", "number", "integer", "fraction", "level")
-
-
-def _european(sheet: _Sheet, columns: Mapping[int, str], kinds: Mapping[str, str]) -> bool:
-    """Whether the file's numbers are written the European way: some text cell of a numeric
-    column reads only as European (1.250.000 or 0,15) and none reads only as US (1,250.50)."""
-    styles: Counter[str | None] = Counter()
-    for _, cells in sheet.rows:
-        for index, target in columns.items():
-            cell = cells[index] if index < len(cells) else None
-            if kinds[target] in _NUMERIC_KINDS and isinstance(cell, str) and cell:
-                if kinds[target] == "level" and cell.lower() in _LEVELS:
-                    continue
-                styles[_style(cell)] += 1
-    return styles["eu"] > 0 and styles["us"] == 0
-
-
-# ----------------------------------------------------------------------------------------
 # Import
 
 
@@ -702,7 +259,7 @@ class ImportResult:
 class _Parsed:
     """One file's records with, for each, its row number, and the problems found."""
 
-    sheet: _Sheet
+    sheet: Table
     summary: FileSummary
     columns: dict[str, str]  # field -> header
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -731,10 +288,11 @@ class _Parsed:
     ) -> str:
         """``accounts.xlsx row 7, column 'Annual Revenue'`` (``rows 2 and 9`` for several)."""
         header = header if header is not None else self.columns.get(target or "")
-        column = f", column {header!r}" if header else ""
-        if isinstance(row, int):
-            return f"{self.sheet.label} row {row}{column}"
-        return f"{self.sheet.label} rows {' and '.join(str(r) for r in row)}{column}"
+        return self.sheet.where(row, header)
+
+
+def _fail(label: str, message: str) -> ScenarioError:
+    return ScenarioError([ScenarioIssue(path=label, message=message)])
 
 
 def load_mapping(path: str | Path) -> dict[str, dict[str, str | None]]:
@@ -818,7 +376,7 @@ def _suggest(kind: str, header: str) -> str:
 
 
 def _map_columns(
-    sheet: _Sheet,
+    sheet: Table,
     kind: str,
     mapping: Mapping[str, str | None],
     ignore_unknown: bool,
@@ -833,15 +391,13 @@ def _map_columns(
     where = f"{sheet.label} row {sheet.header_row}"
     for index, header in enumerate(sheet.headers):
         if not header:
-            filled = [
-                n for n, cells in sheet.rows if index < len(cells) and not _blank(cells[index])
-            ]
+            filled = sheet.filled(index)
             if filled:
                 issues.append(
                     (
                         sheet.header_row,
                         ScenarioIssue(
-                            path=f"{where}, column {_column_letter(index)}",
+                            path=f"{where}, column {column_letter(index)}",
                             message=f"a column without a header holds data (row {filled[0]}): "
                             "name it in the header row, or delete it",
                         ),
@@ -921,41 +477,42 @@ def _parse_file(
     ignore_unknown: bool,
     date_format: DateFormat,
 ) -> _Parsed:
-    sheet = _read(path)
+    sheet = read_sheet(path)
     summary = FileSummary(kind=kind, label=sheet.label)
     columns, issues = _map_columns(sheet, kind, mapping, ignore_unknown, summary)
-    kinds = FIELD_KINDS[kind]
-    reading = _Reading(european=_european(sheet, columns, kinds), date_format=date_format)
+    kinds = {index: FIELD_KINDS[kind][target] for index, target in columns.items()}
+    reading = Reading(european=reads_european(sheet, kinds), date_format=date_format)
     summary.european_numbers = reading.european
+    cells = _read_cells(sheet, columns, kinds, reading)
+    if kind == "csms" and "id" not in columns.values():
+        for record in cells.records:
+            if "email" in record:
+                record["id"] = record["email"]
     parsed = _Parsed(
         sheet=sheet,
         summary=summary,
         columns={target: sheet.headers[i] for i, target in columns.items()},
-        found=issues,
+        records=cells.records,
+        row_numbers=list(sheet.row_numbers),
+        found=issues + cells.problems,
         structural=bool(issues),
+        bad=cells.bad,
     )
-    for row_number, cells in sheet.rows:
-        record: dict[str, Any] = {}
-        bad: list[str] = []
-        for index, target in columns.items():
-            cell = cells[index] if index < len(cells) else None
-            if _blank(cell):
-                continue
-            try:
-                record[target] = _convert(kinds[target], cell, reading)
-            except _CellError as exc:
-                parsed.add(row_number, parsed.where(row_number, target), str(exc))
-                bad.append(target)
-        if kind == "csms" and "email" in record and "id" not in columns.values():
-            record["id"] = record["email"]
-        parsed.bad.update((len(parsed.records), target) for target in bad)
-        parsed.records.append(record)
-        parsed.row_numbers.append(row_number)
     summary.rows = len(parsed.records)
     if not parsed.records and not parsed.structural:
         parsed.add(0, sheet.label, "no data rows below the header row")
     _duplicate_ids(parsed, kind)
     return parsed
+
+
+def _read_cells(
+    sheet: Table, columns: Mapping[int, str], kinds: Mapping[int, Kind], reading: Reading
+) -> Records:
+    """The mapped columns' cells read as people write them; each cell that cannot be read is a
+    problem naming its row and column."""
+    fields = {index: (target, kinds[index]) for index, target in sorted(columns.items())}
+    read = functools.partial(parse_cell, reading=reading)
+    return read_records(sheet, fields, read, remember=True)
 
 
 def _duplicate_ids(parsed: _Parsed, kind: str) -> None:
@@ -1201,233 +758,3 @@ def write_scenario(result: ImportResult, out_dir: str | Path) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
-
-
-# ----------------------------------------------------------------------------------------
-# Export
-
-#: Columns of owner_updates.csv: one row per account that changes CSM.
-OWNER_UPDATE_COLUMNS = [
-    "account_id",
-    "account_name",
-    "old_owner_id",
-    "old_owner_name",
-    "new_owner_id",
-    "new_owner_name",
-    "effective_date",
-    "arr",
-]
-#: Columns of books.csv: one row per account, grouped by its new CSM.
-BOOK_COLUMNS = [
-    "csm_id",
-    "csm_name",
-    "account_id",
-    "account_name",
-    "arr",
-    "moved",
-    "previous_csm_id",
-]
-#: Columns of book_summary.csv: one row per CSM, before and after.
-BOOK_SUMMARY_COLUMNS = [
-    "csm_id",
-    "csm_name",
-    "capacity",
-    "accounts_before",
-    "accounts_after",
-    "arr_before",
-    "arr_after",
-    "arr_target",
-    "arr_vs_target_before",
-    "arr_vs_target_after",
-    "workload_before",
-    "workload_after",
-    "moves_in",
-    "moves_out",
-]
-
-Table = tuple[list[str], list[list[Any]]]
-
-
-def _assignments(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    rows = plan.get("assignments") or []
-    if not rows:
-        status = plan.get("status", "unknown")
-        raise ValueError(
-            f"the plan has no assignments (status {status!r}): there is nothing to export"
-        )
-    return list(rows)
-
-
-def _date(value: Any, what: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"{what} {value!r} is not a YYYY-MM-DD date") from None
-
-
-def owner_updates_rows(plan: Mapping[str, Any], effective_date: dt.date | None = None) -> Table:
-    """The rows of :func:`owner_updates_csv`, with dates as :class:`datetime.date`."""
-    rows = _assignments(plan)
-    names = {c.get("csm_id"): c.get("name") for c in plan.get("csms") or []}
-    waves: dict[str, Any] = {}
-    transition = plan.get("transition")
-    if isinstance(transition, Mapping):
-        for move in transition.get("moves") or []:
-            if isinstance(move, Mapping) and move.get("effective_date"):
-                waves[str(move.get("account_id"))] = move["effective_date"]
-    fallback = effective_date
-    if fallback is None and plan.get("as_of"):
-        fallback = _date(plan["as_of"], "the plan's as_of")
-    out: list[list[Any]] = []
-    undated: list[str] = []
-    for row in rows:
-        if not row.get("moved"):
-            continue
-        account_id = str(row.get("account_id"))
-        when: dt.date | None = fallback
-        if account_id in waves:
-            when = _date(waves[account_id], f"transition effective_date of {account_id}")
-        if when is None:
-            undated.append(account_id)
-            continue
-        old = row.get("previous_csm_id")
-        out.append(
-            [
-                account_id,
-                row.get("account_name"),
-                old,
-                names.get(old),
-                row.get("csm_id"),
-                row.get("csm_name") or names.get(row.get("csm_id")),
-                when,
-                row.get("arr"),
-            ]
-        )
-    if undated:
-        shown = ", ".join(undated[:5]) + (" ..." if len(undated) > 5 else "")
-        raise ValueError(
-            f"no effective date for {len(undated)} move(s) ({shown}): the plan has no transition "
-            "dates and no as_of, so pass --effective-date YYYY-MM-DD"
-        )
-    return list(OWNER_UPDATE_COLUMNS), out
-
-
-def owner_updates_csv(plan: Mapping[str, Any], effective_date: dt.date | None = None) -> str:
-    """The moves as a CRM bulk owner update: one row per account that changes CSM.
-
-    Each move's ``effective_date`` is its date in the plan's ``transition.moves`` when the plan
-    has one, else ``effective_date``, else the plan's ``as_of``; a move with none of them raises
-    ValueError (so does a plan without assignments).
-    """
-    columns, rows = owner_updates_rows(plan, effective_date)
-    return table_csv(columns, rows)
-
-
-def books_rows(plan: Mapping[str, Any]) -> Table:
-    """The rows of :func:`books_csv`."""
-    rows = _assignments(plan)
-    order = {c.get("csm_id"): i for i, c in enumerate(plan.get("csms") or [])}
-    ranked = sorted(
-        rows,
-        key=lambda r: (
-            order.get(r.get("csm_id"), len(order)),
-            str(r.get("csm_id")),
-            -float(r.get("arr") or 0.0),
-            str(r.get("account_id")),
-        ),
-    )
-    return list(BOOK_COLUMNS), [[r.get(c) for c in BOOK_COLUMNS] for r in ranked]
-
-
-def books_csv(plan: Mapping[str, Any]) -> str:
-    """Every account with its new CSM, grouped by CSM (in the plan's CSM order), largest ARR
-    first within each book."""
-    return table_csv(*books_rows(plan))
-
-
-def book_summary_rows(plan: Mapping[str, Any]) -> Table:
-    """The rows of :func:`book_summary_csv`."""
-    _assignments(plan)
-    out = []
-    for entry in plan.get("csms") or []:
-        before = entry.get("before") or {}
-        after = entry.get("after") or {}
-        out.append(
-            [
-                entry.get("csm_id"),
-                entry.get("name"),
-                after.get("capacity", before.get("capacity")),
-                before.get("accounts"),
-                after.get("accounts"),
-                before.get("arr"),
-                after.get("arr"),
-                after.get("arr_target", before.get("arr_target")),
-                before.get("arr_vs_target"),
-                after.get("arr_vs_target"),
-                before.get("workload"),
-                after.get("workload"),
-                after.get("moves_in"),
-                after.get("moves_out"),
-            ]
-        )
-    return list(BOOK_SUMMARY_COLUMNS), out
-
-
-def book_summary_csv(plan: Mapping[str, Any]) -> str:
-    """One row per CSM: accounts, ARR, ARR vs target (1 = on target) and workload, before and
-    after, and the moves in and out (from the plan's ``csms``)."""
-    return table_csv(*book_summary_rows(plan))
-
-
-def table_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """``(columns, rows)`` as CSV text with every text cell made safe (:func:`to_csv`)."""
-    return to_csv((dict(zip(columns, row, strict=True)) for row in rows), columns)
-
-
-_PERCENT_COLUMNS = ("arr_vs_target_before", "arr_vs_target_after")
-
-
-def write_xlsx(path: str | Path, sheets: Mapping[str, Table]) -> Path:
-    """Write ``{sheet name: (columns, rows)}`` as a workbook of typed cells: numbers as
-    numbers, booleans as booleans, dates as dates (``yyyy-mm-dd``), ``None`` as an empty cell,
-    and text as text, with formula-looking text made safe as in :func:`documents.exports.safe_cell`.
-    """
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    book.remove(book.active)
-    for name, (columns, rows) in sheets.items():
-        sheet = book.create_sheet(title=name[:31])
-        for col, header in enumerate(columns, start=1):
-            sheet.cell(row=1, column=col, value=header).font = Font(bold=True)
-        widths = [len(str(c)) for c in columns]
-        for r, row in enumerate(rows, start=2):
-            for col, value in enumerate(row, start=1):
-                if value is None:
-                    continue
-                cell = sheet.cell(row=r, column=col)
-                if isinstance(value, str):
-                    cell.value = ILLEGAL_CHARACTERS_RE.sub("", safe_cell(value))
-                    cell.data_type = "s"  # never a formula or an error code
-                elif isinstance(value, dt.date):
-                    cell.value = value
-                    cell.number_format = "yyyy-mm-dd"
-                elif isinstance(value, bool | int | float):
-                    cell.value = value
-                    if columns[col - 1] in _PERCENT_COLUMNS:
-                        cell.number_format = "0.0%"
-                else:
-                    cell.value = str(value)
-                    cell.data_type = "s"
-                widths[col - 1] = max(widths[col - 1], len(str(cell.value)))
-        for col, width in enumerate(widths):
-            sheet.column_dimensions[_column_letter(col)].width = min(width + 2, 60)
-        sheet.freeze_panes = "A2"
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    book.save(target)
-    return target

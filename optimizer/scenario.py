@@ -4,58 +4,55 @@ A scenario is immutable and validated when it is built. Every problem found in t
 collected and reported at once, each naming the account or CSM and the field, so an analyst can
 fix a spreadsheet in one pass instead of one error per run.
 
-Use :func:`load_scenario` for files (JSON, with accounts and CSMs inline or as CSV paths next
-to the scenario) and :meth:`Scenario.from_dict` for data already in memory.
+Use :func:`load_scenario` for files (JSON, with accounts and CSMs inline or as CSV or XLSX
+paths next to the scenario) and :meth:`Scenario.from_dict` for data already in memory.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
 import itertools
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .issues import ScenarioError, ScenarioIssue
+from .tables import (
+    BOOL_WORDS,
+    FRACTION,
+    LEVEL,
+    MONEY,
+    NUMERIC_KINDS,
+    field_kinds,
+    plain_value,
+    read_records,
+    read_sheet,
+    split_sheet,
+)
 
 #: Churn probability used for each named risk level (documented in docs/scenario-format.md).
 RISK_LEVELS: dict[str, float] = {"low": 0.05, "medium": 0.2, "high": 0.5}
 #: Expansion potential used for each named level.
 POTENTIAL_LEVELS: dict[str, float] = {"low": 0.1, "medium": 0.4, "high": 0.8}
 
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+# What a table's cells of a field hold where the annotation cannot tell (optimizer/tables.py):
+# money takes K/M/B suffixes, a share or a probability a percentage, a risk level a word too.
+Probability = Annotated[float, Field(ge=0.0, le=1.0), FRACTION]
+Share = Annotated[float, FRACTION]
+Money = Annotated[float, MONEY]
 #: Largest magnitude of any number in a scenario: sums over a whole team stay finite and well
 #: inside what the solvers treat as a number (they read 1e20 and above as infinity).
 MAX_NUMBER = 1e15
 #: Smallest capacity: a book's targets are the team's totals divided by the capacities.
 MIN_CAPACITY = 1e-6
 Level = Literal["low", "medium", "high"]
-
-
-class ScenarioIssue(BaseModel):
-    """One problem in a scenario: where it is and what is wrong, in words."""
-
-    model_config = ConfigDict(frozen=True)
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-class ScenarioError(ValueError):
-    """The scenario is invalid. ``issues`` holds every problem found, not just the first."""
-
-    def __init__(self, issues: Iterable[ScenarioIssue]):
-        self.issues = list(issues)
-        lines = "\n".join(f"  - {issue}" for issue in self.issues)
-        super().__init__(f"{len(self.issues)} problem(s) in the scenario:\n{lines}")
+RiskLevel = Annotated[Level | Probability, LEVEL]
 
 
 class _Frozen(BaseModel):
@@ -74,10 +71,10 @@ class Csm(_Frozen):
 
     id: str = Field(min_length=1)
     name: str | None = None
-    capacity: float = Field(default=1.0, gt=0.0, le=10.0)
+    capacity: Share = Field(default=1.0, gt=0.0, le=10.0)
     max_accounts: int | None = Field(default=None, ge=0)
-    min_arr: float | None = Field(default=None, ge=0.0)
-    max_arr: float | None = Field(default=None, ge=0.0)
+    min_arr: Money | None = Field(default=None, ge=0.0)
+    max_arr: Money | None = Field(default=None, ge=0.0)
     max_workload: float | None = Field(default=None, ge=0.0)
     industries: tuple[str, ...] = ()
     skills: tuple[str, ...] = ()
@@ -106,14 +103,14 @@ class Account(_Frozen):
 
     id: str = Field(min_length=1)
     name: str | None = None
-    arr: float = Field(ge=0.0)
+    arr: Money = Field(ge=0.0)
     health_score: float | None = Field(default=None, ge=0.0, le=100.0)
-    churn_risk: Level | Probability = "low"
+    churn_risk: RiskLevel = "low"
     industry: str | None = None
     complexity: int = Field(default=3, ge=1, le=5)
     workload: float | None = Field(default=None, ge=0.0)
     renewal_date: dt.date | None = None
-    expansion_potential: Level | Probability = "low"
+    expansion_potential: RiskLevel = "low"
     region: str | None = None
     language: str | None = None
     required_skills: tuple[str, ...] = ()
@@ -123,13 +120,13 @@ class Account(_Frozen):
     preferences: dict[str, float] = Field(default_factory=dict)
     # Segmentation signals (coverage/segmentation.py); the assignment model does not read them.
     coverage: str | None = None
-    potential_arr: float | None = Field(default=None, ge=0.0)
+    potential_arr: Money | None = Field(default=None, ge=0.0)
     adoption: Probability | None = None
-    seat_utilization: float | None = Field(default=None, ge=0.0, le=10.0)
-    growth: float | None = Field(default=None, ge=-1.0, le=10.0)
+    seat_utilization: Share | None = Field(default=None, ge=0.0, le=10.0)
+    growth: Share | None = Field(default=None, ge=-1.0, le=10.0)
     maturity: int | None = Field(default=None, ge=1, le=5)
     strategic: Probability | None = None
-    competitive_risk: Level | Probability | None = None
+    competitive_risk: RiskLevel | None = None
 
     @field_validator("current_csm", "coverage")
     @classmethod
@@ -447,7 +444,7 @@ def _label(items: Any, index: Any, kind: str) -> str:
     return f"{kind}[{index}]"
 
 
-_LEVEL_FIELDS = ("churn_risk", "expansion_potential", "competitive_risk")
+_LEVEL_FIELDS = tuple(name for name, kind in field_kinds(Account).items() if kind == "level")
 _LEVEL_MESSAGE = "must be 'low', 'medium', 'high' or a probability between 0 and 1"
 
 
@@ -708,14 +705,15 @@ def _segmentation_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
 
 @functools.cache
 def _numeric_fields(model: type[BaseModel]) -> dict[str, bool]:
-    """The model's numeric fields, each with whether it holds an integer (cached: rendering
-    the annotations is slow, and a large CSV scenario asks once per record)."""
-    kinds = {name: str(info.annotation) for name, info in model.model_fields.items()}
-    return {
-        name: "float" not in kind
-        for name, kind in kinds.items()
-        if "float" in kind or "int" in kind
+    """The model's numeric fields, each with whether it holds an integer (cached: a large
+    scenario asks once per record). The per-CSM mappings hold numbers too, though no table
+    cell holds them."""
+    numeric = {
+        name: kind == "integer"
+        for name, kind in field_kinds(model).items()
+        if kind in NUMERIC_KINDS
     }
+    return numeric | {name: False for name in _PER_CSM_FIELDS if name in model.model_fields}
 
 
 def _out_of_range(key: str, value: Any, integer: bool) -> str | None:
@@ -796,99 +794,31 @@ _PER_CSM_FIELDS = ("workload_by_csm", "preferences")
 # Files
 
 
-_LIST_FIELDS = {"industries", "skills", "languages", "required_skills", "segments"}
-#: Words read as booleans in CSV cells (also by documents/importer.py).
-BOOL_WORDS = {
-    "true": True,
-    "yes": True,
-    "y": True,
-    "1": True,
-    "false": False,
-    "no": False,
-    "n": False,
-    "0": False,
-}
+_RECORD_MODELS: dict[str, type[BaseModel]] = {"accounts": Account, "csms": Csm}
 
 
 def _csv_records(path: Path, kind: str) -> tuple[list[dict[str, Any]], list[ScenarioIssue]]:
-    """Read a CSV of accounts or CSMs: empty cells are absent, lists are split on ';' or '|'.
+    """Read a CSV of accounts or CSMs (or a workbook's sheet, ``book.xlsx#Sheet``): empty cells
+    are absent, cells are read as plain values (:func:`optimizer.tables.plain_value`).
 
     Returns the records and the problems with the file's shape; a bad value stays in its record
     so validation reports it, with the account or CSM id, together with everything else.
     """
-    if not path.is_file():
+    if not split_sheet(path)[0].is_file():
         raise ScenarioError([ScenarioIssue(path=kind, message=f"file not found: {path}")])
-    records: list[dict[str, Any]] = []
-    issues: list[ScenarioIssue] = []
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        for row_number, row in enumerate(reader, start=2):
-            record: dict[str, Any] = {}
-            for key, raw in row.items():
-                if key is None:
-                    issues.append(
-                        ScenarioIssue(
-                            path=f"{path.name}:{row_number}",
-                            message="more cells than header columns",
-                        )
-                    )
-                    continue
-                value = (raw or "").strip()
-                if value == "":
-                    continue
-                key = key.strip()
-                if key in _LIST_FIELDS:
-                    record[key] = [
-                        p.strip() for p in value.replace("|", ";").split(";") if p.strip()
-                    ]
-                elif key == "locked":
-                    record[key] = BOOL_WORDS.get(value.lower(), value)
-                else:
-                    record[key] = _cell(key, value)
-            if record:
-                records.append(record)
-    return records, issues
-
-
-_NUMERIC_FIELDS = {
-    "arr",
-    "health_score",
-    "complexity",
-    "workload",
-    "capacity",
-    "max_accounts",
-    "min_arr",
-    "max_arr",
-    "max_workload",
-    "retention_rate",
-    "expansion_rate",
-    "potential_arr",
-    "adoption",
-    "seat_utilization",
-    "growth",
-    "maturity",
-    "strategic",
-}
-_LEVEL_OR_NUMBER = {"churn_risk", "expansion_potential", "competitive_risk"}
-
-
-def _cell(key: str, value: str) -> Any:
-    """A CSV cell as the field expects it: numbers for numeric fields, text for ids and names.
-
-    Numeric cells may use thousands separators ("1,250,000"); text cells are kept verbatim, so an
-    id such as "007" stays "007".
-    """
-    if key in _NUMERIC_FIELDS or (key in _LEVEL_OR_NUMBER and value.lower() not in RISK_LEVELS):
-        try:
-            number = float(value.replace(",", ""))
-        except ValueError:
-            return value  # let validation name the field and the bad value
-        return (
-            int(number)
-            if number.is_integer() and key in ("complexity", "max_accounts", "maturity")
-            else number
-        )
-    return value
+    table = read_sheet(path, allow_empty=True)
+    kinds = field_kinds(_RECORD_MODELS[kind])
+    # Of two columns with the same header, the last one is read, empty cells and all.
+    last = {header: i for i, header in enumerate(table.headers) if header}
+    fields = {i: (header, kinds.get(header)) for header, i in last.items()}
+    read = read_records(table, fields, plain_value)
+    unnamed = [i for i, header in enumerate(table.headers) if not header]
+    extra = sorted({row for i in unnamed for row in table.filled(i)})
+    issues = [
+        ScenarioIssue(path=f"{table.label}:{row}", message="more cells than header columns")
+        for row in extra
+    ]
+    return [record for record in read.records if record], issues
 
 
 def read_json(path: str | Path) -> dict[str, Any]:

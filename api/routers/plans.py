@@ -98,7 +98,7 @@ def plan_owner_updates(
     ] = None,
 ) -> Response:
     """The moves as a CRM bulk owner update (old and new owner, effective date)."""
-    from documents.importer import owner_updates_csv
+    from documents.exports import owner_updates_csv
 
     return _tabular_csv(service, plan_id, "owner_updates", owner_updates_csv, effective_date)
 
@@ -110,7 +110,7 @@ def plan_owner_updates(
 )
 def plan_books(service: ServiceDep, plan_id: str) -> Response:
     """Every account with its new CSM, grouped by CSM."""
-    from documents.importer import books_csv
+    from documents.exports import books_csv
 
     return _tabular_csv(service, plan_id, "books", books_csv)
 

@@ -161,7 +161,7 @@ def export_tables(plan: dict[str, Any], args: argparse.Namespace) -> dict[str, A
     ValueError
         When the plan lacks what a sheet needs.
     """
-    from documents.importer import book_summary_rows, books_rows, owner_updates_rows
+    from documents.exports import book_summary_rows, books_rows, owner_updates_rows
 
     return {
         "Owner updates": owner_updates_rows(plan, args.effective_date),
@@ -183,7 +183,7 @@ def write_export(out: Path, tables: dict[str, Any], xlsx: bool) -> list[Path]:
     OSError
         When a file cannot be written; the files before it stay.
     """
-    from documents.importer import table_csv, write_xlsx
+    from documents.exports import table_csv, write_xlsx
 
     written = []
     out.mkdir(parents=True, exist_ok=True)

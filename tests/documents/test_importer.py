@@ -1,4 +1,5 @@
-"""Import from CSV/XLSX exports and export a plan for a CRM (documents/importer.py, the CLI)."""
+"""Import from CSV/XLSX exports and export a plan for a CRM (documents/importer.py,
+documents/exports.py, optimizer/tables.py, the CLI)."""
 
 from __future__ import annotations
 
@@ -16,29 +17,29 @@ import pytest
 from conftest import DATA, ROOT
 
 from cli import main
-from documents.importer import (
-    ALIASES,
+from documents.exports import (
     BOOK_COLUMNS,
     BOOK_SUMMARY_COLUMNS,
-    FIELD_KINDS,
-    IGNORED,
     OWNER_UPDATE_COLUMNS,
-    alias_markdown,
     book_summary_csv,
     book_summary_rows,
     books_csv,
     books_rows,
-    import_tables,
-    normalize,
     owner_updates_csv,
     owner_updates_rows,
-    parse_date,
-    parse_number,
-    read_table,
-    write_scenario,
     write_xlsx,
 )
+from documents.importer import (
+    ALIASES,
+    FIELD_KINDS,
+    IGNORED,
+    alias_markdown,
+    import_tables,
+    normalize,
+    write_scenario,
+)
 from optimizer import Account, Csm, ScenarioError, load_scenario, solve
+from optimizer.tables import parse_date, parse_number, read_table
 
 IMPORT = DATA / "import"
 SALESFORCE = IMPORT / "salesforce_accounts.csv"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
 
+import openpyxl
 import pytest
 from conftest import DATA, account, csm, make, scenario_dict, weights
 from pydantic import ValidationError
@@ -336,3 +338,41 @@ def test_csv_cells_are_parsed_into_lists_booleans_numbers_and_ids(tmp_path: Path
     assert str(a.renewal_date) == "2026-03-01"
     assert a.churn_probability == 0.3
     assert scenario.account("A2").locked is False
+
+
+def test_csv_rows_are_named_as_a_spreadsheet_numbers_them(tmp_path: Path) -> None:
+    (tmp_path / "csms.csv").write_text("id;name\nC1;Ana\n", encoding="utf-8")  # ';' delimited
+    (tmp_path / "accounts.csv").write_text(
+        "id,arr,current_csm\n\nA1,1000,C1\nA2,2000,C1,surprise\n", encoding="utf-8"
+    )
+    (tmp_path / "scenario.json").write_text(
+        json.dumps({"csms": "csms.csv", "accounts": "accounts.csv"}), encoding="utf-8"
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(tmp_path / "scenario.json")
+    assert [(i.path, i.message) for i in info.value.issues] == [
+        ("accounts.csv:4", "more cells than header columns")  # the blank line is row 2
+    ]
+
+
+def test_accounts_and_csms_may_be_workbook_sheets(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Accounts"
+    for row in (
+        ["id", "arr", "complexity", "renewal_date", "locked", "current_csm"],
+        [1002, 1250000, 4.0, dt.datetime(2026, 5, 1), True, "C1"],
+        ["A2", "1,000", None, None, "no", "C1"],
+    ):
+        sheet.append(row)
+    book.save(tmp_path / "crm.xlsx")
+    (tmp_path / "csms.csv").write_text("id,skills\nC1,sql|python\n", encoding="utf-8")
+    (tmp_path / "scenario.json").write_text(
+        json.dumps({"csms": "csms.csv", "accounts": "crm.xlsx#Accounts"}), encoding="utf-8"
+    )
+    scenario = load_scenario(tmp_path / "scenario.json")
+    first = scenario.account("1002")  # a number in a text column is its text
+    assert (first.arr, first.complexity, first.locked) == (1250000.0, 4, True)
+    assert first.renewal_date == dt.date(2026, 5, 1)
+    assert scenario.account("A2").arr == 1000.0
+    assert scenario.csm("C1").skills == ("sql", "python")

@@ -193,3 +193,23 @@ SCENARIOS = {
     "generated_20x3": lambda: generated(20, 3, seed=3),
     "generated_24x4": lambda: generated(24, 4, seed=7),
 }
+
+
+# ------------------------------------------------------------------ transitions and briefs
+
+
+def transition_team(accounts: list[dict[str, Any]], **transition: Any) -> Scenario:
+    """Two CSMs (B retains and expands better), churn weight only, dated so that wave 1 starts
+    on Monday 2026-01-12; ``transition`` sets the scenario's transition block."""
+    return Scenario.from_dict(
+        {
+            "as_of": "2026-01-07",  # a Wednesday: wave 1 starts Monday 2026-01-12
+            "csms": [
+                {"id": "A", "retention_rate": 0.8, "expansion_rate": 0.1},
+                {"id": "B", "retention_rate": 0.95, "expansion_rate": 0.3},
+            ],
+            "accounts": accounts,
+            "objectives": {"churn_risk": 1, "balance": 0, "expertise": 0, "expansion": 0},
+            "transition": transition,
+        }
+    )

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from conftest import transition_team as _scenario
 
 from documents import briefs
 from documents.briefs import handoff_briefs, plan_document
-from optimizer import Scenario, solve
+from optimizer import solve
 from optimizer.explain.transition import plan_transition
 from optimizer.instance import Instance
 from optimizer.plan import AssignmentRow
-
-
-def _scenario(accounts: list[dict[str, Any]], **transition: Any) -> Scenario:
-    return Scenario.from_dict(
-        {
-            "as_of": "2026-01-07",  # a Wednesday: wave 1 starts Monday 2026-01-12
-            "csms": [
-                {"id": "A", "retention_rate": 0.8, "expansion_rate": 0.1},
-                {"id": "B", "retention_rate": 0.95, "expansion_rate": 0.3},
-            ],
-            "accounts": accounts,
-            "objectives": {"churn_risk": 1, "balance": 0, "expertise": 0, "expansion": 0},
-            "transition": transition,
-        }
-    )
 
 
 def _row(account_id: str, previous: str, csm: str, arr: float, cost: float) -> AssignmentRow:

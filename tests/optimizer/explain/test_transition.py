@@ -6,27 +6,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from conftest import transition_team as _scenario
 
-from optimizer import Scenario, evaluate, solve
+from optimizer import evaluate, solve
 from optimizer.explain.impact import expansion_coverage
 from optimizer.explain.transition import first_monday_after, plan_transition
 from optimizer.instance import Instance
 from optimizer.plan import AssignmentRow
-
-
-def _scenario(accounts: list[dict[str, Any]], **transition: Any) -> Scenario:
-    return Scenario.from_dict(
-        {
-            "as_of": "2026-01-07",  # a Wednesday: wave 1 starts Monday 2026-01-12
-            "csms": [
-                {"id": "A", "retention_rate": 0.8, "expansion_rate": 0.1},
-                {"id": "B", "retention_rate": 0.95, "expansion_rate": 0.3},
-            ],
-            "accounts": accounts,
-            "objectives": {"churn_risk": 1, "balance": 0, "expertise": 0, "expansion": 0},
-            "transition": transition,
-        }
-    )
 
 
 def _row(

@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .units import money
 
@@ -187,6 +187,9 @@ class BookRule:
     hold: str = "capacity"
     #: The pre-check also compares the team's sum of these limits with the team's total.
     team_sum: bool = False
+    #: The change to the scenario's ``constraints`` that switches the rule off for the whole
+    #: team (``None``: it is set per CSM only), for pricing it (``territory sensitivity``).
+    off: Mapping[str, Any] | None = None
     hard: bool = True
 
     def broken_by(self, inst: Instance, value: float, limits: Limits) -> float:
@@ -265,6 +268,8 @@ class TeamRule:
     protects: str
     budget: Callable[[Instance], float | None]
     hold: str = "move budget"
+    #: The change to the scenario's ``constraints`` that switches the rule off.
+    off: Mapping[str, Any] | None = None
     hard: bool = True
 
     def slack(self, inst: Instance, budget: float) -> float:
@@ -332,6 +337,9 @@ class PairRule:
     left: Callable[[Instance, int, int], str] | None = None
     #: A reason's words for an account the rule keeps in place.
     kept: Callable[[Instance, int], str] | None = None
+    #: The change to the scenario's ``constraints`` that switches the rule off for every
+    #: account (``None``: it is set per account, as locks are).
+    off: Mapping[str, Any] | None = None
     hard: bool = True
 
 
@@ -411,6 +419,7 @@ BOOK_RULES: tuple[BookRule, ...] = (
         "no CSM holds more relationships than they can look after",
         _max_accounts,
         team_sum=True,
+        off={"max_accounts_per_csm": None},
     ),
     BookRule(
         "min_arr",
@@ -421,6 +430,7 @@ BOOK_RULES: tuple[BookRule, ...] = (
         "every CSM carries a book worth their time",
         _min_arr,
         team_sum=True,
+        off={"min_arr_per_csm": None},
     ),
     BookRule(
         "max_arr",
@@ -431,6 +441,7 @@ BOOK_RULES: tuple[BookRule, ...] = (
         "no CSM holds more revenue than the company wants at stake on one person",
         _max_arr,
         team_sum=True,
+        off={"max_arr_per_csm": None},
     ),
     BookRule(
         "arr_tolerance",
@@ -442,6 +453,7 @@ BOOK_RULES: tuple[BookRule, ...] = (
         lambda inst, c: _band(inst.scenario.constraints.arr_tolerance, inst.arr_target[c]),
         tolerance=lambda inst: inst.scenario.constraints.arr_tolerance,
         target=lambda inst, c: inst.arr_target[c],
+        off={"arr_tolerance": None},
     ),
     BookRule(
         "max_workload",
@@ -464,6 +476,7 @@ BOOK_RULES: tuple[BookRule, ...] = (
         ),
         tolerance=lambda inst: inst.scenario.constraints.workload_tolerance,
         target=lambda inst, c: inst.workload_target[c],
+        off={"workload_tolerance": None},
     ),
     BookRule(
         "max_high_risk",
@@ -473,6 +486,7 @@ BOOK_RULES: tuple[BookRule, ...] = (
         "max_high_risk_per_csm (scaled by capacity)",
         "no CSM is left with more accounts at risk than anyone can save",
         _max_high_risk,
+        off={"max_high_risk_per_csm": None},
     ),
 )
 
@@ -484,6 +498,7 @@ TEAM_RULES: tuple[TeamRule, ...] = (
         "max_moves",
         "customers keep their CSM unless a move is worth it: at most this many change",
         _team("max_moves"),
+        off={"max_moves": None},
     ),
     TeamRule(
         "max_moved_arr",
@@ -492,6 +507,7 @@ TEAM_RULES: tuple[TeamRule, ...] = (
         "max_moved_arr",
         "at most this much revenue goes through a handoff",
         _team("max_moved_arr"),
+        off={"max_moved_arr": None},
     ),
 )
 
@@ -580,6 +596,7 @@ PAIR_RULES: tuple[PairRule, ...] = (
             "it there."
         ),
         keeps=lambda inst, a: inst.renewal_in_freeze(inst.accounts[a]),
+        off={"renewal_freeze_days": None},
         kept=lambda inst, a: (
             f"renewal on {inst.accounts[a].renewal_date}: kept with its CSM through the renewal"
         ),
@@ -606,6 +623,7 @@ PAIR_RULES: tuple[PairRule, ...] = (
             else None
         ),
         excludes=_lacks_skills,
+        off={"required_skills": False},
         unplaceable=lambda inst, a: f"requires {', '.join(inst.accounts[a].required_skills)}",
         left=lambda inst, a, c: (
             f"previous CSM lacks required skill(s): {_missing_skills(inst, a, c)}"
@@ -630,6 +648,7 @@ PAIR_RULES: tuple[PairRule, ...] = (
             inst.accounts[a].region if inst.scenario.constraints.match_region else None
         ),
         excludes=_other_region,
+        off={"match_region": False},
         unplaceable=lambda inst, a: f"is in region {inst.accounts[a].region}",
         left=lambda inst, a, c: f"previous CSM is outside region {inst.accounts[a].region}",
     ),
@@ -652,6 +671,7 @@ PAIR_RULES: tuple[PairRule, ...] = (
             inst.accounts[a].language if inst.scenario.constraints.match_language else None
         ),
         excludes=_other_language,
+        off={"match_language": False},
         unplaceable=lambda inst, a: f"speaks {inst.accounts[a].language}",
         left=lambda inst, a, c: f"previous CSM does not speak {inst.accounts[a].language}",
     ),

@@ -30,6 +30,7 @@ from typing import Any
 
 from optimizer import Plan, Scenario, Status, Termination, evaluate, solve
 from optimizer.instance import TERMS, Instance
+from optimizer.rules import RULES
 
 from .executors import Outcome, run_scenarios
 
@@ -37,21 +38,16 @@ from .executors import Outcome, run_scenarios
 TORNADO_KPIS = ("objective", "arr_at_risk", "arr_spread", "expertise_match", "moves", "moved_arr")
 DEFAULT_MOVE_BUDGETS: tuple[int | None, ...] = (0, 5, 10, 15, 20, 30, 40, 60, None)
 
-#: Hard rules whose price is measured, with the change that switches each off.
-RULE_SWITCHES: dict[str, dict[str, Any]] = {
-    "arr_tolerance": {"arr_tolerance": None},
-    "workload_tolerance": {"workload_tolerance": None},
-    "max_accounts_per_csm": {"max_accounts_per_csm": None},
-    "min_arr_per_csm": {"min_arr_per_csm": None},
-    "max_arr_per_csm": {"max_arr_per_csm": None},
-    "max_high_risk_per_csm": {"max_high_risk_per_csm": None},
-    "max_moves": {"max_moves": None},
-    "max_moved_arr": {"max_moved_arr": None},
-    "renewal_freeze_days": {"renewal_freeze_days": None},
-    "required_skills": {"required_skills": False},
-    "match_region": {"match_region": False},
-    "match_language": {"match_language": False},
-}
+
+def rule_switches() -> dict[str, dict[str, Any]]:
+    """The hard rules whose price is measured, each named by its setting in ``constraints``,
+    with the change that switches it off: every rule of the registry (optimizer/rules.py) that
+    a team-wide setting turns on (locks are priced per account apart)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rule in RULES:
+        if rule.off:
+            out[next(iter(rule.off))] = dict(rule.off)
+    return out
 
 
 @dataclass
@@ -233,11 +229,9 @@ def sensitivity_variants(
             )
         )
     if prices:
-        defaults = type(rule)()
-        for name, switch in RULE_SWITCHES.items():
-            if getattr(rule, name) != getattr(defaults, name) or (
-                name == "required_skills" and rule.required_skills
-            ):
+        for name, switch in rule_switches().items():
+            # Only a rule that is on has a price: its setting is not the one switching it off.
+            if any(getattr(rule, field) != value for field, value in switch.items()):
                 out.append(
                     (
                         "prices",

@@ -77,8 +77,9 @@ def precheck(inst: Instance) -> list[Conflict]:
     """
     out = _unplaceable(inst)
     forced = _forced(inst)
+    tops = full_tops(inst)
     for quantity in quantities(inst):
-        reachable = _reachable(inst, quantity)
+        reachable = _reachable(inst, quantity, tops)
         for c in range(len(inst.csms)):
             out += _book_conflicts(inst, quantity, c, forced[c], reachable[c])
     out += _team_sums(inst)
@@ -107,10 +108,11 @@ def _unplaceable(inst: Instance) -> list[Conflict]:
     return out
 
 
-def _reachable(inst: Instance, quantity: Quantity) -> list[float]:
-    """Per CSM, the most of ``quantity`` the accounts they may take can bring."""
+def _reachable(inst: Instance, quantity: Quantity, tops: dict[str, list[float]]) -> list[float]:
+    """Per CSM, the most of ``quantity`` the accounts they may take can bring (``tops``: the
+    loaded quantities' maxima in model units, :func:`full_tops`)."""
     if quantity.loaded:
-        return [v * quantity.unit(inst) for v in full_tops(inst)[quantity.name]]
+        return [v * quantity.unit(inst) for v in tops[quantity.name]]
     amounts = inst.amounts(quantity)
     per_group = [0.0] * len(inst.group_eligible)
     for a, g in enumerate(inst.group):

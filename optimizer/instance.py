@@ -27,7 +27,7 @@ Objective terms (0 = ideal, documented in docs/scenario-format.md):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -151,10 +151,9 @@ class Instance:
 
     def pair_rule(self, name: str) -> PairRule:
         """The pair rule called ``name`` (an exclusion's reason)."""
-        for rule in self.pair_rules:
-            if rule.name == name:
-                return rule
-        raise KeyError(name)
+        rule = self.rule(name)
+        assert isinstance(rule, PairRule), name
+        return rule
 
     def limits(self, rule: str, c: int) -> Limits:
         """CSM ``c``'s (lower, upper) limit of book rule ``rule`` (``None``: no limit)."""
@@ -172,12 +171,7 @@ class Instance:
         base = self.amounts(quantity)[a]
         if quantity.per_pair is None:
             return base
-        overrides: Sequence[Mapping[int, float]] = self._overrides(quantity)
-        return overrides[a].get(c, base)
-
-    def _overrides(self, quantity: Quantity) -> Sequence[Mapping[int, float]]:
-        assert quantity.per_pair is not None
-        return quantity.per_pair(self)
+        return quantity.per_pair(self)[a].get(c, base)
 
     def renewal_in_freeze(self, account: Account) -> bool:
         days = self.scenario.constraints.renewal_freeze_days

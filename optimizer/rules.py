@@ -75,10 +75,6 @@ class Quantity:
     #: The model keeps each book's total as a variable (the balance term reads it).
     loaded: bool = False
 
-    def amount(self, inst: Instance, a: int, c: int) -> float:
-        """What account ``a`` adds to CSM ``c``'s total."""
-        return inst.pair_amount(self, a, c)
-
     def show(self, value: float) -> str:
         if self.is_money:
             return money(value)
@@ -706,12 +702,6 @@ class Registry:
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(tuple(self._rules))
-
-    def get(self, name: str) -> Rule:
-        for rule in self._rules:
-            if rule.name == name:
-                return rule
-        raise KeyError(name)
 
     @property
     def pair(self) -> tuple[PairRule, ...]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..evaluate import book_totals
 from ..instance import TERMS, Instance
-from ..rules import ACCOUNTS, ARR, HIGH_RISK, WORKLOAD, BookRule
+from ..rules import ACCOUNTS, ARR, HIGH_RISK, WORKLOAD, quantities
 from ..rules import TERMS as TERM_RULES
 
 #: Term names in business words, for "mostly <words>".
@@ -79,6 +79,17 @@ class MoveScorer:
             )
             for rule in inst.team_rules
         }
+        # Per quantity a book rule limits: each account's amount, the per-CSM exceptions, and
+        # its rules with their limits per CSM (one amount per quantity and book per change).
+        self.checks = [
+            (
+                quantity,
+                inst.amounts(quantity),
+                None if quantity.per_pair is None else quantity.per_pair(inst),
+                [(r, inst.rule_limits[r.name]) for r in inst.book_rules if r.quantity is quantity],
+            )
+            for quantity in quantities(inst)
+        ]
         self.weights = inst.weights()
         self.tie_break = inst.tie_break
         self.band = inst.scenario.constraints.balance_band
@@ -152,12 +163,21 @@ class MoveScorer:
             words.append(inst.pair_rule(reason).would(inst, a, c))
         books = [(c, 1.0)] if old is None else [(c, 1.0), (old, -1.0)]
         for book, sign in books:
-            for rule in inst.book_rules:
-                change = sign * inst.pair_amount(rule.quantity, a, book)
-                text = self._book_broken(rule, book, change)
-                if text is not None:
-                    rules.append(rule.name)
-                    words.append(text)
+            for quantity, amounts, overrides, limited in self.checks:
+                amount = amounts[a] if overrides is None else overrides[a].get(book, amounts[a])
+                if not amount:
+                    continue
+                change = sign * amount
+                value = self.totals[quantity.name][book] + change
+                for rule, limits in limited:
+                    # Past the raw limit on the side the change moves to (cheap, and needed
+                    # for the rule's own measure, which has the final word) makes it break.
+                    lo, hi = limits[book]
+                    up = change > 0 and hi is not None and value > hi
+                    down = change < 0 and lo is not None and value < lo
+                    if (up or down) and rule.broken_by(inst, value, limits[book]) > 0:
+                        rules.append(rule.name)
+                        words.append(rule.would(inst, book, value, limits[book], up=up))
         current = inst.current[a]
         was = self.moved[a]
         will = current is not None and c != current
@@ -171,20 +191,6 @@ class MoveScorer:
                 rules.append(team.name)
                 words.append(team.would(inst, value, budget))
         return tuple(words), tuple(rules)
-
-    def _book_broken(self, rule: BookRule, c: int, change: float) -> str | None:
-        """Words for CSM ``c``'s book breaking ``rule`` once its total changes by ``change``,
-        if the change moves it past (or further past) a limit; else ``None``."""
-        limits = self.inst.rule_limits[rule.name][c]
-        lo, hi = limits
-        value = self.totals[rule.quantity.name][c] + change
-        if rule.broken_by(self.inst, value, limits) <= 0:
-            return None
-        if change > 0 and hi is not None and value > hi:
-            return rule.would(self.inst, c, value, limits, up=True)
-        if change < 0 and lo is not None and value < lo:
-            return rule.would(self.inst, c, value, limits, up=False)
-        return None
 
 
 def describe_cost(alt: Alternative, top: int = 2) -> str:

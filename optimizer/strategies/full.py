@@ -83,6 +83,7 @@ class ModelSearch:
         self.rounded = rounded
         #: The last bound heard of (for a plan returned on Ctrl-C).
         self.last_bound = full_bound
+        self._hint: dict[int, float] | None = None
         settings = ctx.settings
         self.lns = (
             settings.lns
@@ -136,14 +137,18 @@ class ModelSearch:
 
     def _branch_and_bound(self, seconds: float) -> RawSolution:
         ctx = self.ctx
-        hint = self.built.hint(ctx.start_plan)
-        if self.rounded is not None:
-            hint = {var: self.rounded[var] for var in self.built.x.values()}
+        if self._hint is None:
+            # The rounded plan when there is one, else the start plan.
+            self._hint = (
+                self.built.hint(ctx.start_plan)
+                if self.rounded is None
+                else {var: self.rounded[var] for var in self.built.x.values()}
+            )
         settings = ctx.settings.model_copy(update={"time_limit_s": seconds})
         return ctx.backend.solve(
             self.built.model,
             settings,
-            hint=hint,
+            hint=self._hint,
             progress=self.tracked,
             solution_file=ctx.solution_file,
         )

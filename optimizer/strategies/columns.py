@@ -6,8 +6,16 @@ matter (an account is not worth sending to most of a thousand CSMs), but which o
 the rules: pruning to each account's ten cheapest CSMs made a ±15% ARR balance infeasible. So
 the pairs are chosen by the linear relaxation itself:
 
-1. Start each account with its current CSM, the warm start's CSM and its few cheapest eligible
-   CSMs (the *columns*).
+1. Start each account with its current CSM, the warm start's CSM, its few cheapest eligible
+   CSMs and a few random ones (the *columns*). Where the decomposition prices every rule of the
+   scenario (:func:`~optimizer.strategies.lagrangian.supports`), a short Lagrangian ascent first
+   prices the rules that link accounts, and each account also starts with its cheapest CSMs at
+   those prices: cheapest at price zero ignores the books' limits, so when today's books are far
+   from balanced the first relaxations would otherwise spend rounds discovering where the
+   accounts must go. On 20,000 x 100 with today's books at up to 2.8 x target and half-time
+   CSMs, the relaxation converged in about 47 s instead of 92 s; on the generator's balanced
+   books in the same time as without (35 s; 2 loaded cores). The ascent's bound is valid too
+   and is kept.
 2. Solve the linear relaxation of the model restricted to those columns, with every CSM and team
    rule made elastic (a violation costs far more than any plan), so that it always solves.
 3. *Price* every eligible pair of the full model with the relaxation's duals, in vectorized
@@ -40,6 +48,7 @@ from ..scenario import SolverSettings
 from ..status import Termination
 from .base import Context, Outcome, Strategy
 from .full import ModelSearch
+from .lagrangian import Ascent, Lagrangian, Prices, supports
 from .lp_server import LpServer
 from .pricing import BLOCK, Pricing, priced
 from .rounding import repair_point, round_point
@@ -59,6 +68,11 @@ NEW_COLUMNS = 2
 ELASTIC_PENALTY = 10.0
 #: The backend that solves the relaxations when the LP server is not available.
 LP_BACKEND = "highs"
+#: The Lagrangian ascent that seeds the columns: its steps (at most SEED_SHARE of column
+#: generation's time), and the cheapest CSMs at its prices each account starts with.
+SEED_STEPS = 100
+SEED_SHARE = 0.2
+SEED_COLUMNS = 4
 
 
 @dataclass
@@ -150,6 +164,14 @@ def generate_columns(
     for a, c in (warm or {}).items():
         if 0 <= c < pricing.m and c not in inst.exclusions[a]:
             columns[a].add(c)
+    seeded = None
+    if supports(inst) and SEED_STEPS > 0:
+        seeded = _seed(inst, start + seconds * SEED_SHARE, clock)
+    if seeded is not None:
+        picks, seed_bound = seeded
+        for a, row in enumerate(picks.tolist()):
+            columns[a].update(c for c in row if c not in inst.exclusions[a])
+        say(f"Lagrangian prices: bound {seed_bound:.6g}, {clock() - start:.1f} s")
 
     best_bound: float | None = None
     relaxation: float | None = None
@@ -170,6 +192,8 @@ def generate_columns(
     free_bound = lagrangian_bound(built, np.zeros(len(built.model.rows)), pricing)
     if math.isfinite(free_bound):
         best_bound = free_bound
+    if seeded is not None and math.isfinite(seeded[1]):
+        best_bound = seeded[1] if best_bound is None else max(best_bound, seeded[1])
     try:
         while clock() + round_seconds < deadline:
             began = clock()
@@ -224,6 +248,21 @@ def generate_columns(
     return Columns(
         built, best_bound, rounds, relaxation, converged, clock() - start, lines, lp_point, route
     )
+
+
+def _seed(
+    inst: Instance, until: float, clock: Callable[[], float]
+) -> tuple[np.ndarray, float] | None:
+    """Each account's :data:`SEED_COLUMNS` cheapest CSMs at prices from :data:`SEED_STEPS`
+    steps of the Lagrangian ascent (optimizer/strategies/lagrangian.py; fewer if ``until``
+    comes first), and the bound at those prices."""
+    lag = Lagrangian(inst)
+    bound, _, _ = lag.price_all(Prices.zero(lag.m), 0)
+    ascent = Ascent(lag, Prices.zero(lag.m), bound, None, clock)
+    # No plan yet for the Polyak steps to aim below: aim above the bound by its own size.
+    ascent.run(until, lambda: 2 * abs(ascent.best_bound) + 1e-3, steps=SEED_STEPS)
+    bound, _, picks = lag.price_all(ascent.best_prices, SEED_COLUMNS)
+    return picks, max(bound, ascent.best_bound)
 
 
 class _Master:

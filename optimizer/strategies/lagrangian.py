@@ -806,11 +806,14 @@ class Ascent:
         upper: Callable[[], float],
         stop: threading.Event | None = None,
         on_bound: Callable[[float], None] | None = None,
+        steps: int | None = None,
     ) -> None:
-        """Steps until ``until`` (or ``stop``); ``upper()`` is the best plan's value (or a guess)
-        that the Polyak steps aim below; ``on_bound`` hears of every better bound."""
+        """Steps until ``until`` (or ``stop``, or ``steps`` more steps); ``upper()`` is the best
+        plan's value (or a guess) that the Polyak steps aim below; ``on_bound`` hears of every
+        better bound."""
         lag, clock, rows = self.lag, self.clock, self.rows
-        while clock() < until and not (stop is not None and stop.is_set()):
+        last = math.inf if steps is None else self.steps + steps
+        while clock() < until and self.steps < last and not (stop is not None and stop.is_set()):
             self.steps += 1
             began = clock()
             if self.steps % self.every == 0:

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE ?= examples/seed_150x8/scenario.json
 
-.PHONY: run serve segment test test-fast lint bench bench-gap bench-large clean
+.PHONY: run serve segment test test-fast lint bench bench-gap bench-large bench-robust clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-large: $(VENV)/.installed
 
 bench-gap: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.gap --set orlib --time-limit 10
+
+# Robustness: eleven team shapes at 120 x 6 and 400 x 12, three seeds, 30 s each, one solver
+# thread (about 35 minutes); the worst gap at the limit is the figure to improve.
+bench-robust: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.robustness --sizes 120x6,400x12 --seeds 1,2,3 --time-limit 30
 
 # Coverage segmentation of the real-data example, then the assignment (docs/segmentation.md).
 segment: $(VENV)/.installed

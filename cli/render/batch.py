@@ -36,6 +36,8 @@ def compare_cell(key: str, value: Any) -> str:
     """
     if value is None:
         return "-"
+    if isinstance(value, Difference):
+        return difference_cell(value)
     if key == "gap" or key in ("arr_spread", "expertise_match"):
         return pct(value, 3 if key == "gap" else 1)
     if key in ("arr_at_risk", "moved_arr"):
@@ -59,11 +61,21 @@ def comparison_table(result: Comparison) -> Table:
 
 
 def write_comparison_csv(result: Comparison) -> None:
-    """Write the comparison to stdout as CSV: raw values, one row per metric."""
+    """Write the comparison to stdout as CSV: raw values, one row per metric (a difference
+    within the gaps as ``within the gap``)."""
     writer = csv.writer(sys.stdout)
     writer.writerow(["metric", *result.names])
     for key, label in ROWS:
-        writer.writerow([label, *(result.value(i, key) for i in range(len(result.names)))])
+        writer.writerow(
+            [label, *(csv_value(result.value(i, key)) for i in range(len(result.names)))]
+        )
+
+
+def csv_value(value: Any) -> Any:
+    """A raw value for CSV; a difference of solved values as its value, or ``within the gap``."""
+    if isinstance(value, Difference):
+        return WITHIN_THE_GAP if value.within_gap else value.value
+    return value
 
 
 def rank_cell(rank: int | None, ranks: Sequence[int | None], zero: bool = False) -> str:

@@ -17,9 +17,14 @@ Weight, tolerance and move-budget variants are solved on the base scenario's sca
 (``score_like``: the same normalizers and balance reference) and re-scored with the base's weights
 for the tornado table, which ranks the inputs by their largest effect on each KPI. A rule's price
 is measured on the scale of the scenario without it: its score of the base plan minus its optimum.
-Every variant is a full
-solve within ``time_limit_s``; its status and gap are reported, so a difference smaller than the
-gaps is noise, not signal.
+
+Every variant is a full solve within ``time_limit_s``, except one that only tightens a limit the
+proven-optimal base plan already keeps (a move budget of at least its moves, a narrower
+tolerance it meets): the base plan is then its optimum, with the base's bound
+(:func:`same_optimum`), and the row says it comes from the base plan. Every row reports its
+status and gap, and every difference (a price, a frontier step, an effect on the base
+objective) carries the sum of the gaps involved: one smaller than that is "within the gap"
+(:mod:`scenarios.gaps`) and is never ranked.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ class Run:
     from_base: bool = False
 
     @property
-    def gap(self) -> float | None:
+    def absolute_gap(self) -> float | None:
         """The plan's absolute gap (objective units; ``None``: no plan or no bound)."""
         return plan_gap(self.plan)
 
@@ -165,7 +165,7 @@ class Sensitivity:
         base = Bounded.of_plan(self.base)
         if base is None or run.base_score is None or not run.plan.has_plan:
             return None
-        return difference(base, Bounded(run.base_score, run.gap))
+        return difference(base, Bounded(run.base_score, run.absolute_gap))
 
     def price_difference(self, run: Run) -> Difference | None:
         """A rule's price and its uncertainty: the variant's absolute gap plus the base's gap
@@ -174,9 +174,9 @@ class Sensitivity:
         if run.price is None:
             return None
         base_gap = self.base.gap
-        if base_gap is None or run.base_plan_score is None or run.gap is None:
+        if base_gap is None or run.base_plan_score is None or run.absolute_gap is None:
             return Difference(run.price, None)
-        return Difference(run.price, run.gap + base_gap * abs(run.base_plan_score))
+        return Difference(run.price, run.absolute_gap + base_gap * abs(run.base_plan_score))
 
     def price_order(self) -> list[tuple[Run, int | None]]:
         """The rule prices, dearest first, each with its rank (``None``: within the gap, last;
@@ -280,7 +280,7 @@ class Sensitivity:
                 "status": r.plan.status,
                 "gap": r.plan.gap,
                 "bound": r.plan.bound,
-                "absolute_gap": r.gap,
+                "absolute_gap": r.absolute_gap,
                 "from_base_plan": r.from_base,
                 "seconds": r.plan.seconds,
                 "objective": r.plan.objective,

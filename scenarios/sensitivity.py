@@ -364,14 +364,15 @@ def sensitivity_variants(
     for term in TERMS:
         for factor in weight_factors:
             value = weights[term] * factor if weights[term] > 0 else 0.1 * total
-            if weights[term] == 0 and factor < 1:
-                continue  # a zero weight cannot go lower
+            if weights[term] == 0 and (factor < 1 or any(v[1] == f"weight.{term}" for v in out)):
+                continue  # a zero weight cannot go lower, and is tried at 10% once
+            label = f"x{factor:g}" if weights[term] > 0 else f"0 -> {value:g}"
             out.append(
                 (
                     "weights",
                     f"weight.{term}",
                     value,
-                    _with(scenario, "objectives", {term: value}, f"weight.{term} x{factor:g}"),
+                    _with(scenario, "objectives", {term: value}, f"weight.{term} {label}"),
                 )
             )
         for factor in (0.95, 1.05):

@@ -9,7 +9,7 @@ from conftest import ROOT
 
 from cli import main
 from optimizer import evaluate, load_scenario, solve
-from scenarios.sensitivity import same_optimum, sensitivity
+from scenarios.sensitivity import same_optimum, sensitivity, sensitivity_variants
 
 TINY = ROOT / "examples" / "tiny" / "scenario.json"
 BUDGETS = (0, 1, 2, 3, None)
@@ -131,3 +131,18 @@ def test_sensitivity_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["base"]["status"] == "optimal"
     assert set(data["tornado"]) >= {"objective", "arr_at_risk", "moves"}
     assert all(p["price"] >= -1e-9 for p in data["prices"])
+
+
+def test_a_zero_weight_is_tried_once_at_a_tenth_of_the_total() -> None:
+    base = load_scenario(TINY)
+    weights = base.objectives.model_dump()
+    zero = [term for term, w in weights.items() if w == 0]
+    assert zero  # the tiny example leaves some terms at zero
+    variants = sensitivity_variants(base, weight_factors=(0.5, 1.5, 2))
+    for term in zero:
+        runs = [v for v in variants if v[0] == "weights" and v[1] == f"weight.{term}"]
+        # 1.5 and 2 would both set it to 10% of the total: one solve, not two.
+        assert [v[2] for v in runs] == [pytest.approx(0.1 * sum(weights.values()))]
+        assert runs[0][3].name == f"weight.{term} 0 -> {runs[0][2]:g}"
+    nonzero = next(term for term, w in weights.items() if w > 0)
+    assert len([v for v in variants if v[:2] == ("weights", f"weight.{nonzero}")]) == 3

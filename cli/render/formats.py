@@ -65,7 +65,7 @@ def plus_minus(
         Whether the difference is within the gap: then it is shown as such, not as a number
         that could be read as a ranking.
     fmt : callable, optional
-        Formats a magnitude; default: enough decimals (at least four) to show two significant
+        Formats a magnitude; default: enough decimals (four to eight) to show two significant
         digits of the uncertainty.
 
     Returns
@@ -78,7 +78,7 @@ def plus_minus(
         return "-"
     if fmt is None:
         decimals = 4
-        if uncertainty:
+        if uncertainty and uncertainty >= 1e-8:
             decimals = min(8, max(4, 1 - math.floor(math.log10(uncertainty))))
         fmt = lambda v: f"{v:.{decimals}f}"  # noqa: E731
     if within_gap:

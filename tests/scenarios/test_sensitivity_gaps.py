@@ -158,3 +158,15 @@ def test_the_tables_say_within_the_gap_instead_of_ranking() -> None:
     text = console.export_text()
     assert "3 (within the gap)" in text  # stability: the 3 accounts are not a real change
     assert "+0.3000 ± 0.0100" in text  # frontier: the gain of 10 moves over 5
+
+
+def test_differences_are_written_with_their_uncertainty_or_as_within_the_gap() -> None:
+    from cli.render.formats import plus_minus
+
+    assert plus_minus(0.3, 0.01, False) == "+0.3000 ± 0.0100"
+    # Enough decimals for two significant digits of a small uncertainty.
+    assert plus_minus(0.066733, 0.000044, False) == "+0.066733 ± 0.000044"
+    assert plus_minus(-0.002, 0.0041, True) == "within the gap (± 0.0041)"
+    assert plus_minus(1.0, None, True) == "within the gap (no bound)"
+    assert plus_minus(0.0, 0.0, True) == "0"  # proven equal
+    assert plus_minus(None, 0.1, False) == "-"

@@ -83,7 +83,11 @@ class Job(JobSummary):
         description="self; plan when it has one; retry when it failed or was cancelled"
     )
     plan: dict[str, Any] | None = Field(description="Its plan, as GET /v1/plans/{plan_id}")
-    result: Any = Field(None, description="Compare and sensitivity: the result, once done")
+    result: Any = Field(
+        None,
+        description="Compare and sensitivity: the result, once done (as the CLI's --json: every "
+        "row with its gap; a difference within the gaps says within_gap and has no rank)",
+    )
 
 
 #: OpenAPI ``responses`` of a request answered 202 with its job when it takes longer.

@@ -105,7 +105,12 @@ def add_sensitivity(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budgets", help="move budgets for the frontier, e.g. 0,5,10,20,none")
     p.add_argument("--weight-factors", help="grid of weight multipliers (default 0.5,1.5)")
     p.add_argument("--tolerance-steps", help="grid of tolerance changes (default -0.05,0.05)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--json", action="store_true", help="print the analysis JSON (no progress lines)"
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress lines on stderr (the tables still print)"
+    )
 
 
 def add_sweep(p: argparse.ArgumentParser) -> None:

@@ -99,9 +99,15 @@ def bar_chart(
 
 
 def line_chart(
-    title: str, points: Sequence[tuple[str, float]], *, fmt: Callable[[float], str], chart_id: str
+    title: str,
+    points: Sequence[tuple[str, float]],
+    *,
+    fmt: Callable[[float], str],
+    chart_id: str,
+    notes: Sequence[str] | None = None,
 ) -> Markup:
-    """A line through ``(label, value)`` points, labels on the x axis."""
+    """A line through ``(label, value)`` points, labels on the x axis; ``notes`` (one per point)
+    are added to each point's tooltip."""
     width, height, left, right, top, bottom = 720, 260, 70, 20, 30, 40
     values = [v for _, v in points]
     low, high = min(values), max(values)
@@ -119,10 +125,11 @@ def line_chart(
         f'<text x="0" y="16" class="chart-title">{_esc(title)}</text>',
         f'<path d="{path}" fill="none" stroke="{AFTER}" stroke-width="2"/>',
     ]
-    for (label, value), (x, y) in zip(points, coords, strict=True):
+    for i, ((label, value), (x, y)) in enumerate(zip(points, coords, strict=True)):
+        note = f", {notes[i]}" if notes and notes[i] else ""
         parts.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{AFTER}"><title>{_esc(label)}: '
-            f"{_esc(fmt(value))}</title></circle>"
+            f"{_esc(fmt(value))}{_esc(note)}</title></circle>"
             f'<text x="{x:.1f}" y="{height - 18}" text-anchor="middle" class="label">'
             f"{_esc(label)}</text>"
             f'<text x="{x:.1f}" y="{y - 8:.1f}" text-anchor="middle" class="value">'
@@ -181,11 +188,12 @@ def charts(plan: dict[str, Any], sensitivity: dict[str, Any] | None = None) -> l
             chart_id="chart-risk",
         )
     )
-    frontier = (sensitivity or {}).get("frontier") or []
+    frontier = [
+        f for f in (sensitivity or {}).get("frontier") or [] if f.get("objective") is not None
+    ]
     points = [
         ("no limit" if f.get("value") is None else str(f["value"]), float(f["objective"]))
         for f in frontier
-        if f.get("objective") is not None
     ]
     if len(points) >= 2:
         out.append(
@@ -194,9 +202,22 @@ def charts(plan: dict[str, Any], sensitivity: dict[str, Any] | None = None) -> l
                 points,
                 fmt=lambda v: f"{v:.4f}",
                 chart_id="chart-frontier",
+                notes=[_frontier_note(f) for f in frontier],
             )
         )
     return out
+
+
+def _frontier_note(point: dict[str, Any]) -> str:
+    """A frontier point's gap, and whether it is within the gap of the best budget (from
+    ``territory sensitivity --json``; older files without these keys get no note)."""
+    words = []
+    if point.get("gap") is not None:
+        words.append(f"gap {float(point['gap']):.3%}")
+    behind = point.get("behind_best") or {}
+    if behind.get("within_gap") and (behind.get("value") or 0) > 0:
+        words.append("within the gap of the best")
+    return ", ".join(words)
 
 
 def _environment() -> jinja2.Environment:

@@ -1,4 +1,11 @@
-"""Side-by-side comparison of solved scenarios: one row per KPI, one column per scenario."""
+"""Side-by-side comparison of solved scenarios: one row per KPI, one column per scenario.
+
+Each scenario's objective is compared with the first's as a difference of solved values
+(:mod:`scenarios.gaps`): ``objective_vs_first`` is that difference with the sum of the two
+absolute gaps, and says ``within_gap`` when it is no larger than they are. Each scenario scores
+its plan on its own weights and scale, so the difference means most between variants that
+share their weights (a rule, a team change).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,14 @@ from optimizer import Plan, Scenario, Status, Termination
 from optimizer.instance import TERMS
 
 from .executors import Outcome, run_scenarios
+from .gaps import Bounded, Difference, difference, plan_gap
 
 #: The rows of a comparison, in order: (key, label).
 ROWS: tuple[tuple[str, str], ...] = (
     ("status", "status"),
     ("gap", "gap"),
     ("objective", "objective"),
+    ("objective_vs_first", "objective vs the first (± the gaps)"),
     *((f"term.{t}", f"term: {t}") for t in TERMS),
     ("arr_spread", "ARR spread"),
     ("workload_variance", "workload variance"),
@@ -45,6 +54,8 @@ class Comparison:
             return plan.gap
         if key == "objective":
             return plan.objective
+        if key == "objective_vs_first":
+            return self.objective_vs_first(index)
         if key == "differs_from_first":
             return len(self.differences[index])
         if after is None:
@@ -53,12 +64,25 @@ class Comparison:
             return after.terms[key.removeprefix("term.")]
         return after.kpis.get(key)
 
+    def objective_vs_first(self, index: int) -> Difference | None:
+        """This scenario's objective minus the first's, known to within the sum of their
+        absolute gaps; ``None`` for the first, or without both plans."""
+        first, mine = Bounded.of_plan(self.plans[0]), Bounded.of_plan(self.plans[index])
+        if index == 0 or first is None or mine is None:
+            return None
+        return difference(first, mine)
+
     def to_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            return value.to_dict() if isinstance(value, Difference) else value
+
         return {
             "scenarios": [
                 {
                     "name": name,
-                    **{key: self.value(i, key) for key, _ in ROWS},
+                    **{key: plain(self.value(i, key)) for key, _ in ROWS},
+                    "bound": self.plans[i].bound,
+                    "absolute_gap": plan_gap(self.plans[i]),
                     "differences": [
                         {"account_id": a, "first": first, "this": this}
                         for a, first, this in self.differences[i]

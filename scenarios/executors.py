@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +30,8 @@ class Outcome:
     name: str
     plan: Plan | None
     error: str | None = None
+    #: How the plan was had when it was not solved for, e.g. "from the base plan".
+    note: str = ""
 
 
 def solve_one(scenario: Scenario, options: dict[str, Any]) -> Outcome:
@@ -52,6 +54,7 @@ def run_scenarios(
     scheduler: Any = None,
     workers: int | None = None,
     on_done: Callable[[int, Outcome], None] | None = None,
+    task_options: Sequence[Mapping[str, Any]] | None = None,
     **options: Any,
 ) -> list[Outcome]:
     """Solve ``scenarios`` in parallel; ``options`` go to :func:`optimizer.solve`.
@@ -64,22 +67,28 @@ def run_scenarios(
         Local pool size (default: the number of cores). ``1`` solves in this process.
     on_done
         Called with (index, outcome) as each scenario finishes (for progress bars).
+    task_options
+        Options for one scenario each (same order), over ``options``: e.g. a ``score_like``
+        for some, so that runs needing different options still share one pool.
     """
     tasks = [_single_threaded(s) for s in scenarios]
+    if task_options is not None and len(task_options) != len(tasks):
+        raise ValueError("task_options must have one entry per scenario")
+    each = [{**options, **(task_options[i] if task_options else {})} for i in range(len(tasks))]
     if scheduler is not None:
-        return _run_dask(tasks, scheduler, on_done, options)
+        return _run_dask(tasks, scheduler, on_done, each)
     workers = workers or os.cpu_count() or 1
     results: list[Outcome | None] = [None] * len(tasks)
     if workers == 1 or len(tasks) == 1:
         for i, scenario in enumerate(tasks):
-            results[i] = solve_one(scenario, options)
+            results[i] = solve_one(scenario, each[i])
             if on_done:
                 on_done(i, results[i])  # type: ignore[arg-type]
         return [r for r in results if r is not None]
     # "spawn": solver libraries hold threads that a forked child must not inherit.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
-        futures = {pool.submit(solve_one, scenario, options): i for i, scenario in enumerate(tasks)}
+        futures = {pool.submit(solve_one, scenario, each[i]): i for i, scenario in enumerate(tasks)}
         for future in as_completed(futures):
             i = futures[future]
             results[i] = future.result()
@@ -92,14 +101,17 @@ def _run_dask(
     tasks: list[Scenario],
     scheduler: Any,
     on_done: Callable[[int, Outcome], None] | None,
-    options: dict[str, Any],
+    options: list[dict[str, Any]],
 ) -> list[Outcome]:
     from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
-        futures = [client.submit(solve_one, scenario, options, pure=False) for scenario in tasks]
+        futures = [
+            client.submit(solve_one, scenario, options[i], pure=False)
+            for i, scenario in enumerate(tasks)
+        ]
         index = {future.key: i for i, future in enumerate(futures)}
         results: list[Outcome | None] = [None] * len(tasks)
         for future in dask_completed(futures):

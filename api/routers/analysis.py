@@ -114,7 +114,7 @@ async def sensitivity(
 ) -> Response:
     """How the plan responds to the weights, the ARR tolerance, the move budget and each
     rule (as ``territory sensitivity``)."""
-    from scenarios.sensitivity import DEFAULT_MOVE_BUDGETS, sensitivity_variants
+    from scenarios.sensitivity import sensitivity_variants
 
     scenario, data = service.scenario(body.scenario, "scenario")
     # Only the axes the request gives: the job's options (and so its reuse) are as sent.
@@ -126,15 +126,8 @@ async def sensitivity(
     if "prices" in body.model_fields_set:
         grid["prices"] = body.prices
     try:
-        runs = 1 + len(
-            sensitivity_variants(
-                scenario,
-                grid.get("weight_factors", (0.5, 1.5)),
-                grid.get("tolerance_steps", (-0.05, 0.05)),
-                grid.get("move_budgets", DEFAULT_MOVE_BUDGETS),
-                grid.get("prices", True),
-            )
-        )
+        # The base and every variant (the defaults are sensitivity's own).
+        runs = 1 + len(sensitivity_variants(scenario, **grid))
     except (ScenarioError, ValueError) as exc:
         raise ApiError(422, f"The sensitivity grid is not valid: {exc}") from None
     settings = service.settings

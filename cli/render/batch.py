@@ -13,9 +13,10 @@ from rich.table import Table
 
 from optimizer.units import money
 from scenarios.compare import ROWS, Comparison
-from scenarios.sensitivity import Sensitivity
+from scenarios.gaps import WITHIN_THE_GAP, Difference
+from scenarios.sensitivity import FROM_BASE, Run, Sensitivity
 
-from .formats import pct, signed
+from .formats import pct, plus_minus, signed
 
 
 def compare_cell(key: str, value: Any) -> str:
@@ -35,6 +36,8 @@ def compare_cell(key: str, value: Any) -> str:
     """
     if value is None:
         return "-"
+    if isinstance(value, Difference):
+        return difference_cell(value)
     if key == "gap" or key in ("arr_spread", "expertise_match"):
         return pct(value, 3 if key == "gap" else 1)
     if key in ("arr_at_risk", "moved_arr"):
@@ -58,25 +61,76 @@ def comparison_table(result: Comparison) -> Table:
 
 
 def write_comparison_csv(result: Comparison) -> None:
-    """Write the comparison to stdout as CSV: raw values, one row per metric."""
+    """Write the comparison to stdout as CSV: raw values, one row per metric (a difference
+    within the gaps as ``within the gap``)."""
     writer = csv.writer(sys.stdout)
     writer.writerow(["metric", *result.names])
     for key, label in ROWS:
-        writer.writerow([label, *(result.value(i, key) for i in range(len(result.names)))])
+        writer.writerow(
+            [label, *(csv_value(result.value(i, key)) for i in range(len(result.names)))]
+        )
+
+
+def csv_value(value: Any) -> Any:
+    """A raw value for CSV; a difference of solved values as its value, or ``within the gap``."""
+    if isinstance(value, Difference):
+        return WITHIN_THE_GAP if value.within_gap else value.value
+    return value
+
+
+def rank_cell(rank: int | None, ranks: Sequence[int | None], zero: bool = False) -> str:
+    """A rank as shown: ``2=`` when another row shares it, ``within the gap`` for none (``-``
+    when the value is proven to be exactly zero)."""
+    if rank is None:
+        return "-" if zero else WITHIN_THE_GAP
+    return f"{rank}=" if sum(1 for r in ranks if r == rank) > 1 else str(rank)
+
+
+def status_cell(run: Run) -> str:
+    """A run's status, and where its plan comes from when it was not solved for."""
+    return f"{run.plan.status} ({FROM_BASE})" if run.from_base else str(run.plan.status)
+
+
+def difference_cell(diff: Difference | None, fmt: Callable[[float], str] | None = None) -> str:
+    """A difference of solved values with its uncertainty, or ``within the gap``."""
+    if diff is None:
+        return "-"
+    return plus_minus(diff.value, diff.uncertainty, diff.within_gap, fmt)
 
 
 def frontier_table(result: Sensitivity) -> Table:
-    """The best plan for each move budget and the share of the full gain it reaches."""
+    """The best plan for each move budget, its gap, what it gains over the next smaller budget
+    (or ``within the gap``), and the share of the full gain it reaches."""
     table = Table(title="Disruption frontier: best plan per move budget", title_justify="left")
-    for column in ("max moves", "status", "objective", "share of the gain", "moves", "moved ARR"):
+    columns = (
+        "max moves",
+        "status",
+        "gap",
+        "objective",
+        "gain over the smaller budget",
+        "share of the gain",
+        "moves",
+        "moved ARR",
+    )
+    for column in columns:
         table.add_column(column, justify="right")
-    for run, (_, share) in zip(result.frontier, result.frontier_gain_shares(), strict=True):
+    rows = zip(
+        result.frontier,
+        result.frontier_gain_shares(),
+        result.frontier_steps(),
+        result.frontier_behind_best(),
+        strict=True,
+    )
+    for run, (_, share), step, behind in rows:
         after = run.plan.after
+        reaches = behind is not None and behind.value > 0 and behind.within_gap
         table.add_row(
             "unlimited" if run.value is None else str(run.value),
-            run.plan.status,
+            status_cell(run),
+            compare_cell("gap", run.plan.gap),
             compare_cell("objective", run.plan.objective),
-            pct(share),
+            difference_cell(step),
+            pct(share) + (f" ({WITHIN_THE_GAP} of the best)" if reaches else ""),
             "-" if after is None else str(after.kpis["moves"]),
             "-" if after is None else money(float(after.kpis["moved_arr"] or 0)),
         )
@@ -84,15 +138,24 @@ def frontier_table(result: Sensitivity) -> Table:
 
 
 def prices_table(result: Sensitivity) -> Table:
-    """What each hard rule costs: the objective gained by dropping it, dearest first."""
-    table = Table(title="Price of each hard rule (objective gain without it)", title_justify="left")
-    for column in ("rule", "status", "price", "accounts placed differently"):
+    """What each hard rule costs: the objective gained by dropping it ± the gaps, dearest
+    first; prices within the gap come last, unranked."""
+    table = Table(
+        title="Price of each hard rule (objective gain without it, ± the gaps)",
+        title_justify="left",
+    )
+    for column in ("rank", "rule", "status", "gap", "price", "accounts placed differently"):
         table.add_column(column, justify="left" if column == "rule" else "right")
-    for run in sorted(result.prices, key=lambda r: -(r.price or 0.0)):
+    order = result.price_order()
+    ranks = [rank for _, rank in order]
+    for run, rank in order:
+        price = result.price_difference(run)
         table.add_row(
+            rank_cell(rank, ranks, zero=price is not None and price.is_zero),
             run.input.removeprefix("rule.").replace("lock.", "lock on "),
-            run.plan.status,
-            compare_cell("objective", run.price),
+            status_cell(run),
+            compare_cell("gap", run.plan.gap),
+            difference_cell(price),
             str(run.changed_accounts),
         )
     return table
@@ -108,38 +171,68 @@ TORNADO_KPIS: tuple[tuple[str, Callable[[float], str] | None], ...] = (
 
 
 def tornado_tables(result: Sensitivity) -> list[Table]:
-    """One tornado table per KPI of ``TORNADO_KPIS`` that the base plan has."""
+    """One tornado table per KPI of ``TORNADO_KPIS`` that the base plan has: real effects first,
+    largest swing first; inputs whose effect on the objective is within the gap come last and
+    say so. The objective's table ranks the inputs (shared ranks where effects cannot be told
+    apart)."""
     tables = []
     for kpi, fmt in TORNADO_KPIS:
         rows = result.tornado(kpi)
         if not rows:
             continue
         table = Table(title=f"Tornado: {kpi} (change vs the base plan)", title_justify="left")
-        for column in ("input", "low", "high"):
+        last = "rank" if kpi == "objective" else "effect"
+        for column in ("input", "low", "high", "± (objective)", "gap", last):
             table.add_column(column, justify="left" if column == "input" else "right")
-        for name, low, high in rows:
-            table.add_row(name, signed(low, fmt), signed(high, fmt))
+        ranks = [row.rank for row in rows]
+        for row in rows:
+            if row.low == row.high == 0:
+                verdict = "no change"
+            elif kpi == "objective":
+                verdict = rank_cell(row.rank, ranks)
+            else:
+                verdict = WITHIN_THE_GAP if row.within_gap else "real"
+            table.add_row(
+                row.input,
+                signed(row.low, fmt),
+                signed(row.high, fmt),
+                "-" if row.uncertainty is None else f"{row.uncertainty:.4f}",
+                compare_cell("gap", row.gap),
+                verdict,
+            )
         tables.append(table)
     return tables
 
 
 def stability_table(result: Sensitivity) -> Table:
-    """How many accounts change CSM when each weight moves by 5%."""
+    """How many accounts change CSM when each weight moves by 5%, and whether that changes the
+    base objective by more than the gaps (otherwise the base could have chosen the same plan)."""
     table = Table(
         title="Stability: accounts that change CSM when a weight moves by 5%", title_justify="left"
     )
-    table.add_column("weight")
-    table.add_column("value", justify="right")
-    table.add_column("accounts changed", justify="right")
+    for column in ("weight", "value", "status", "gap", "accounts changed", "objective effect"):
+        table.add_column(column, justify="left" if column == "weight" else "right")
     for run in result.stability:
+        effect = result.effect(run)
+        changed = str(run.changed_accounts)
+        if run.changed_accounts and (effect is None or effect.within_gap):
+            changed += f" ({WITHIN_THE_GAP})"
         table.add_row(
-            run.input.removeprefix("weight."), f"{run.value:g}", str(run.changed_accounts)
+            run.input.removeprefix("weight."),
+            f"{run.value:g}",
+            status_cell(run),
+            compare_cell("gap", run.plan.gap),
+            changed,
+            difference_cell(effect),
         )
     return table
 
 
 def print_sensitivity(console: Console, result: Sensitivity) -> None:
     """Print a sensitivity analysis: base plan, frontier, rule prices, tornados, stability.
+
+    Every row shows its gap; a difference smaller than the gaps involved shows as ``within the
+    gap`` (``scenarios.gaps``).
 
     Parameters
     ----------
@@ -151,7 +244,7 @@ def print_sensitivity(console: Console, result: Sensitivity) -> None:
     base = result.base
     console.print(
         f"Base plan: [bold]{base.status}[/], objective {compare_cell('objective', base.objective)}, "
-        f"gap {compare_cell('gap', base.gap)}"
+        f"bound {compare_cell('objective', base.bound)}, gap {compare_cell('gap', base.gap)}"
     )
     console.print(frontier_table(result))
     console.print(prices_table(result))

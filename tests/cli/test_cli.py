@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DATA, ROOT, account, csm, scenario_dict, team_accounts, team_csms
+from conftest import (
+    DATA,
+    ROOT,
+    SCENARIOS,
+    account,
+    csm,
+    scenario_dict,
+    team_accounts,
+    team_csms,
+)
 
 from cli import main
 from optimizer import evaluate, load_scenario
@@ -268,3 +278,48 @@ def test_issue_paths_keep_lowercase_ids(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_text('{"csms": [{"id": "C1"}], "accounts": [{"id": "acme", "arr": -5}]}')
     assert main(["validate", str(path)]) == 2
     assert "accounts[acme].arr" in capsys.readouterr().err
+
+
+PROGRESS = re.compile(
+    r"^(\d+)/(\d+) (.+): (optimal|feasible|infeasible|no_solution), gap (\S+), "
+    r"(\d+\.\d s|from the base plan)$"
+)
+
+
+def test_sensitivity_prints_each_run_as_it_ends_and_each_row_s_gap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path / "mixed.json", SCENARIOS["mixed_6x3"]().model_dump(mode="json"))
+    grid = ["--budgets", "1,3,none", "--weight-factors", "2", "--tolerance-steps", "-0.1"]
+    args = ["sensitivity", str(path), *grid, "--workers", "1", "--time-limit", "5"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    matches = [PROGRESS.match(line) for line in lines]
+    assert lines and all(matches), lines
+    counts = [(int(m[1]), int(m[2])) for m in matches if m]
+    total = counts[0][1]
+    # One line per run, counted in order, the base first.
+    assert counts == [(i, total) for i in range(1, total + 1)]
+    assert matches[0] is not None and matches[0][3] == "base"
+    names = {m[3] for m in matches if m}
+    assert {"max_moves 1", "max_moves unlimited", "weight.churn_risk x2"} <= names
+    # The base plan uses its 3 moves: the budget of 3 is the base plan, without a solve.
+    reused = [m[3] for m in matches if m and m[6] == "from the base plan"]
+    assert "max_moves 3" in reused
+    out = captured.out
+    for title in ("Disruption frontier", "Price of each hard rule", "Tornado: objective"):
+        header = out[out.index(title) :].splitlines()[2]
+        assert "gap" in header, title
+    # Quiet, and with --json, the progress lines are left out.
+    assert main([*args, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main([*args, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    data = json.loads(captured.out)
+    for group in ("weights", "tolerances", "frontier", "prices", "stability"):
+        for row in data[group]:
+            assert "gap" in row and "absolute_gap" in row and "from_base_plan" in row
+            if row["status"] in ("optimal", "feasible"):
+                assert row["gap"] is not None and row["absolute_gap"] is not None

@@ -117,6 +117,23 @@ def test_report_escapes_names_and_draws_the_frontier() -> None:
     assert "<b>Bold</b>" not in text
     assert "<title>Q3 &amp; beyond</title>" in text
     assert 'id="chart-frontier"' in text and "no limit" in text
+    # With the gaps of territory sensitivity --json: each point's tooltip says its gap, and a
+    # budget within the gap of the best says so.
+    frontier = {
+        "frontier": [
+            {"value": 0, "objective": 0.5, "gap": 0.0},
+            {
+                "value": 5,
+                "objective": 0.2501,
+                "gap": 0.001,
+                "behind_best": {"value": 0.0001, "uncertainty": 0.0003, "within_gap": True},
+            },
+            {"value": None, "objective": 0.25, "gap": 0.0008},
+        ]
+    }
+    text = render_html(plan, sensitivity=frontier)
+    assert "5: 0.2501, gap 0.100%, within the gap of the best</title>" in text
+    assert "no limit: 0.2500, gap 0.080%</title>" in text
 
 
 def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

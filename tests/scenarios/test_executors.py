@@ -66,3 +66,20 @@ def test_dask_local_cluster_matches_the_local_pool() -> None:
         assert a.plan.assignment() == b.plan.assignment()
     assert by_address[0].plan is not None
     assert by_address[0].plan.objective == pytest.approx(local[0].plan.objective, rel=1e-9)
+
+
+def test_task_options_apply_to_their_own_scenario_only() -> None:
+    base = load_scenario(TINY)
+    free = base.replace(
+        name="free", constraints={**base.constraints.model_dump(), "renewal_freeze_days": None}
+    )
+    own, scaled = run_scenarios(
+        [free, free], workers=1, task_options=[{}, {"score_like": base}], time_limit_s=20
+    )
+    assert own.plan is not None and scaled.plan is not None
+    # The two scales give different optima, so an ignored option would show.
+    assert abs(own.plan.objective - scaled.plan.objective) > 1e-3
+    assert own.plan.objective == pytest.approx(solve(free).objective, abs=1e-9)
+    assert scaled.plan.objective == pytest.approx(solve(free, score_like=base).objective, abs=1e-9)
+    with pytest.raises(ValueError, match="one entry per scenario"):
+        run_scenarios([free], task_options=[{}, {}])

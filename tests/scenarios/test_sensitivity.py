@@ -9,7 +9,7 @@ from conftest import ROOT
 
 from cli import main
 from optimizer import evaluate, load_scenario, solve
-from scenarios.sensitivity import sensitivity
+from scenarios.sensitivity import same_optimum, sensitivity, sensitivity_variants
 
 TINY = ROOT / "examples" / "tiny" / "scenario.json"
 BUDGETS = (0, 1, 2, 3, None)
@@ -76,10 +76,47 @@ def test_changed_accounts_are_counted_against_the_base_plan(result) -> None:  # 
 def test_tornado_is_ranked_by_the_largest_swing(result) -> None:  # type: ignore[no-untyped-def]
     rows = result.tornado("arr_at_risk")
     inputs = {r.input for r in [*result.weights, *result.tolerances]}
-    assert {name for name, _, _ in rows} == inputs
-    swings = [max(abs(lo), abs(hi)) for _, lo, hi in rows]
-    assert swings == sorted(swings, reverse=True)
-    assert all(lo <= hi for _, lo, hi in rows)
+    assert {row.input for row in rows} == inputs
+    # Real effects first, each part largest swing first.
+    assert [row.within_gap for row in rows] == sorted(row.within_gap for row in rows)
+    for within in (False, True):
+        swings = [row.swing for row in rows if row.within_gap is within]
+        assert swings == sorted(swings, reverse=True)
+    assert all(row.low <= row.high for row in rows)
+
+
+def test_variants_answered_by_the_base_plan_match_their_solve(result) -> None:  # type: ignore[no-untyped-def]
+    # The tiny example allows 3 moves and its optimum uses 3: the budget of 3 and the narrower
+    # ARR tolerance (kept by the base plan) take the base plan without a solve.
+    base = load_scenario(TINY)
+    reused = [r for r in [*result.frontier, *result.tolerances] if r.from_base]
+    assert {(r.input, r.value) for r in reused} == {("max_moves", 3), ("arr_tolerance", 0.15)}
+    for run in reused:
+        assert run.plan.seconds == 0.0 and run.changed_accounts == 0
+        assert (run.plan.objective, run.plan.bound) == (result.base.objective, result.base.bound)
+        key = "max_moves" if run.input == "max_moves" else "arr_tolerance"
+        variant = base.replace(constraints={**base.constraints.model_dump(), key: run.value})
+        solved = solve(variant, score_like=base)
+        assert solved.status == "optimal"
+        assert run.plan.objective == pytest.approx(solved.objective, abs=1e-9)
+    # A looser rule is always solved, even when the base plan keeps it.
+    assert not any(r.from_base for r in result.prices)
+    assert not next(r for r in result.frontier if r.value is None).from_base
+
+
+def test_a_variant_the_base_plan_breaks_is_solved() -> None:
+    base = load_scenario(TINY)
+    base_plan = solve(base)
+    moves = base_plan.after.kpis["moves"]
+    assert moves >= 1
+    fewer = base.replace(constraints={**base.constraints.model_dump(), "max_moves": moves - 1})
+    assert same_optimum(base, fewer, base_plan) is None
+    same = base.replace(constraints={**base.constraints.model_dump(), "max_moves": moves})
+    reused = same_optimum(base, same, base_plan)
+    assert reused is not None and reused.assignment() == base_plan.assignment()
+    # Any other change (here a weight) is never answered by the base plan.
+    weights = {**base.objectives.model_dump(), "balance": 1.0}
+    assert same_optimum(base, same.replace(objectives=weights), base_plan) is None
 
 
 def test_sensitivity_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,3 +131,18 @@ def test_sensitivity_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["base"]["status"] == "optimal"
     assert set(data["tornado"]) >= {"objective", "arr_at_risk", "moves"}
     assert all(p["price"] >= -1e-9 for p in data["prices"])
+
+
+def test_a_zero_weight_is_tried_once_at_a_tenth_of_the_total() -> None:
+    base = load_scenario(TINY)
+    weights = base.objectives.model_dump()
+    zero = [term for term, w in weights.items() if w == 0]
+    assert zero  # the tiny example leaves some terms at zero
+    variants = sensitivity_variants(base, weight_factors=(0.5, 1.5, 2))
+    for term in zero:
+        runs = [v for v in variants if v[0] == "weights" and v[1] == f"weight.{term}"]
+        # 1.5 and 2 would both set it to 10% of the total: one solve, not two.
+        assert [v[2] for v in runs] == [pytest.approx(0.1 * sum(weights.values()))]
+        assert runs[0][3].name == f"weight.{term} 0 -> {runs[0][2]:g}"
+    nonzero = next(term for term, w in weights.items() if w > 0)
+    assert len([v for v in variants if v[:2] == ("weights", f"weight.{nonzero}")]) == 3

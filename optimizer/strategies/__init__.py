@@ -10,7 +10,8 @@
               local_search.py)
 ============  =============================================================================
 
-``solver.strategy = "auto"`` picks by size: :func:`choose`.
+``solver.strategy = "auto"`` picks by size: :func:`choose`. ``books.py`` is a bound, not yet a
+strategy: the Dantzig-Wolfe bound over whole books (:func:`~.books.book_bound`).
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ No optimization logic lives in ``cli``: each command loads its input, calls the 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 
@@ -37,6 +39,46 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+@contextmanager
+def native_output_to_stderr() -> Iterator[None]:
+    """While a command runs, what native code writes straight to file descriptor 1 goes to the
+    standard error, and Python's own ``sys.stdout`` still to the standard output.
+
+    The HiGHS library inside OR-Tools sometimes prints a debug line
+    (``HighsMipSolverData::transformNewIntegerFeasibleSolution ...``) on descriptor 1, which
+    would corrupt ``--json`` and ``--csv`` output piped to another program. Only when
+    ``sys.stdout`` is the process's own (not under a test's capture or an embedding program's
+    replacement)."""
+    if sys.stdout is not sys.__stdout__ or sys.stdout is None:
+        yield
+        return
+    try:
+        if sys.stdout.fileno() != 1:
+            raise OSError
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        yield
+        return
+    original = sys.stdout
+    os.dup2(2, 1)
+    sys.stdout = os.fdopen(
+        saved,
+        "w",
+        buffering=1 if getattr(original, "line_buffering", False) else -1,
+        encoding=original.encoding,
+        errors=original.errors,
+        closefd=False,
+    )
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        sys.stdout = original
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``territory`` command.
 
@@ -55,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
     try:
-        return COMMANDS[args.command](args, console, err)
+        with native_output_to_stderr():
+            return COMMANDS[args.command](args, console, err)
     except KeyboardInterrupt:
         err.print("Interrupted.")
         return EXIT_INTERRUPTED

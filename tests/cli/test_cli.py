@@ -323,3 +323,29 @@ def test_sensitivity_prints_each_run_as_it_ends_and_each_row_s_gap(
             assert "gap" in row and "absolute_gap" in row and "from_base_plan" in row
             if row["status"] in ("optimal", "feasible"):
                 assert row["gap"] is not None and row["absolute_gap"] is not None
+
+
+def test_native_writes_to_descriptor_1_do_not_corrupt_json_output(scenario_file: Path) -> None:
+    """A native library writing straight to file descriptor 1 during a command (the HiGHS inside
+    OR-Tools sometimes prints a debug line there) lands on stderr; stdout stays the plan JSON."""
+    script = (
+        "import os, sys\n"
+        "from cli import app\n"
+        "solve = app.COMMANDS['solve']\n"
+        "def noisy(args, console, err):\n"
+        "    os.write(1, b'HighsMipSolverData::debug line\\n')\n"
+        "    return solve(args, console, err)\n"
+        "app.COMMANDS['solve'] = noisy\n"
+        f"sys.exit(app.main(['solve', {str(scenario_file)!r}, '--json']))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["status"] == "optimal"
+    assert "HighsMipSolverData::debug line" in run.stderr

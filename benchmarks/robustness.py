@@ -535,15 +535,7 @@ def _follow(
     """Fewer moves in the witness: accounts go back to today's CSM wherever every book stays
     within 90% of its tolerances and under the other limits (random order)."""
     c_ = book.constraints
-    load = [0.0] * book.m
-    work = [0.0] * book.m
-    count = [0] * book.m
-    risk = [0] * book.m
-    for a, c in enumerate(witness):
-        load[c] += book.arr[a]
-        work[c] += book.work[a]
-        count[c] += 1
-        risk[c] += book.risky[a]
+    load, work, count, risk = _totals(book, witness)
 
     def within(c: int, d_arr: float, d_work: float, d_count: int, d_risk: int) -> bool:
         t, k = book.arr_target[c], book.capacity[c]
@@ -577,11 +569,10 @@ def _follow(
                 risk[c] += sign * r
 
 
-def _fit(
-    constraints: dict[str, Any], book: _Books, witness: list[int], current: list[int | None]
-) -> list[str]:
-    """Widen every limit the witness breaks to what it needs; say what was widened."""
-    notes: list[str] = []
+def _totals(
+    book: _Books, witness: list[int]
+) -> tuple[list[float], list[float], list[int], list[int]]:
+    """Each book's ARR, workload, accounts and high-risk accounts in ``witness``."""
     load = [0.0] * book.m
     work = [0.0] * book.m
     count = [0] * book.m
@@ -590,7 +581,16 @@ def _fit(
         load[c] += book.arr[a]
         work[c] += book.work[a]
         count[c] += 1
-        risk[c] += book.risky[a]
+        risk[c] += int(book.risky[a])
+    return load, work, count, risk
+
+
+def _fit(
+    constraints: dict[str, Any], book: _Books, witness: list[int], current: list[int | None]
+) -> list[str]:
+    """Widen every limit the witness breaks to what it needs; say what was widened."""
+    notes: list[str] = []
+    load, work, count, risk = _totals(book, witness)
     for key, mine, target in (
         ("arr_tolerance", load, book.arr_target),
         ("workload_tolerance", work, book.work_target),

@@ -243,25 +243,18 @@ def test_missing_scenario_file_is_an_input_error(
     assert "file not found" in capsys.readouterr().err
 
 
-def test_console_script_in_a_subprocess(scenario_file: Path, invalid_file: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "cli", "solve", str(scenario_file), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
+def _python(*args: str) -> subprocess.CompletedProcess[str]:
+    """This Python with ``args`` in a subprocess, from the repository root."""
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=ROOT, timeout=120, check=False
     )
+
+
+def test_console_script_in_a_subprocess(scenario_file: Path, invalid_file: Path) -> None:
+    run = _python("-m", "cli", "solve", str(scenario_file), "--json")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["status"] == "optimal"
-    bad = subprocess.run(
-        [sys.executable, "-m", "cli", "validate", str(invalid_file)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    bad = _python("-m", "cli", "validate", str(invalid_file))
     assert bad.returncode == 2
     assert "accounts[A1].arr" in bad.stderr
 
@@ -338,14 +331,7 @@ def test_native_writes_to_descriptor_1_do_not_corrupt_json_output(scenario_file:
         "app.COMMANDS['solve'] = noisy\n"
         f"sys.exit(app.main(['solve', {str(scenario_file)!r}, '--json']))\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    run = _python("-c", script)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["status"] == "optimal"
     assert "HighsMipSolverData::debug line" in run.stderr

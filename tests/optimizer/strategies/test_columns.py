@@ -107,7 +107,7 @@ def _full_relaxation(built: AssignmentModel) -> float:
 
 
 def test_bound_is_below_the_proven_optimum_and_reaches_the_full_relaxation() -> None:
-    scenario = _scenario(120, 6, time_limit_s=30, gap=0.0)
+    scenario = _scenario(120, 6, time_limit_s=120, gap=0.0)
     optimum = solve(scenario, backend="highs")
     assert optimum.status == "optimal" and optimum.objective is not None
     inst = Instance(scenario)

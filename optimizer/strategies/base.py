@@ -57,6 +57,12 @@ class Context:
         """Seconds left of the time limit."""
         return self.settings.time_limit_s - self.elapsed()
 
+    def explain_reserve(self, per_account: float) -> float:
+        """Seconds a search keeps from the limit for scoring and explaining its plan
+        afterwards: 2 s plus ``per_account`` seconds per account (each strategy's measured
+        rate), at most a quarter of the limit."""
+        return min(0.25 * self.settings.time_limit_s, 2.0 + per_account * len(self.inst.accounts))
+
     def positions(self) -> dict[int, int]:
         """The start plan as positions (account -> CSM), for the accounts and CSMs it knows."""
         inst = self.inst

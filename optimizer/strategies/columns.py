@@ -68,7 +68,8 @@ NEW_COLUMNS = 2
 ELASTIC_PENALTY = 10.0
 #: The backend that solves the relaxations when the LP server is not available.
 LP_BACKEND = "highs"
-#: Seconds per account kept for scoring and explaining the plan after the search.
+#: Seconds per account kept for scoring and explaining the plan after the search (measured at
+#: 20,000 x 100: 6.1-6.3 s, with 4,000 or 15,000 accounts moved).
 EXPLAIN_S_PER_ACCOUNT = 2e-4
 #: The Lagrangian ascent that seeds the columns: its steps (at most SEED_SHARE of column
 #: generation's time), and the cheapest CSMs at its prices each account starts with.
@@ -168,7 +169,7 @@ def generate_columns(
             columns[a].add(c)
     seeded = None
     if supports(inst) and SEED_STEPS > 0:
-        seeded = _seed(inst, start + seconds * SEED_SHARE, clock)
+        seeded = _seed(inst, pricing, start + seconds * SEED_SHARE, clock)
     if seeded is not None:
         picks, seed_bound = seeded
         for a, row in enumerate(picks.tolist()):
@@ -258,14 +259,14 @@ def generate_columns(
 
 
 def _seed(
-    inst: Instance, until: float, clock: Callable[[], float]
-) -> tuple[np.ndarray, float] | None:
+    inst: Instance, pricing: Pricing, until: float, clock: Callable[[], float]
+) -> tuple[np.ndarray, float]:
     """Each account's :data:`SEED_COLUMNS` cheapest CSMs at prices from :data:`SEED_STEPS`
     steps of the Lagrangian ascent (optimizer/strategies/lagrangian.py; fewer if ``until``
     comes first), and the bound at those prices."""
-    lag = Lagrangian(inst)
-    bound, _, _ = lag.price_all(Prices.zero(lag.m), 0)
-    ascent = Ascent(lag, Prices.zero(lag.m), bound, None, clock)
+    lag = Lagrangian(inst, pricing)
+    # The ascent prices its start (price zero) itself and keeps that bound.
+    ascent = Ascent(lag, Prices.zero(lag.m), -math.inf, None, clock)
     # No plan yet for the Polyak steps to aim below: aim above the bound by its own size.
     ascent.run(until, lambda: 2 * abs(ascent.best_bound) + 1e-3, steps=SEED_STEPS)
     bound, _, picks = lag.price_all(ascent.best_prices, SEED_COLUMNS)
@@ -562,7 +563,7 @@ class ColumnGeneration(Strategy):
     def search(self, ctx: Context) -> Outcome:
         # Keep time for scoring and explaining the plan after the search, as the decomposition
         # does (20,000 x 100 with a 60 s limit ended at 65-68 s).
-        reserve = explain_reserve(ctx)
+        reserve = ctx.explain_reserve(EXPLAIN_S_PER_ACCOUNT)
         ctx = replace(
             ctx,
             settings=ctx.settings.model_copy(
@@ -607,15 +608,6 @@ class ColumnGeneration(Strategy):
             f"{columns.rounds} round(s) of column generation{converged}; the bound is the full "
             "model's."
         )
-
-
-def explain_reserve(ctx: Context) -> float:
-    """Seconds kept from the search for scoring and explaining its plan: a few seconds plus
-    EXPLAIN_S_PER_ACCOUNT per account (measured at 20,000 x 100: 6.1-6.3 s, with 4,000 or
-    15,000 accounts moved), up to a quarter of the limit."""
-    return min(
-        0.25 * ctx.settings.time_limit_s, 2.0 + EXPLAIN_S_PER_ACCOUNT * len(ctx.inst.accounts)
-    )
 
 
 def _first_plan(ctx: Context, built: AssignmentModel, columns: Columns) -> list[float] | None:

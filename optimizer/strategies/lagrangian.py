@@ -895,7 +895,7 @@ class Decomposition(Strategy):
         decompose(
             inst,
             ctx.settings,
-            max(ctx.left() - scoring_reserve(ctx), 0.1),
+            max(ctx.left() - ctx.explain_reserve(EXPLAIN_S_PER_ACCOUNT), 0.1),
             warm=ctx.positions(),
             progress=tracked,
             stop=ctx.stop,
@@ -923,12 +923,10 @@ class Decomposition(Strategy):
         return _no_plan(ctx, bound, note)
 
 
-def scoring_reserve(ctx: Context) -> float:
-    """Seconds kept from the search for scoring and explaining its plan afterwards: a few
-    seconds plus about 50 microseconds per account (measured: 6 s at 50,000, 13-15 s at
-    250,000), up to a quarter of the limit (a tenth left 250,000 accounts 7 s past a 60 s
-    limit; today's books repaired still fit in the rest)."""
-    return min(0.25 * ctx.settings.time_limit_s, 2.0 + 5e-5 * len(ctx.inst.accounts))
+#: Seconds per account kept for scoring and explaining the plan (measured: 6 s at 50,000,
+#: 13-15 s at 250,000; a tenth of the limit left 250,000 accounts 7 s past a 60 s limit, and
+#: today's books repaired still fit in the rest of a quarter).
+EXPLAIN_S_PER_ACCOUNT = 5e-5
 
 
 def _no_plan(ctx: Context, bound: float | None, note: str) -> Outcome:

@@ -213,27 +213,25 @@ def test_checker_agrees_with_the_evaluator_on_random_plans(shape: str) -> None:
     assert broken >= 30  # the random plans do break rules: the comparison is not vacuous
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_checker_agrees_with_the_evaluator_on_solved_plans(shape: str) -> None:
-    data = build(shape, 30, 4, seed=1).scenario
-    data["solver"].update(time_limit_s=2, threads=1)
+def _solved_plan_passes_both_checks(shape: str, n: int, m: int, seconds: float) -> None:
+    data = build(shape, n, m, seed=1).scenario
+    data["solver"].update(time_limit_s=seconds, threads=1)
     plan = solve(Scenario.from_dict(data))
     assert plan.has_plan, plan.message
     assignment = plan.assignment()
     assert check_plan(data, assignment) == []
     assert evaluate(Scenario.from_dict(data), assignment).feasible
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_checker_agrees_with_the_evaluator_on_solved_plans(shape: str) -> None:
+    _solved_plan_passes_both_checks(shape, 30, 4, 2)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("shape", ["worst", "few_eligible", "whales"])
 def test_checker_agrees_with_the_evaluator_on_larger_solved_plans(shape: str) -> None:
-    data = build(shape, 120, 6, seed=1).scenario
-    data["solver"].update(time_limit_s=3, threads=1)
-    plan = solve(Scenario.from_dict(data))
-    assert plan.has_plan, plan.message
-    assignment = plan.assignment()
-    assert check_plan(data, assignment) == []
-    assert evaluate(Scenario.from_dict(data), assignment).feasible
+    _solved_plan_passes_both_checks(shape, 120, 6, 3)
 
 
 def test_a_solved_plan_is_checked_and_recorded() -> None:

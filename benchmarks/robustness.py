@@ -844,7 +844,9 @@ def default_limit(n_accounts: int) -> float:
     return 30.0 if n_accounts <= 1_000 else 60.0 if n_accounts <= 5_000 else 120.0
 
 
-def run_one(shape: str, size: str, seed: int, limit: float, threads: int) -> dict[str, Any]:
+def run_one(
+    shape: str, size: str, seed: int, limit: float, threads: int, backend: str = "auto"
+) -> dict[str, Any]:
     """Generate, solve and check one scenario (in the calling process)."""
     from optimizer import Progress, Scenario, evaluate, solve
 
@@ -853,7 +855,7 @@ def run_one(shape: str, size: str, seed: int, limit: float, threads: int) -> dic
     built = build(shape, n, m, seed)
     data = built.scenario
     data["solver"] = {
-        "backend": "auto",
+        "backend": backend,
         "time_limit_s": limit,
         "gap": REQUESTED_GAP,
         "seed": 0,
@@ -875,6 +877,7 @@ def run_one(shape: str, size: str, seed: int, limit: float, threads: int) -> dic
         "shape": shape,
         "size": size,
         "seed": seed,
+        "backend": backend,
         "time_limit_s": limit,
         "status": str(plan.status),
         "termination": str(plan.termination),
@@ -912,17 +915,27 @@ def run_one(shape: str, size: str, seed: int, limit: float, threads: int) -> dic
     return record
 
 
-def _child(shape: str, size: str, seed: int, limit: float, threads: int, out: Any) -> None:
-    out.put(run_one(shape, size, seed, limit, threads))
+def _child(
+    shape: str, size: str, seed: int, limit: float, threads: int, backend: str, out: Any
+) -> None:
+    out.put(run_one(shape, size, seed, limit, threads, backend))
 
 
 def run_isolated(
-    shape: str, size: str, seed: int, limit: float, threads: int, wall: float
+    shape: str,
+    size: str,
+    seed: int,
+    limit: float,
+    threads: int,
+    wall: float,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """:func:`run_one` in a fresh process, stopped after ``wall`` seconds."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(shape, size, seed, limit, threads, queue))
+    process = context.Process(
+        target=_child, args=(shape, size, seed, limit, threads, backend, queue)
+    )
     began = time.perf_counter()
     process.start()
     try:
@@ -936,6 +949,7 @@ def run_isolated(
             "shape": shape,
             "size": size,
             "seed": seed,
+            "backend": backend,
             "time_limit_s": limit,
             "status": f"no answer after {waited:.0f} s (stopped)" if alive else "crashed",
             "exitcode": process.exitcode,
@@ -1034,6 +1048,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "highs", "cbc", "cpsat"),
+        help="the solver every run uses (default: auto, the engine's default)",
+    )
+    parser.add_argument(
         "--wall",
         type=float,
         default=0.0,
@@ -1070,7 +1090,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for shape in shapes:
             for seed in seeds:
                 record = run_isolated(
-                    shape, size, seed, limit, args.threads, args.wall or 3 * limit + 120
+                    shape,
+                    size,
+                    seed,
+                    limit,
+                    args.threads,
+                    args.wall or 3 * limit + 120,
+                    args.backend,
                 )
                 record["load_1min"] = round(os.getloadavg()[0], 2)
                 records.append(record)
@@ -1093,7 +1119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = sorted({r["seed"] for r in everything})
     header = (
         f"Robustness, {started.date().isoformat()}, {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; {args.threads} solver thread(s), time limit "
+        f"Python {platform.python_version()}; backend {args.backend}, "
+        f"{args.threads} solver thread(s), time limit "
         f"{'/'.join(f'{v:g}' for v in limits)} s, requested gap {REQUESTED_GAP:.2%}, seeds "
         f"{', '.join(map(str, seeds))}; {load_before} at the start, {_load()} at the end, "
         f"{_mean_load(everything)} after each run on average. "

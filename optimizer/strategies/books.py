@@ -65,6 +65,10 @@ STALL = 10
 STALL_GAIN = 1e-5
 #: The bound has met the master LP's value when within this (relative).
 CLOSED = 1e-9
+#: A book is priced by dynamic programming (:func:`knapsack`) when its limits, in whole units,
+#: span at most this many states, and its accounts times states stay under DP_CELLS.
+DP_STATES = 200_000
+DP_CELLS = 50_000_000
 
 
 @dataclass
@@ -84,6 +88,34 @@ class Book:
     team: np.ndarray  # (team rows, accounts)
     #: Per quantity row, a scale for violations (a typical amount).
     scale: np.ndarray = field(default_factory=lambda: np.ones(0))
+    #: Per quantity row, its unit (``amount * units`` is the amount in the scenario's units).
+    units: np.ndarray = field(default_factory=lambda: np.ones(0))
+    #: The book as an integer knapsack, if it is one (see :func:`knapsack`; computed once).
+    _knapsack: Knapsack | bool | None = field(default=False, repr=False)
+
+    @property
+    def knapsack(self) -> Knapsack | None:
+        if self._knapsack is False:
+            self._knapsack = knapsack(self)
+        return self._knapsack  # type: ignore[return-value]
+
+    def forcing(self, i: int) -> Book:
+        """This book with its ``i``-th account always in it: the other accounts, with every
+        limit and band moved by that account's amounts (its cost is the caller's to add)."""
+        keep = np.arange(len(self.accounts)) != i
+        moved = self.amount[:, i]
+        return Book(
+            self.csm,
+            self.accounts[keep],
+            self.cost[keep],
+            self.amount[:, keep],
+            self.lo - moved,
+            self.hi - moved,
+            [(q, low - moved[q], high - moved[q], slope) for q, low, high, slope in self.bands],
+            self.team[:, keep],
+            self.scale,
+            self.units,
+        )
 
     def totals(self, mask: np.ndarray) -> np.ndarray:
         return self.amount[:, mask].sum(axis=1)
@@ -164,8 +196,93 @@ def books_of(inst: Instance, pricing: Pricing | None = None) -> tuple[list[Book]
         typical = np.array(
             [max(float(np.abs(row).mean()) if row.size else 1.0, 1e-9) for row in amount]
         )
-        books.append(Book(c, accounts, costs[accounts, c], amount, lo, hi, bands, team, typical))
+        units = np.array([q.unit(inst) for q in quantities], dtype=float)
+        books.append(
+            Book(c, accounts, costs[accounts, c], amount, lo, hi, bands, team, typical, units)
+        )
     return books, rhs
+
+
+# ---------------------------------------------------------------------------- knapsack books
+
+
+@dataclass
+class Knapsack:
+    """A book whose only rules are limits in whole units and that has no balance term (as in
+    the Generalized Assignment Problem: one capacity, integer amounts): each limited quantity's
+    amounts and limits in whole steps of that quantity."""
+
+    weights: np.ndarray  # (limited quantities, accounts), integers >= 0
+    lo: np.ndarray  # integers >= 0
+    hi: np.ndarray  # integers
+
+
+def knapsack(book: Book) -> Knapsack | None:
+    """``book`` as a :class:`Knapsack`, or ``None`` when it has a balance term, an amount that
+    is not a whole number of its scenario unit, a negative amount, or too many states."""
+    if book.bands:
+        return None
+    rows, lows, highs = [], [], []
+    for q in range(len(book.lo)):
+        lo, hi = float(book.lo[q]), float(book.hi[q])
+        if lo <= 1e-12 and math.isinf(hi):
+            continue
+        if math.isinf(hi) or hi < -1e-9:
+            return None
+        unit = float(book.units[q]) if len(book.units) > q else 1.0
+        raw = book.amount[q] * unit
+        whole = np.round(raw)
+        if np.any(whole < 0) or np.any(np.abs(raw - whole) > 1e-6 * np.maximum(1.0, np.abs(raw))):
+            return None
+        step = int(np.gcd.reduce(whole.astype(np.int64))) if len(whole) else 1
+        step = max(step, 1)
+        rows.append(whole.astype(np.int64) // step)
+        lows.append(max(math.ceil(lo * unit / step - 1e-9), 0))
+        highs.append(math.floor(hi * unit / step + 1e-9))
+    if not rows:
+        weights = np.zeros((0, len(book.accounts)), dtype=np.int64)
+        return Knapsack(weights, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    hi_arr = np.asarray(highs, dtype=np.int64)
+    states = float(np.prod(np.maximum(hi_arr, 0) + 1.0))
+    if states > DP_STATES or states * len(book.accounts) > DP_CELLS:
+        return None
+    return Knapsack(np.stack(rows), np.asarray(lows, dtype=np.int64), hi_arr)
+
+
+def dynamic(knap: Knapsack, cost: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """The cheapest book of a knapsack at per-account ``cost``, exactly (dynamic programming
+    over the reachable totals of every limited quantity): the book and its cost, or ``None``
+    and ``inf`` when no book keeps the limits."""
+    k = len(cost)
+    if np.any(knap.hi < 0):
+        return None, math.inf
+    shape = tuple(int(h) + 1 for h in knap.hi)
+    best = np.full(shape, math.inf)
+    best[(0,) * len(shape)] = 0.0
+    took = np.zeros((k, *shape), dtype=bool)
+    fits = np.all(knap.weights < np.asarray(shape)[:, None], axis=0)  # not over a limit alone
+    weights = knap.weights.T.tolist()
+    costs = cost.tolist()
+    for i in np.flatnonzero(fits).tolist():
+        w = weights[i]
+        src = tuple(slice(0, n - v) for n, v in zip(shape, w, strict=True))
+        dst = tuple(slice(v, n) for n, v in zip(shape, w, strict=True))
+        candidate = best[src] + costs[i]
+        better = candidate < best[dst]
+        took[i][dst] = better
+        best[dst] = np.where(better, candidate, best[dst])
+    allowed = best[tuple(slice(int(v), None) for v in knap.lo)]
+    if allowed.size == 0 or not np.isfinite(allowed).any():
+        return None, math.inf
+    flat = int(np.argmin(allowed))
+    state = np.asarray(np.unravel_index(flat, allowed.shape)) + knap.lo
+    value = float(allowed.flat[flat])
+    mask = np.zeros(k, dtype=bool)
+    for i in range(k - 1, -1, -1):
+        if took[i][tuple(state)]:
+            mask[i] = True
+            state = state - knap.weights[:, i]
+    return mask, value
 
 
 # ---------------------------------------------------------------------------- pricing
@@ -242,8 +359,16 @@ def exact(
     seconds: float,
     hint: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, float]:
-    """The cheapest book at per-account ``cost`` by a small MIP of this one book: the best
-    book found (or ``None``) and a proven lower bound of its cost (``-inf`` without one)."""
+    """The cheapest book at per-account ``cost``, by dynamic programming for a knapsack book
+    (:func:`knapsack`), else by a small MIP of this one book: the best book found (or ``None``)
+    and a proven lower bound of its cost (``-inf`` without one, ``inf`` when no book keeps its
+    limits)."""
+    knap = book.knapsack
+    if knap is not None:
+        found, _ = dynamic(knap, cost)
+        if found is None:
+            return None, math.inf
+        return found, book.value(found, cost)
     model = LinearModel()
     k = len(book.accounts)
     for i in range(k):
@@ -302,6 +427,23 @@ class BookBound:
     columns: list[Column]
     seconds: float
     converged: bool
+    #: Pairs removed by their reduced cost (``book_bound(..., incumbent=...)``), else ``None``.
+    fixings: Fixings | None = None
+
+
+@dataclass
+class Fixings:
+    """What :meth:`BookColumns.fixings` proved: the pairs (account position, CSM position)
+    that no plan scoring below ``incumbent`` uses."""
+
+    incumbent: float
+    #: The Lagrangian bound at the prices used (``None``: no bound was proven).
+    bound: float | None
+    pairs: list[tuple[int, int]]
+    #: Pairs looked at (every eligible pair of the books reached).
+    checked: int
+    #: Whether every book was reached in time.
+    complete: bool
 
 
 class BookColumns:
@@ -324,6 +466,8 @@ class BookColumns:
         #: Starting prices and a lower bound of their Lagrangian value (see :meth:`start`).
         self.centre: tuple[np.ndarray, np.ndarray] | None = None
         self.centre_value: float | None = None
+        #: The prices of the best proven bound, each book's lowest cost there, and the bound.
+        self.proven: tuple[tuple[np.ndarray, np.ndarray], list[float], float] | None = None
 
     def start(self, seconds: float) -> float | None:
         """Start from the full model's linear relaxation: its duals are good first prices
@@ -457,6 +601,7 @@ class BookColumns:
         best = self.centre_value
         alpha = SMOOTHING
         history: list[float] = []
+        cheap = all(book.knapsack is not None for book in self.books)
         while time.perf_counter() < deadline and not (stop is not None and stop()):
             left = deadline - time.perf_counter()
             solved = self.master(max(left, 0.1))
@@ -471,6 +616,29 @@ class BookColumns:
                     alpha * centre[0] + (1 - alpha) * prices,
                     np.maximum(alpha * centre[1] + (1 - alpha) * team, 0.0),
                 )
+            if cheap:
+                # Every book priced exactly in milliseconds: each round is an exact round.
+                exact_rounds += 1
+                lows, added, complete = self._exact(point, (prices, team, conv), starts, deadline)
+                if complete:
+                    value = self.lagrangian(point, lows)
+                    self._keep(point, lows, value)
+                    best = value if best is None else max(best, value)
+                    if value > centre_value:
+                        centre, centre_value = point, value
+                    if target is not None and best >= target:
+                        break
+                    if best >= master_value - CLOSED * max(1.0, abs(master_value)):
+                        converged = True
+                        break
+                if added:
+                    alpha = SMOOTHING
+                    continue
+                if alpha > 0:
+                    alpha = 0.0
+                    continue
+                converged = complete
+                break
             stalled = len(history) > STALL and history[-1 - STALL] - history[
                 -1
             ] <= STALL_GAIN * max(abs(history[-1]), 1e-9)
@@ -493,6 +661,7 @@ class BookColumns:
             lows, added, complete = self._exact(at, (prices, team, conv), starts, deadline)
             if complete:
                 value = self.lagrangian(at, lows)
+                self._keep(at, lows, value)
                 best = value if best is None else max(best, value)
                 centre_value = max(centre_value, value)
                 if target is not None and best >= target:
@@ -519,6 +688,56 @@ class BookColumns:
             time.perf_counter() - start,
             converged,
         )
+
+    def _keep(
+        self, point: tuple[np.ndarray, np.ndarray], lows: Sequence[float], value: float
+    ) -> None:
+        """Remember the prices of the best bound proven so far (for :meth:`fixings`)."""
+        if self.proven is None or value > self.proven[2]:
+            self.proven = (point, list(lows), value)
+
+    def fixings(
+        self, incumbent: float, seconds: float, *, clock: Callable[[], float] = time.perf_counter
+    ) -> Fixings:
+        """Pairs that no plan scoring below ``incumbent`` uses, by their Lagrangian reduced cost
+        at the prices of the best bound proven (:meth:`run` must have proven one).
+
+        At those prices every plan scores at least the bound ``L = sum of prices + sum over
+        books of each book's lowest cost``. A plan that gives account ``a`` to CSM ``c`` scores
+        at least ``L - low_c + forced_c(a)``, where ``forced_c(a)`` is a lower bound of book
+        ``c``'s lowest cost with ``a`` in it (that book priced exactly with ``a`` forced in:
+        dynamic programming for a knapsack book, a small MIP's proven bound otherwise). When
+        that exceeds ``incumbent``, the pair cannot be in a better plan and is removed for good;
+        an optimal plan keeps every pair it uses unless ``incumbent`` is below the optimum.
+        Books not reached within ``seconds`` fix nothing (the pairs found are still valid)."""
+        deadline = clock() + seconds
+        found = Fixings(incumbent, None, [], 0, True)
+        if self.proven is None:
+            found.complete = False
+            return found
+        point, lows, value = self.proven
+        found.bound = value
+        above = incumbent + 1e-9 * max(1.0, abs(incumbent))
+        for c, book in enumerate(self.books):
+            cost = self.reduced(c, *point)
+            rest = value - lows[c]
+            k = len(book.accounts)
+            found.checked += k
+            lowest, _ = (None, None) if book.knapsack is None else dynamic(book.knapsack, cost)
+            for i in range(k):
+                if lowest is not None and lowest[i]:
+                    continue  # in the book's cheapest book: forcing it in costs nothing
+                left = deadline - clock()
+                if left <= 0:
+                    found.complete = False
+                    return found
+                sub = book.forcing(i)
+                _, forced = exact(
+                    sub, np.delete(cost, i), self.backend, self.settings, min(left, 1.0)
+                )
+                if rest + float(cost[i]) + forced > above:
+                    found.pairs.append((int(book.accounts[i]), c))
+        return found
 
     def lagrangian(self, point: tuple[np.ndarray, np.ndarray], lows: Sequence[float]) -> float:
         """The Lagrangian value at ``point`` (account prices, team prices) given each book's
@@ -593,9 +812,12 @@ def book_bound(
     plans: Sequence[Mapping[str, str] | None] = (),
     target: float | None = None,
     stop: Callable[[], bool] | None = None,
+    incumbent: float | None = None,
+    fixing_seconds: float = 0.0,
 ) -> BookBound:
     """The book-level bound of ``inst`` within ``seconds``, seeded with the books of
-    ``plans`` (account id -> CSM id)."""
+    ``plans`` (account id -> CSM id). With ``incumbent`` (a plan's objective), then up to
+    ``fixing_seconds`` more to find the pairs no better plan uses (:meth:`BookColumns.fixings`)."""
     started = time.perf_counter()
     generator = BookColumns(inst, backend, settings)
     generator.start(seconds / 4)
@@ -605,4 +827,7 @@ def book_bound(
             continue
         choice = [inst.csm_index.get(plan.get(a.id, ""), -1) for a in inst.accounts]
         generator.add_plan(choice)
-    return generator.run(seconds, stop=stop, target=target)
+    found = generator.run(seconds, stop=stop, target=target)
+    if incumbent is not None:
+        found.fixings = generator.fixings(incumbent, fixing_seconds)
+    return found

@@ -2,7 +2,9 @@
 small books of each shape are solved to proven optimality by two backends, which must agree
 (a reported ``optimal`` is optimal); no reported bound, the solve's or the bound over whole
 books (optimizer/strategies/books.py), may exceed that optimum; the book bound is at least the
-linear relaxation's; and the plans keep every rule by the suite's independent checker."""
+linear relaxation's; the pairs that bound's reduced costs remove never exclude the optimum (no
+optimal plan uses one, and the model without them has the same optimum); and the plans keep
+every rule by the suite's independent checker."""
 
 from __future__ import annotations
 
@@ -42,6 +44,31 @@ def test_optima_agree_and_no_bound_exceeds_them(shape: str, seed: int) -> None:
     backend = get_backend("highs")
     relaxed = backend.relax(build_model(inst).model, scenario.solver, 30.0)
     assert relaxed is not None
-    found = book_bound(inst, backend, scenario.solver, 30.0, plans=[highs.assignment()])
+    found = book_bound(
+        inst,
+        backend,
+        scenario.solver,
+        30.0,
+        plans=[highs.assignment()],
+        incumbent=optimum,
+        fixing_seconds=30.0,
+    )
     assert found.bound is not None
     assert relaxed.objective - 1e-9 <= found.bound <= optimum + 1e-9
+    assert found.fixings is not None and found.fixings.complete
+    removed = set(found.fixings.pairs)
+    assert removed  # every shape here has pairs its bound removes: the check below bites
+    for plan in (highs, cbc):
+        used = {(inst.account_index[a], inst.csm_index[c]) for a, c in plan.assignment().items()}
+        assert not used & removed
+    assert without(inst, removed, scenario) == pytest.approx(optimum, abs=1e-8)
+
+
+def without(inst: Instance, pairs: set[tuple[int, int]], scenario: Scenario) -> float:
+    """The full model's optimum with ``pairs`` (account, CSM positions) removed."""
+    built = build_model(inst)
+    for pair in pairs:
+        built.model.variables[built.x[pair]].ub = 0.0
+    raw = get_backend("highs").solve(built.model, scenario.solver)
+    assert raw.termination.name == "OPTIMAL" and raw.objective is not None
+    return raw.objective

@@ -6,6 +6,7 @@ below the linear relaxation it starts from.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -19,7 +20,15 @@ from optimizer import Scenario, Status, evaluate, solve
 from optimizer.backends import get_backend
 from optimizer.formulation import build_model
 from optimizer.instance import Instance
-from optimizer.strategies.books import BookColumns, book_bound, books_of, exact, improve
+from optimizer.strategies.books import (
+    BookColumns,
+    book_bound,
+    books_of,
+    dynamic,
+    exact,
+    improve,
+    knapsack,
+)
 
 
 def _generated(n: int, m: int, seed: int, **constraints: Any) -> Scenario:
@@ -162,3 +171,80 @@ def test_the_book_bound_keeps_its_promise_on_published_gap_optima(name: str) -> 
     promised = total_best - found.bound * norm
     assert promised >= int(row["best_known"]) - 1e-6
     assert promised <= total_best - relaxed.objective * norm + 1e-6
+
+
+def _gap_instance(name: str) -> tuple[Instance, Scenario, dict[str, str]]:
+    row = next(r for r in best_known() if r["instance"] == name)
+    scenario = to_scenario(load(row), time_limit_s=30)
+    return Instance(scenario), scenario, row
+
+
+@pytest.mark.parametrize("name", ["gap1-1", "gap4-1"])
+def test_knapsack_books_are_priced_exactly_by_dynamic_programming(name: str) -> None:
+    """A GAP agent's book is an integer knapsack: dynamic programming must find the same
+    cheapest book as the book's MIP, at prices that make some accounts worth taking and
+    others not."""
+    inst, scenario, _ = _gap_instance(name)
+    books, _ = books_of(inst)
+    backend = get_backend("highs")
+    rng = np.random.default_rng(7)
+    for book in books:
+        assert book.knapsack is not None
+        as_mip = dataclasses.replace(book, _knapsack=None)
+        for _ in range(3):
+            cost = book.cost - rng.uniform(0.0, 2.0 * float(book.cost.max()) + 1e-3, len(book.cost))
+            mask, value = dynamic(book.knapsack, cost)
+            assert mask is not None and book.feasible(mask)
+            assert value == pytest.approx(book.value(mask, cost), abs=1e-12)
+            found, low = exact(as_mip, cost, backend, scenario.solver, 30.0)
+            assert found is not None
+            assert value == pytest.approx(book.value(found, cost), abs=1e-7)
+            assert low <= value + 1e-7
+
+
+def test_books_with_a_balance_term_are_not_knapsacks() -> None:
+    books, _ = books_of(Instance(SHAPES["generated_24x4"]()))
+    assert books and all(book.bands for book in books)
+    assert all(knapsack(book) is None for book in books)
+
+
+def test_forcing_an_account_in_keeps_the_books_value() -> None:
+    """A book with account i forced in, plus i's cost, is the same book: same value, same
+    rules kept, for CS books (balance bands move with the forced account's amounts)."""
+    inst = Instance(SHAPES["generated_24x4"]())
+    books, _ = books_of(inst)
+    rng = np.random.default_rng(3)
+    for book in books:
+        for _ in range(20):
+            mask = rng.random(len(book.accounts)) < 0.3
+            chosen = np.flatnonzero(mask)
+            if not len(chosen):
+                continue
+            i = int(chosen[0])
+            sub = book.forcing(i)
+            rest = np.delete(mask, i)
+            assert sub.value(rest) + book.cost[i] == pytest.approx(book.value(mask), abs=1e-12)
+            assert sub.feasible(rest) == book.feasible(mask)
+
+
+@pytest.mark.parametrize("name", ["gap1-1", "gap1-2", "gap2-1", "gap4-1"])
+def test_pairs_removed_by_reduced_cost_never_exclude_a_published_optimum(name: str) -> None:
+    """With the published (proven) optimum as the incumbent, the pairs the book bound removes
+    leave a model whose optimum is still the published one, and there are pairs to remove."""
+    inst, scenario, row = _gap_instance(name)
+    assert row["proven_optimal"] == "yes"
+    total_best, norm = sum(inst._best_preference), inst._preference_norm
+    optimum = (total_best - int(row["best_known"])) / norm  # a profit instance
+    found = book_bound(
+        inst, get_backend("highs"), scenario.solver, 30.0, incumbent=optimum, fixing_seconds=30.0
+    )
+    assert found.converged and found.fixings is not None and found.fixings.complete
+    removed = set(found.fixings.pairs)
+    assert 0 < len(removed) < found.fixings.checked
+    built = build_model(inst)
+    for pair in removed:
+        built.model.variables[built.x[pair]].ub = 0.0
+    raw = get_backend("highs").solve(built.model, scenario.solver)
+    assert raw.objective is not None and raw.bound is not None
+    assert total_best - raw.objective * norm == pytest.approx(int(row["best_known"]), abs=1e-6)
+    assert total_best - raw.bound * norm <= int(row["best_known"]) + 1e-6

@@ -19,12 +19,14 @@ import argparse
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 from optimizer.backends import get_backend
 from optimizer.formulation import build_model
 from optimizer.instance import Instance
 from optimizer.scenario import load_scenario
 from optimizer.strategies.books import book_bound
+from scenarios.executors import dask_mapper
 
 from .gap import best_known, load, to_scenario
 
@@ -34,8 +36,9 @@ DEFAULT = ["gap1-1", "gap4-1", "gap8-1", "gap12-1", "examples/seed_150x8/scenari
 KNOWN = {"examples/seed_150x8/scenario.json": 0.34607}
 
 
-def measure(name: str, seconds: float) -> list[str]:
-    """One table row for a GAP instance name or a scenario file."""
+def measure(name: str, seconds: float, scheduler: Any = None) -> list[str]:
+    """One table row for a GAP instance name or a scenario file (with ``scheduler``, a Dask
+    address or client, the books of each exact round are priced on its workers)."""
     rows = {r["instance"]: r for r in best_known()}
     scenario = to_scenario(load(rows[name]), seconds) if name in rows else load_scenario(name)
     scenario = scenario.replace(
@@ -45,7 +48,13 @@ def measure(name: str, seconds: float) -> list[str]:
     backend = get_backend("highs")
     relaxed = backend.relax(build_model(inst).model, scenario.solver, seconds)
     started = time.perf_counter()
-    found = book_bound(inst, backend, scenario.solver, seconds)
+    if scheduler is None:
+        found = book_bound(inst, backend, scenario.solver, seconds)
+    else:
+        with dask_mapper(scheduler) as (mapper, workers):
+            found = book_bound(
+                inst, backend, scenario.solver, seconds, mapper=mapper, workers=workers
+            )
     took = time.perf_counter() - started
 
     def shown(value: float | None) -> str:
@@ -99,10 +108,14 @@ def main() -> None:
     parser.add_argument("--instances", nargs="*", default=DEFAULT)
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--out", type=Path, default=RESULTS / "book_bound.md")
+    parser.add_argument(
+        "--scheduler",
+        help="a Dask scheduler address (tcp://host:8786): price each book on its workers",
+    )
     args = parser.parse_args()
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for name in args.instances:
-        row = measure(name, args.time_limit)
+        row = measure(name, args.time_limit, args.scheduler)
         lines.append("| " + " | ".join(row) + " |")
         print(lines[-1], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,13 +9,17 @@ outcome (``error``) and the others still run.
 - Dask: ``scheduler="tcp://host:8786"`` (or a ``dask.distributed.Client``) sends the same work to
   a cluster. Start one with ``dask scheduler`` on one machine and ``dask worker tcp://host:8786
   --nthreads 1`` on each worker machine (install this package on every worker).
+
+``dask_mapper(scheduler)`` lends the same cluster to work inside one solve: the bound over whole
+books (optimizer/strategies/books.py) prices each CSM's book on a worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +124,28 @@ def _run_dask(
             if on_done:
                 on_done(i, results[i])  # type: ignore[arg-type]
         return [r for r in results if r is not None]
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+@contextlib.contextmanager
+def dask_mapper(
+    scheduler: Any,
+) -> Iterator[tuple[Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], list[Any]], int]]:
+    """A mapper for :func:`optimizer.strategies.books.book_bound` (``mapper(function, tasks)``
+    runs ``function(*task)`` for every task on the Dask cluster at ``scheduler``, an address or
+    a ``Client``, and returns the results in order) and the cluster's worker threads."""
+    from dask.distributed import Client
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+
+    def mapper(function: Callable[..., Any], tasks: Sequence[tuple[Any, ...]]) -> list[Any]:
+        futures = [client.submit(function, *task, pure=False) for task in tasks]
+        return list(client.gather(futures))
+
+    try:
+        yield mapper, max(sum(client.nthreads().values()), 1)
     finally:
         if client is not scheduler:
             client.close()

@@ -35,9 +35,11 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from ..backends import get_backend
 from ..backends.base import SolverBackend
 from ..formulation import LinearModel, build_model
 from ..instance import Instance
@@ -402,6 +404,25 @@ def exact(
     return mask, min(bound, book.value(mask, cost))
 
 
+def price(
+    book: Book,
+    cost: np.ndarray,
+    backend: str,
+    settings: SolverSettings,
+    seconds: float,
+    hint: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, float]:
+    """:func:`exact` with the backend named (so that a book can be priced in another process
+    or on another machine: everything here pickles)."""
+    return exact(book, cost, get_backend(backend), settings, seconds, hint)
+
+
+#: How the books of an exact round are priced elsewhere: ``mapper(function, tasks)`` returns
+#: ``[function(*task) for task in tasks]``, in order, computed wherever it likes (on a Dask
+#: cluster: ``scenarios.executors.dask_mapper``).
+Mapper = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], Sequence[Any]]
+
+
 # ---------------------------------------------------------------------------- the master
 
 
@@ -455,10 +476,17 @@ class BookColumns:
         backend: SolverBackend,
         settings: SolverSettings,
         pricing: Pricing | None = None,
+        *,
+        mapper: Mapper | None = None,
+        workers: int = 1,
     ) -> None:
         self.inst = inst
         self.backend = backend
         self.settings = settings
+        #: Where the books of an exact round are priced (``None``: here, one after the other),
+        #: and how many it prices at once.
+        self.mapper = mapper
+        self.workers = workers
         self.books, self.rhs = books_of(inst, pricing)
         self.columns: list[Column] = []
         self._seen: set[tuple[int, bytes]] = set()
@@ -784,15 +812,33 @@ class BookColumns:
         prices, team, conv = at_master
         lows: list[float] = []
         added = 0
-        for c, book in enumerate(self.books):
+        priced: list[tuple[np.ndarray | None, float]] = []
+        if self.mapper is not None and not all(b.knapsack is not None for b in self.books):
+            # Every book at once, on the mapper's workers (each with its share of the time).
             left = deadline - time.perf_counter()
             if left <= 0:
                 return lows, added, False
-            cost = self.reduced(c, *point)
-            known = starts.get(c)
-            hint = known[0] if known else None
-            share = left / max(len(self.books) - c, 1)
-            mask, low = exact(book, cost, self.backend, self.settings, share, hint)
+            rounds = math.ceil(len(self.books) / max(self.workers, 1))
+            share = max(left / max(rounds, 1), 0.05)
+            tasks = []
+            for c, book in enumerate(self.books):
+                known = starts.get(c)
+                hint = known[0] if known else None
+                cost = self.reduced(c, *point)
+                tasks.append((book, cost, self.backend.name, self.settings, share, hint))
+            priced = list(self.mapper(price, tasks))
+        for c, book in enumerate(self.books):
+            if c < len(priced):
+                mask, low = priced[c]
+            else:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return lows, added, False
+                cost = self.reduced(c, *point)
+                known = starts.get(c)
+                hint = known[0] if known else None
+                share = left / max(len(self.books) - c, 1)
+                mask, low = exact(book, cost, self.backend, self.settings, share, hint)
             lows.append(low)
             if mask is None:
                 continue
@@ -814,12 +860,15 @@ def book_bound(
     stop: Callable[[], bool] | None = None,
     incumbent: float | None = None,
     fixing_seconds: float = 0.0,
+    mapper: Mapper | None = None,
+    workers: int = 1,
 ) -> BookBound:
     """The book-level bound of ``inst`` within ``seconds``, seeded with the books of
     ``plans`` (account id -> CSM id). With ``incumbent`` (a plan's objective), then up to
-    ``fixing_seconds`` more to find the pairs no better plan uses (:meth:`BookColumns.fixings`)."""
+    ``fixing_seconds`` more to find the pairs no better plan uses (:meth:`BookColumns.fixings`).
+    With ``mapper``, the exact rounds price ``workers`` books at a time through it."""
     started = time.perf_counter()
-    generator = BookColumns(inst, backend, settings)
+    generator = BookColumns(inst, backend, settings, mapper=mapper, workers=workers)
     generator.start(seconds / 4)
     seconds -= time.perf_counter() - started
     for plan in plans:

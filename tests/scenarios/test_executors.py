@@ -1,4 +1,5 @@
-"""Parallel runs: the local process pool and a real Dask LocalCluster give the same plans."""
+"""Parallel runs: the local process pool and a real Dask LocalCluster give the same plans, and
+the bound over whole books priced on a LocalCluster's workers is the bound priced here."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from conftest import ROOT
 
 from optimizer import load_scenario, solve
-from scenarios.executors import run_scenarios, solve_one
+from scenarios.executors import dask_mapper, run_scenarios, solve_one
 
 TINY = ROOT / "examples" / "tiny" / "scenario.json"
 
@@ -83,3 +84,45 @@ def test_task_options_apply_to_their_own_scenario_only() -> None:
     assert scaled.plan.objective == pytest.approx(solve(free, score_like=base).objective, abs=1e-9)
     with pytest.raises(ValueError, match="one entry per scenario"):
         run_scenarios([free], task_options=[{}, {}])
+
+
+@pytest.mark.slow
+def test_books_priced_on_a_dask_cluster_give_the_same_bound() -> None:
+    """Each exact round prices every CSM's book as one task on the cluster (here a real
+    LocalCluster of two worker processes): the bound, its rounds and its convergence are the
+    ones of pricing the books one after the other here."""
+    from dask.distributed import Client, LocalCluster
+
+    from benchmarks.robustness import build
+    from optimizer import Scenario
+    from optimizer.backends import get_backend
+    from optimizer.instance import Instance
+    from optimizer.strategies.books import book_bound
+
+    data = build("skewed", 16, 3, seed=2).scenario
+    data["solver"] = {"time_limit_s": 60, "gap": 0.0, "seed": 0, "threads": 1}
+    scenario = Scenario.from_dict(data)
+    inst = Instance(scenario)
+    backend = get_backend("highs")
+    here = book_bound(inst, backend, scenario.solver, 60.0)
+    calls: list[int] = []
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+        dask_mapper(client) as (mapper, workers),
+    ):
+
+        def counted(function, tasks):  # type: ignore[no-untyped-def]
+            calls.append(len(tasks))
+            return mapper(function, tasks)
+
+        remote = book_bound(inst, backend, scenario.solver, 60.0, mapper=counted, workers=workers)
+    assert workers == 2
+    assert calls and all(n == len(inst.csms) for n in calls)  # every book, every exact round
+    assert len(calls) == remote.exact_rounds
+    assert here.converged and remote.converged
+    assert here.bound is not None and remote.bound is not None
+    assert remote.bound == pytest.approx(here.bound, abs=1e-9)
+    assert remote.exact_rounds == here.exact_rounds

@@ -17,12 +17,22 @@ and of what it keeps, minus its CSM's price) is negative. Each round first searc
 by local search (adding, dropping and swapping accounts, vectorized in numpy, from the book's
 best known columns); only when that finds nothing is each book priced *exactly*, by a small
 mixed-integer program of that one book (every book rule and the balance term), whose proven
-bound is all the Lagrangian bound needs.
+bound is all the Lagrangian bound needs. A book without a balance term whose limits are whole
+numbers of their unit (the Generalized Assignment Problem's agents: one capacity, integer
+sizes) is a knapsack: it is priced exactly by dynamic programming in milliseconds, and when
+every book is one, every round is exact. With a *mapper* (e.g. a Dask cluster,
+``scenarios.executors.dask_mapper``) the books of an exact round are priced at once, one task
+per book.
 
 **Bound.** For any prices, the master LP value plus every book's smallest reduced cost (a lower
 bound of it is enough) is a lower bound of the full model's optimum (Lagrangian duality). It is
 valid at every round where every book was priced exactly, converged or not, so a deadline always
 leaves the best bound found.
+
+**Fixing.** With a plan in hand, the prices of the best bound also remove pairs for good: a pair
+whose Lagrangian reduced cost (its book's lowest cost with the account forced in, against the
+book's lowest cost) lifts the bound above the plan's value is in no better plan
+(:meth:`BookColumns.fixings`, as in the exact GAP method of Posta, Ferland and Michelon).
 
 The rules come from the registry: each book rule's quantity and limits (optimizer/rules.py), the
 pair costs and amounts from :class:`~optimizer.strategies.pricing.Pricing` (which mirrors the
@@ -465,6 +475,7 @@ class Fixings:
     checked: int
     #: Whether every book was reached in time.
     complete: bool
+    seconds: float = 0.0
 
 
 class BookColumns:
@@ -738,11 +749,20 @@ class BookColumns:
         that exceeds ``incumbent``, the pair cannot be in a better plan and is removed for good;
         an optimal plan keeps every pair it uses unless ``incumbent`` is below the optimum.
         Books not reached within ``seconds`` fix nothing (the pairs found are still valid)."""
-        deadline = clock() + seconds
+        began = clock()
         found = Fixings(incumbent, None, [], 0, True)
+        try:
+            self._fix(found, began + seconds, clock)
+        finally:
+            found.seconds = clock() - began
+        return found
+
+    def _fix(self, found: Fixings, deadline: float, clock: Callable[[], float]) -> None:
+        """:meth:`fixings` until ``deadline``, into ``found``."""
+        incumbent = found.incumbent
         if self.proven is None:
             found.complete = False
-            return found
+            return
         point, lows, value = self.proven
         found.bound = value
         above = incumbent + 1e-9 * max(1.0, abs(incumbent))
@@ -758,14 +778,13 @@ class BookColumns:
                 left = deadline - clock()
                 if left <= 0:
                     found.complete = False
-                    return found
+                    return
                 sub = book.forcing(i)
                 _, forced = exact(
                     sub, np.delete(cost, i), self.backend, self.settings, min(left, 1.0)
                 )
                 if rest + float(cost[i]) + forced > above:
                     found.pairs.append((int(book.accounts[i]), c))
-        return found
 
     def lagrangian(self, point: tuple[np.ndarray, np.ndarray], lows: Sequence[float]) -> float:
         """The Lagrangian value at ``point`` (account prices, team prices) given each book's

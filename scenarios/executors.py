@@ -107,11 +107,9 @@ def _run_dask(
     on_done: Callable[[int, Outcome], None] | None,
     options: list[dict[str, Any]],
 ) -> list[Outcome]:
-    from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-    try:
+    with _client(scheduler) as client:
         futures = [
             client.submit(solve_one, scenario, options[i], pure=False)
             for i, scenario in enumerate(tasks)
@@ -124,6 +122,17 @@ def _run_dask(
             if on_done:
                 on_done(i, results[i])  # type: ignore[arg-type]
         return [r for r in results if r is not None]
+
+
+@contextlib.contextmanager
+def _client(scheduler: Any) -> Iterator[Any]:
+    """A Dask client of ``scheduler`` (an address, or a ``Client`` used as it is); one made
+    here is closed afterwards."""
+    from dask.distributed import Client
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        yield client
     finally:
         if client is not scheduler:
             client.close()
@@ -136,16 +145,10 @@ def dask_mapper(
     """A mapper for :func:`optimizer.strategies.books.book_bound` (``mapper(function, tasks)``
     runs ``function(*task)`` for every task on the Dask cluster at ``scheduler``, an address or
     a ``Client``, and returns the results in order) and the cluster's worker threads."""
-    from dask.distributed import Client
+    with _client(scheduler) as client:
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        def mapper(function: Callable[..., Any], tasks: Sequence[tuple[Any, ...]]) -> list[Any]:
+            futures = [client.submit(function, *task, pure=False) for task in tasks]
+            return list(client.gather(futures))
 
-    def mapper(function: Callable[..., Any], tasks: Sequence[tuple[Any, ...]]) -> list[Any]:
-        futures = [client.submit(function, *task, pure=False) for task in tasks]
-        return list(client.gather(futures))
-
-    try:
         yield mapper, max(sum(client.nthreads().values()), 1)
-    finally:
-        if client is not scheduler:
-            client.close()

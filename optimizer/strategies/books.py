@@ -499,6 +499,8 @@ class BookColumns:
         self.mapper = mapper
         self.workers = workers
         self.books, self.rhs = books_of(inst, pricing)
+        #: Whether every book is a knapsack (priced by dynamic programming in milliseconds).
+        self.knapsacks = all(book.knapsack is not None for book in self.books)
         self.columns: list[Column] = []
         self._seen: set[tuple[int, bytes]] = set()
         self.n = len(inst.accounts)
@@ -640,7 +642,6 @@ class BookColumns:
         best = self.centre_value
         alpha = SMOOTHING
         history: list[float] = []
-        cheap = all(book.knapsack is not None for book in self.books)
         while time.perf_counter() < deadline and not (stop is not None and stop()):
             left = deadline - time.perf_counter()
             solved = self.master(max(left, 0.1))
@@ -655,20 +656,18 @@ class BookColumns:
                     alpha * centre[0] + (1 - alpha) * prices,
                     np.maximum(alpha * centre[1] + (1 - alpha) * team, 0.0),
                 )
-            if cheap:
+            if self.knapsacks:
                 # Every book priced exactly in milliseconds: each round is an exact round.
                 exact_rounds += 1
                 lows, added, complete = self._exact(point, (prices, team, conv), starts, deadline)
                 if complete:
-                    value = self.lagrangian(point, lows)
-                    self._keep(point, lows, value)
+                    value = self._keep(point, lows)
                     best = value if best is None else max(best, value)
                     if value > centre_value:
                         centre, centre_value = point, value
-                    if target is not None and best >= target:
-                        break
-                    if best >= master_value - CLOSED * max(1.0, abs(master_value)):
-                        converged = True
+                    ended = self._ended(best, master_value, target)
+                    if ended is not None:
+                        converged = ended
                         break
                 if added:
                     alpha = SMOOTHING
@@ -699,15 +698,12 @@ class BookColumns:
             at = centre if centre is not None else (prices, team)
             lows, added, complete = self._exact(at, (prices, team, conv), starts, deadline)
             if complete:
-                value = self.lagrangian(at, lows)
-                self._keep(at, lows, value)
+                value = self._keep(at, lows)
                 best = value if best is None else max(best, value)
                 centre_value = max(centre_value, value)
-                if target is not None and best >= target:
-                    break
-                if best >= master_value - CLOSED * max(1.0, abs(master_value)):
-                    # The bound meets the master: no column can lower it any more.
-                    converged = True
+                ended = self._ended(best, master_value, target)
+                if ended is not None:
+                    converged = ended
                     break
             if not added:
                 # Nothing negative at the centre: try the master's prices before stopping.
@@ -728,12 +724,24 @@ class BookColumns:
             converged,
         )
 
-    def _keep(
-        self, point: tuple[np.ndarray, np.ndarray], lows: Sequence[float], value: float
-    ) -> None:
-        """Remember the prices of the best bound proven so far (for :meth:`fixings`)."""
+    def _keep(self, point: tuple[np.ndarray, np.ndarray], lows: Sequence[float]) -> float:
+        """The bound an exact round proved at ``point`` (each book's lowest cost ``lows``);
+        the prices of the best one so far are kept for :meth:`fixings`."""
+        value = self.lagrangian(point, lows)
         if self.proven is None or value > self.proven[2]:
             self.proven = (point, list(lows), value)
+        return value
+
+    @staticmethod
+    def _ended(best: float, master: float, target: float | None) -> bool | None:
+        """Whether the bound ``best`` ends the generation: ``False`` when it reached
+        ``target``, ``True`` when it meets the master LP's value (no column can lower it any
+        more: converged), ``None`` to go on."""
+        if target is not None and best >= target:
+            return False
+        if best >= master - CLOSED * max(1.0, abs(master)):
+            return True
+        return None
 
     def fixings(
         self, incumbent: float, seconds: float, *, clock: Callable[[], float] = time.perf_counter
@@ -832,18 +840,21 @@ class BookColumns:
         lows: list[float] = []
         added = 0
         priced: list[tuple[np.ndarray | None, float]] = []
-        if self.mapper is not None and not all(b.knapsack is not None for b in self.books):
+
+        def task(c: int) -> tuple[np.ndarray, np.ndarray | None]:
+            """Book ``c``'s costs at ``point`` and its best known book as a hint."""
+            known = starts.get(c)
+            return self.reduced(c, *point), (known[0] if known else None)
+
+        if self.mapper is not None and not self.knapsacks:
             # Every book at once, on the mapper's workers (each with its share of the time).
             left = deadline - time.perf_counter()
             if left <= 0:
                 return lows, added, False
-            rounds = math.ceil(len(self.books) / max(self.workers, 1))
-            share = max(left / max(rounds, 1), 0.05)
+            share = max(left / math.ceil(len(self.books) / max(self.workers, 1)), 0.05)
             tasks = []
             for c, book in enumerate(self.books):
-                known = starts.get(c)
-                hint = known[0] if known else None
-                cost = self.reduced(c, *point)
+                cost, hint = task(c)
                 tasks.append((book, cost, self.backend.name, self.settings, share, hint))
             priced = list(self.mapper(price, tasks))
         for c, book in enumerate(self.books):
@@ -853,9 +864,7 @@ class BookColumns:
                 left = deadline - time.perf_counter()
                 if left <= 0:
                     return lows, added, False
-                cost = self.reduced(c, *point)
-                known = starts.get(c)
-                hint = known[0] if known else None
+                cost, hint = task(c)
                 share = left / max(len(self.books) - c, 1)
                 mask, low = exact(book, cost, self.backend, self.settings, share, hint)
             lows.append(low)

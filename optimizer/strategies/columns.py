@@ -587,15 +587,21 @@ class ColumnGeneration(Strategy):
         )
         self.columns = columns
         built = columns.built
+        relaxed = columns.point
         if ctx.backend.dense_books:
             built = build_model(inst, dense=True, columns=built.columns())
-            rounded = None
+            rounded = relaxed = None
         else:
             rounded = _first_plan(ctx, built, columns)
         if ctx.recoverable and ctx.solution_file is not None:
             write_columns(built, f"{ctx.solution_file}.columns")
         self.model = ModelSearch(
-            ctx, built, restricted=True, full_bound=columns.bound, rounded=rounded
+            ctx,
+            built,
+            restricted=True,
+            full_bound=columns.bound,
+            rounded=rounded,
+            relaxed=relaxed,
         )
         outcome = self.model.run()
         outcome.note = self._note()

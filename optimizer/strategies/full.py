@@ -75,12 +75,16 @@ class ModelSearch:
         restricted: bool = False,
         full_bound: float | None = None,
         rounded: list[float] | None = None,
+        relaxed: list[float] | None = None,
     ) -> None:
         self.ctx = ctx
         self.built = built
         self.restricted = restricted
         self.full_bound = full_bound
         self.rounded = rounded
+        #: A point of the model's linear relaxation, when the caller has one (else the
+        #: neighbourhood search solves the relaxation itself).
+        self.relaxed = relaxed
         #: The last bound heard of (for a plan returned on Ctrl-C).
         self.last_bound = full_bound
         self._hint: dict[int, float] | None = None
@@ -111,6 +115,7 @@ class ModelSearch:
                 solution_file=ctx.solution_file,
                 started=ctx.started,
                 stop=ctx.stop,
+                relaxed=self.relaxed,
             )
             raw.values, raw.objective = values, objective_of(built, values)
         return self._outcome(raw)

@@ -12,7 +12,10 @@ same model (every rule, every term) with everything else fixed:
   random (guided by the relaxation, as in RINS).
 
 A step is kept when it lowers the objective. The neighbourhood grows while its sub-problems
-solve quickly and shrinks when they hit their time slice. The result is a plan of the full
+solve quickly and shrinks when they hit their time slice. Each step's sub-model is cut from the
+model in arrays (:class:`Parts`), in time proportional to the neighbourhood rather than to the
+model: on 20,000 x 100 a step that wrote the whole model out with the fixed accounts substituted
+took 0.7 s, of which the solver used at most 0.3 s. The result is a plan of the full
 model, so the bound of the branch and bound that preceded it still applies; the random choices
 are seeded by ``solver.seed``.
 """
@@ -24,6 +27,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from ..backends.base import (
     Progress,
     ProgressCallback,
@@ -31,7 +36,7 @@ from ..backends.base import (
     append_solution,
     relative_gap,
 )
-from ..formulation import AssignmentModel
+from ..formulation import AssignmentModel, LinearModel, Row
 from ..scenario import SolverSettings
 from ..status import Termination
 
@@ -59,10 +64,12 @@ def improve(
     clock: Callable[[], float] = time.perf_counter,
     started: float | None = None,
     stop: threading.Event | None = None,
+    relaxed: list[float] | None = None,
 ) -> tuple[list[float], int]:
     """Improve ``values`` (a feasible solution of ``built``) for up to ``seconds``, solving
     each neighbourhood with ``backend`` (which needs the "neighbourhoods" and "relaxation"
-    features).
+    features). ``relaxed`` is a point of the linear relaxation when one is known (column
+    generation ends with one); otherwise the relaxation is solved here once.
 
     Returns the best solution found and the number of improving steps.
     """
@@ -73,16 +80,18 @@ def improve(
     if seconds <= 0.05 or csms == 0 or not built.x:
         return values, 0
     rng = random.Random(settings.seed)
-    assignment_vars = set(built.x.values())
     pairs_of: dict[int, list[tuple[int, int]]] = {}
     for (a, c), var in built.x.items():
         pairs_of.setdefault(a, []).append((c, var))
     accounts = sorted(pairs_of)
+    parts = Parts(model, set(built.x.values()))
 
-    relaxation = backend.relax(model, settings, min(seconds / 4, 5.0))
-    relaxed = None if relaxation is None else relaxation.values
+    if relaxed is None:
+        relaxation = backend.relax(model, settings, min(seconds / 4, 5.0))
+        relaxed = None if relaxation is None else list(relaxation.values)
     best = list(values)
     best_objective = objective_of(built, best)
+    activity = parts.activity(best)
     team = min(csms, 2)
     free_accounts = min(FREE_ACCOUNTS, len(accounts))
     improved = 0
@@ -105,21 +114,22 @@ def improve(
                 free |= set(rng.sample(others, min(len(others), free_accounts - len(free))))
         else:
             free = set(rng.sample(accounts, free_accounts))
-        fixed = {var: float(round(best[var])) for var in assignment_vars}
-        for a in free:
-            for c, var in pairs_of[a]:
-                if not by_books or c in chosen:
-                    del fixed[var]
-                else:
-                    fixed[var] = 0.0
+        # Free the chosen accounts' pairs (in a books neighbourhood, only those to the chosen
+        # books: the others stay at 0 and need no variable).
+        freed = sorted(var for a in free for c, var in pairs_of[a] if not by_books or c in chosen)
+        part, kept = parts.cut(freed, best, activity)
         limit = min(STEP_LIMIT_S, deadline - clock())
-        result = backend.solve_part(model, settings, fixed, limit, hint=best)
+        result = backend.solve_part(part, settings, {}, limit, hint=[best[i] for i in kept])
         if result is None:
             continue
-        candidate, status = result
+        solved, status = result
+        candidate = list(best)
+        for i, value in zip(kept, solved, strict=True):
+            candidate[i] = value
         value = objective_of(built, candidate)
         if value < best_objective - 1e-9 * max(1.0, abs(best_objective)):
             best, best_objective = candidate, value
+            activity = parts.activity(best)
             owner = _owners(pairs_of, best)
             improved += 1
             if solution_file is not None:
@@ -145,6 +155,118 @@ def improve(
         else:
             free_accounts = max(10, free_accounts - 10)
     return best, improved
+
+
+class Parts:
+    """A model in arrays, from which the sub-model of a neighbourhood is cut in time
+    proportional to the neighbourhood.
+
+    In a neighbourhood the given ``binaries`` (the assignment variables) not freed are fixed
+    at the plan's values. The other variables (book totals, deviations, team counters) stay
+    free where a row links them, directly or through other such variables, to a freed
+    variable; the rest (the totals of books the neighbourhood cannot change) keep their
+    values, which only fixed variables decide. The sub-model holds the kept variables and
+    every row that touches one, with the fixed variables' part moved into the row's bounds
+    (from the rows' activities at the plan, which the caller keeps: :meth:`activity`). A row
+    that touches no kept variable is left out: the plan, which keeps every row, decides it.
+    """
+
+    def __init__(self, model: LinearModel, binaries: set[int]) -> None:
+        self.model = model
+        n = len(model.variables)
+        rows = model.rows
+        lengths = np.fromiter((len(r.index) for r in rows), dtype=np.int64, count=len(rows))
+        total = int(lengths.sum())
+        self.row_of = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+        self.var = np.fromiter((i for r in rows for i in r.index), dtype=np.int64, count=total)
+        self.coef = np.fromiter((c for r in rows for c in r.coef), dtype=float, count=total)
+        # Column-wise: each variable's entries (positions into row_of / var / coef).
+        self.by_var = np.argsort(self.var, kind="stable")
+        self.var_start = np.searchsorted(self.var[self.by_var], np.arange(n + 1))
+        #: The variables a neighbourhood may keep free without freeing them (all but the
+        #: binaries).
+        self.auxiliary = np.ones(n, dtype=bool)
+        self.auxiliary[list(binaries)] = False
+        self.objective = np.zeros(n)
+        for i, c in model.objective.items():
+            self.objective[i] = c
+        # Row-wise, the auxiliary entries only (a book's total row has one auxiliary variable
+        # among its thousands of binaries).
+        linking = self.auxiliary[self.var]
+        self.link_start = np.concatenate(
+            ([0], np.cumsum(np.bincount(self.row_of[linking], minlength=len(rows))))
+        )
+        self.link_var = self.var[linking]
+
+    def activity(self, values: list[float]) -> np.ndarray:
+        """Each row's activity (left-hand side) at ``values``."""
+        contributions = self.coef * np.asarray(values, dtype=float)[self.var]
+        return np.bincount(self.row_of, weights=contributions, minlength=len(self.model.rows))
+
+    def reach(self, freed: np.ndarray) -> np.ndarray:
+        """``freed`` and the auxiliary variables that rows link to them (sorted)."""
+        kept = np.zeros(len(self.auxiliary), dtype=bool)
+        kept[freed] = True
+        seen = np.zeros(len(self.model.rows), dtype=bool)
+        frontier = freed
+        while len(frontier):
+            rows = np.unique(self.row_of[_gather(self.by_var, self.var_start, frontier)])
+            rows = rows[~seen[rows]]
+            seen[rows] = True
+            linked = np.unique(self.link_var[_gather(None, self.link_start, rows)])
+            frontier = linked[~kept[linked]]
+            kept[frontier] = True
+        return np.flatnonzero(kept)
+
+    def cut(
+        self, freed: list[int], values: list[float], activity: np.ndarray
+    ) -> tuple[LinearModel, list[int]]:
+        """The sub-model in which ``freed`` and the auxiliary variables linked to them are free
+        and every other variable is fixed at ``values`` (whose row activities are
+        ``activity``); and the model's variable of each sub-model variable, in order."""
+        model = self.model
+        kept = self.reach(np.unique(np.asarray(freed, dtype=np.int64)))
+        position = {int(i): k for k, i in enumerate(kept.tolist())}
+        entries = _gather(self.by_var, self.var_start, kept)
+        row = self.row_of[entries]
+        var = self.var[entries]
+        coef = self.coef[entries]
+        point = np.asarray(values, dtype=float)
+        # The kept variables' part of each touched row, at the plan.
+        touched, inverse = np.unique(row, return_inverse=True)
+        kept_part = np.bincount(inverse, weights=coef * point[var], minlength=len(touched))
+        shift = activity[touched] - kept_part
+        part = LinearModel(
+            variables=[model.variables[i] for i in kept.tolist()],
+            objective={k: float(c) for k, c in enumerate(self.objective[kept]) if c},
+        )
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(touched) + 1))
+        var_sorted, coef_sorted = var[order].tolist(), coef[order].tolist()
+        for t, j in enumerate(touched.tolist()):
+            source: Row = model.rows[j]
+            lo, hi = int(bounds[t]), int(bounds[t + 1])
+            part.rows.append(
+                Row(
+                    source.name,
+                    source.group,
+                    [position[i] for i in var_sorted[lo:hi]],
+                    coef_sorted[lo:hi],
+                    source.lb - float(shift[t]),
+                    source.ub - float(shift[t]),
+                    source.steps,
+                )
+            )
+        return part, kept.tolist()
+
+
+def _gather(order: np.ndarray | None, start: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """The positions ``start[i]:start[i + 1]`` of every ``i`` in ``items``, concatenated (through
+    ``order`` when given)."""
+    lo, hi = start[items], start[items + 1]
+    counts = hi - lo
+    positions = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    return positions if order is None else order[positions]
 
 
 def _owners(

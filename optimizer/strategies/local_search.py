@@ -112,6 +112,24 @@ class Search:
         self.has_current = p.current >= 0
         #: Where the last :meth:`run` ended (repaired or not), to go on from.
         self.partial: np.ndarray | None = None
+        #: The pairs the search may use, as sorted keys ``account * CSMs + CSM`` (``None``:
+        #: every eligible pair). A restricted model's pairs keep its plans plans of it.
+        self.allowed: np.ndarray | None = None
+
+    def restrict(self, pairs: list[tuple[int, int]]) -> None:
+        """Use only ``pairs`` (account, CSM) from now on: single moves go to the candidates
+        given to :meth:`run`, and exchanges and widened candidates keep to these pairs."""
+        m = self.lag.m
+        self.allowed = np.unique(np.fromiter((a * m + c for a, c in pairs), dtype=np.int64))
+
+    def _allows(self, rows: np.ndarray, csms: np.ndarray) -> np.ndarray:
+        """Whether each (row, CSM) pair (broadcast) may be used."""
+        if self.allowed is None:
+            return np.ones(np.broadcast_shapes(np.shape(rows), np.shape(csms)), dtype=bool)
+        keys = np.asarray(rows, dtype=np.int64) * self.lag.m + np.asarray(csms, dtype=np.int64)
+        at = np.searchsorted(self.allowed, keys)
+        at = np.minimum(at, len(self.allowed) - 1)
+        return self.allowed[at] == keys
 
     # -------------------------------------------------------------- per-book cost, vectorized
     def _broken(
@@ -276,6 +294,10 @@ class Search:
                 # the books under a minimum (or under their balance band) for every account.
                 widened += 1
                 extra = self._widen(books, improve=not repairing)
+                if self.allowed is not None and extra.shape[1]:
+                    # A pair not allowed becomes the account's own CSM (no move).
+                    keep = self._allows(rows[:, None], extra)
+                    extra = np.where(keep, extra, books.choice[:, None])
                 if extra.shape[1] == 0:
                     break
                 cands.extend(lag, self.has_current, extra)
@@ -502,6 +524,10 @@ class Search:
             score = d_cost + PENALTY * d_broken
             useless = (d_broken > 1e-12) | (score >= -1e-12) if improve else d_broken >= -1e-12
             score[useless | ~np.isfinite(pc_ad) | ~np.isfinite(pc_bc)[None, :]] = math.inf
+            if self.allowed is not None:
+                score[~(self._allows(tried[:, None], dd) & self._allows(others, c)[None, :])] = (
+                    math.inf
+                )
             flat = int(np.argmin(score))
             i, j = divmod(flat, len(others))
             best = (

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from benchmarks.generator import generate
+from benchmarks.robustness import build as build_shape
 from optimizer import Scenario, evaluate
 from optimizer.backends import get_backend
 from optimizer.formulation import AssignmentModel, build_model
 from optimizer.instance import Instance
 from optimizer.scenario import SolverSettings
 from optimizer.status import Termination
-from optimizer.strategies.lns import Parts, improve, objective_of
+from optimizer.strategies.lns import Parts, Polish, improve, objective_of
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +135,62 @@ def test_improve_returns_a_better_plan_that_keeps_every_rule(case) -> None:
     assert not scored.violations
     assert np.isclose(scored.objective, objective_of(built, improved), atol=1e-6)
     assert steps >= 0
+
+
+def test_polish_keeps_to_a_restricted_models_pairs() -> None:
+    # A restricted model (each account with its CSM in a plan known to keep every rule and two
+    # other CSMs): the local search's exchanges and widened candidates could reach any
+    # eligible CSM; the polished plan must still be a plan of this model, keep every rule and
+    # score what the model says.
+    witnessed = build_shape("skewed", 150, 8, seed=1)
+    scenario = Scenario.from_dict(witnessed.scenario)
+    inst = Instance(scenario)
+    rng = random.Random(4)
+    start = [inst.csm_index[witnessed.witness[a.id]] for a in inst.accounts]
+    columns = []
+    for a in range(len(inst.accounts)):
+        eligible = [c for c in range(len(inst.csms)) if c not in inst.exclusions[a]]
+        others = [c for c in eligible if c != start[a]]
+        columns.append(sorted({start[a], *rng.sample(others, min(2, len(others)))}))
+    built = build_model(inst, columns=columns)
+    parts = Parts(built.model, set(built.x.values()))
+    # The witness as a solution of the model: its pairs fixed, the totals solved for.
+    point = [0.0] * len(built.model.variables)
+    for a, c in enumerate(start):
+        point[built.x[a, c]] = 1.0
+    part, kept = parts.cut([], point, parts.activity(point), every_auxiliary=True)
+    solved = get_backend("highs").solve_part(part, scenario.solver, {}, 10.0)
+    assert solved is not None
+    for i, value in zip(kept, solved[0], strict=True):
+        point[i] = value
+    assert parts.keeps_every_row(point)
+    polish = Polish.of(built, parts)
+    assert polish is not None
+    found = polish.run(point, 5.0, get_backend("highs"), scenario.solver)
+    assert found is not None  # a plan built to keep the rules, not to score well
+    assert objective_of(built, found) < objective_of(built, point)
+    assert parts.keeps_every_row(found)
+    plan = built.assignment(found)
+    for account, csm in plan.items():
+        assert (inst.account_index[account], inst.csm_index[csm]) in built.x
+    scored = evaluate(scenario, plan)
+    assert not scored.violations
+    assert scored.objective == pytest.approx(objective_of(built, found), abs=1e-6)
+
+
+def test_restricted_search_never_leaves_the_allowed_pairs(case) -> None:
+    from optimizer.strategies.lagrangian import Lagrangian
+    from optimizer.strategies.local_search import Search
+
+    built = case[0]
+    inst = built.instance
+    search = Search(Lagrangian(inst))
+    rng = random.Random(9)
+    allowed = [pair for pair in built.x if rng.random() < 0.5 or inst.current[pair[0]] == pair[1]]
+    search.restrict(allowed)
+    keys = {a * len(inst.csms) + c for a, c in allowed}
+    rows = np.repeat(np.arange(len(inst.accounts)), len(inst.csms))
+    csms = np.tile(np.arange(len(inst.csms)), len(inst.accounts))
+    assert search._allows(rows, csms).tolist() == [
+        int(a) * len(inst.csms) + int(c) in keys for a, c in zip(rows, csms, strict=True)
+    ]

@@ -245,3 +245,41 @@ def test_lagrangian_seed_finds_the_same_relaxation_in_fewer_rounds_when_books_ar
     assert seeded.relaxation == pytest.approx(plain.relaxation, rel=1e-6)
     assert seeded.bound == pytest.approx(plain.bound, rel=1e-6)
     assert seeded.rounds < plain.rounds
+
+
+def test_a_restarted_round_may_run_past_the_share_within_the_stretch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every relaxation "takes" 10 s of a virtual clock: with a 25 s share, a third round
+    # (predicted 10 s, after rounds ending at 10 and 20 s) does not fit the share but fits a
+    # 45 s stretch; without a stretch generation stops after two rounds.
+    scenario = _scenario(240, 9)
+    inst = Instance(scenario)
+    # Few columns to start from, one more per account and round: several rounds to converge.
+    monkeypatch.setattr(columns_module, "SEED_STEPS", 0)
+    monkeypatch.setattr(columns_module, "INITIAL_COLUMNS", 1)
+    monkeypatch.setattr(columns_module, "RANDOM_COLUMNS", 0)
+    monkeypatch.setattr(columns_module, "NEW_COLUMNS", 1)
+    virtual = [0.0]
+    real_solve = columns_module._HighsMaster.solve
+
+    def slow_solve(self: Any, seconds: float) -> Any:
+        assert seconds > 0
+        virtual[0] += 10.0
+        return real_solve(self, 60.0)
+
+    monkeypatch.setattr(columns_module._HighsMaster, "solve", slow_solve)
+
+    def clock() -> float:
+        return virtual[0]
+
+    free = generate_columns(inst, scenario.solver, 1000, clock=clock)
+    assert free.converged and free.rounds >= 3  # the instance needs three rounds or more
+    virtual[0] = 0.0
+    short = generate_columns(inst, scenario.solver, 25, clock=clock)
+    assert short.rounds == 2 and not short.converged
+    virtual[0] = 0.0
+    stretched = generate_columns(inst, scenario.solver, 25, stretch=45, clock=clock)
+    assert stretched.rounds == min(free.rounds, 4)
+    assert stretched.bound is not None and short.bound is not None
+    assert stretched.bound >= short.bound - 1e-12

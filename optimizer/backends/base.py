@@ -24,6 +24,13 @@ class Progress:
     gap: float | None
     backend: str
 
+    @classmethod
+    def of(
+        cls, elapsed_s: float, incumbent: float | None, bound: float | None, backend: str
+    ) -> Progress:
+        """A report whose gap is the plan's relative distance to the bound."""
+        return cls(elapsed_s, incumbent, bound, relative_gap(incumbent, bound), backend)
+
 
 ProgressCallback = Callable[[Progress], None]
 

@@ -24,7 +24,6 @@ from .base import (
     RawSolution,
     SolverBackend,
     append_solution,
-    relative_gap,
 )
 
 _EPS = 1e-6
@@ -92,15 +91,7 @@ class _Callback(cp_model.CpSolverSolutionCallback):
             append_solution(self._file, incumbent, values)
         if self._progress is None:
             return
-        self._progress(
-            Progress(
-                elapsed_s=time.perf_counter() - self._start,
-                incumbent=incumbent,
-                bound=bound,
-                gap=relative_gap(incumbent, bound),
-                backend="cpsat",
-            )
-        )
+        self._progress(Progress.of(time.perf_counter() - self._start, incumbent, bound, "cpsat"))
 
 
 class CpSatBackend(SolverBackend):

@@ -34,7 +34,6 @@ from .base import (
     RawSolution,
     Relaxation,
     SolverBackend,
-    relative_gap,
 )
 
 _NUMBER = r"(-?inf|-?[0-9.]+(?:e[-+]?[0-9]+)?)"
@@ -180,15 +179,7 @@ class HighsBackend(SolverBackend):
                 match = _BB_LINE.match(line)
                 if match:
                     bound, incumbent = _num(match.group(1), scale), _num(match.group(2), scale)
-                    progress(
-                        Progress(
-                            elapsed_s=time.perf_counter() - start,
-                            incumbent=incumbent,
-                            bound=bound,
-                            gap=relative_gap(incumbent, bound),
-                            backend=self.name,
-                        )
-                    )
+                    progress(Progress.of(time.perf_counter() - start, incumbent, bound, self.name))
 
         try:
             result = mathopt.solve(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from ..backends import Progress, RawSolution, relative_gap
+from ..backends import Progress, RawSolution
 from ..backends.base import append_solution, read_last_solution
 from ..backends.cbc import export_model as write_model
 from ..diagnose import find_conflicts
@@ -180,13 +180,7 @@ class ModelSearch:
         """Progress from the backend and the neighbourhood search: on a restricted model the
         bound reported is the full model's."""
         if self.restricted:
-            p = Progress(
-                p.elapsed_s,
-                p.incumbent,
-                self.full_bound,
-                relative_gap(p.incumbent, self.full_bound),
-                p.backend,
-            )
+            p = Progress.of(p.elapsed_s, p.incumbent, self.full_bound, p.backend)
         self.last_bound = p.bound if p.bound is not None else self.last_bound
         if self.ctx.progress is not None:
             self.ctx.progress(p)

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.base import Progress, ProgressCallback, relative_gap
+from ..backends.base import Progress, ProgressCallback
 from ..diagnose import find_conflicts
 from ..formulation import full_tops
 from ..instance import Instance
@@ -491,15 +491,7 @@ def decompose(
 
     def report() -> None:
         if progress is not None:
-            progress(
-                Progress(
-                    elapsed_s=clock() - started,
-                    incumbent=plan_value,
-                    bound=best_bound,
-                    gap=None if plan_value is None else relative_gap(plan_value, best_bound),
-                    backend="lagrangian",
-                )
-            )
+            progress(Progress.of(clock() - started, plan_value, best_bound, "lagrangian"))
 
     def consider(found: np.ndarray | None, value: float | None) -> None:
         nonlocal plan, plan_value

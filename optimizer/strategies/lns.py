@@ -37,7 +37,6 @@ from ..backends.base import (
     ProgressCallback,
     SolverBackend,
     append_solution,
-    relative_gap,
 )
 from ..formulation import AssignmentModel, LinearModel, Row
 from ..scenario import SolverSettings
@@ -116,15 +115,7 @@ def improve(
         if solution_file is not None:
             append_solution(solution_file, value, best)
         if progress is not None:
-            progress(
-                Progress(
-                    elapsed_s=clock() - started,
-                    incumbent=value,
-                    bound=bound,
-                    gap=relative_gap(value, bound),
-                    backend="highs+lns",
-                )
-            )
+            progress(Progress.of(clock() - started, value, bound, "highs+lns"))
 
     def polished(until: float) -> None:
         if polish is None or stopped(until):

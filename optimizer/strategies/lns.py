@@ -211,7 +211,6 @@ class Parts:
         #: binaries).
         self.auxiliary = np.ones(n, dtype=bool)
         self.auxiliary[list(binaries)] = False
-        self.binary_set = binaries
         self.lower = np.array([r.lb for r in rows], dtype=float)
         self.upper = np.array([r.ub for r in rows], dtype=float)
         self.objective = np.zeros(n)
@@ -319,12 +318,11 @@ class Polish:
     (:func:`~optimizer.strategies.lagrangian.supports`): :meth:`of` is ``None`` otherwise.
     """
 
-    def __init__(self, built: AssignmentModel, parts: Parts) -> None:
+    def __init__(self, built: AssignmentModel, parts: Parts, columns: list[list[int]]) -> None:
         self.built = built
         self.parts = parts
         self.search = Search(Lagrangian(built.instance))
         self.search.restrict(list(built.x))
-        columns = built.columns()
         width = max(len(c) for c in columns)
         # Each account's CSMs in the model, padded with its first (a move to where it is
         # changes nothing and is never taken).
@@ -335,7 +333,7 @@ class Polish:
         columns = built.columns()
         if not supports(built.instance) or not all(columns):
             return None
-        return cls(built, parts)
+        return cls(built, parts, columns)
 
     def run(
         self,
@@ -359,7 +357,7 @@ class Polish:
             return None
         # The new placement fixes every assignment variable; the totals and deviations follow
         # from it (a small linear model over the auxiliary variables alone).
-        point = [0.0 if i in self.parts.binary_set else v for i, v in enumerate(values)]
+        point = np.where(self.parts.auxiliary, values, 0.0).tolist()
         for a, c in enumerate(found.tolist()):
             var = built.x.get((a, int(c)))
             if var is None:  # cannot happen with the search restricted to the model's pairs

@@ -24,6 +24,11 @@ every book is one, every round is exact. With a *mapper* (e.g. a Dask cluster,
 ``scenarios.executors.dask_mapper``) the books of an exact round are priced at once, one task
 per book.
 
+**Master.** The master LP stays in an LP server's process between rounds
+(optimizer/strategies/lp_server.py): each round's books are added as columns in place and the
+LP re-solved from its last basis (without highspy it is written out and solved anew each round:
+the same LP, two to three times slower on published GAP instances).
+
 **Bound.** For any prices, the master LP value plus every book's smallest reduced cost (a lower
 bound of it is enough) is a lower bound of the full model's optimum (Lagrangian duality). It is
 valid at every round where every book was priced exactly, converged or not, so a deadline always
@@ -55,6 +60,7 @@ from ..formulation import LinearModel, build_model
 from ..instance import Instance
 from ..rules import window
 from ..scenario import SolverSettings
+from .lp_server import LpServer
 from .pricing import Pricing
 
 #: A column's reduced cost must be below this (objective units) to be worth adding.
@@ -509,6 +515,8 @@ class BookColumns:
         self.centre_value: float | None = None
         #: The prices of the best proven bound, each book's lowest cost there, and the bound.
         self.proven: tuple[tuple[np.ndarray, np.ndarray], list[float], float] | None = None
+        #: The master kept in the LP server's process while :meth:`run` runs (``None``: none).
+        self._server: _ServerMaster | None = None
 
     def start(self, seconds: float) -> float | None:
         """Start from the full model's linear relaxation: its duals are good first prices
@@ -556,7 +564,15 @@ class BookColumns:
     # ------------------------------------------------------------------ the master LP
     def master(self, seconds: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
         """Solve the master LP: its value, the account prices, the team prices and the CSM
-        prices (``None`` if it did not solve)."""
+        prices (``None`` if it did not solve). In the LP server's process while :meth:`run`
+        holds one (the master kept between rounds, each round's columns added in place and
+        solved from the last basis), else rebuilt and solved from scratch."""
+        if self._server is not None:
+            return self._server.solve(self.columns, self.books, seconds)
+        return self._rebuilt(seconds)
+
+    def _rebuilt(self, seconds: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
+        """:meth:`master`, the whole master written out and solved from scratch."""
         m = len(self.books)
         model = LinearModel()
         assign = [model.rows.__len__() + a for a in range(self.n)]
@@ -630,6 +646,21 @@ class BookColumns:
         and the *centre*, the prices with the best Lagrangian value seen so far (estimated by
         the search, exact after an exact round); a round whose smoothed prices find no book
         that is negative at the master's own prices retries at the master's prices."""
+        try:
+            self._server = _ServerMaster(self.rhs, self.n, len(self.books), self.settings)
+        except Exception:  # no highspy: the master is rebuilt each round (slower, same LP)
+            self._server = None
+        try:
+            return self._run(seconds, stop, target)
+        finally:
+            if self._server is not None:
+                self._server.close()
+                self._server = None
+
+    def _run(
+        self, seconds: float, stop: Callable[[], bool] | None, target: float | None
+    ) -> BookBound:
+        """:meth:`run`, with the master wherever :meth:`master` finds it."""
         start = time.perf_counter()
         deadline = start + seconds
         best: float | None = None
@@ -875,6 +906,81 @@ class BookColumns:
             if book.value(mask, here) - conv[c] < NEGATIVE and self.add(c, mask):
                 added += 1
         return lows, added, all(math.isfinite(v) for v in lows)
+
+
+class _ServerMaster:
+    """The master LP kept in an LP server's process (optimizer/strategies/lp_server.py): rows
+    for each account, team rule and book, the artificial columns, then each round's new book
+    columns added in place, so that each solve starts from the last basis (rebuilt and solved
+    from scratch, the master took three quarters of a round on published GAP instances)."""
+
+    def __init__(self, rhs: np.ndarray, n: int, m: int, settings: SolverSettings) -> None:
+        teams = len(rhs)
+        self.n, self.teams, self.m = n, teams, m
+        #: Costs are sent times this (a power of two bringing the artificial cost near 1).
+        self.scale = float(2.0 ** round(-math.log2(ARTIFICIAL)))
+        self.server = LpServer(threads=settings.threads or 1, seed=settings.seed)
+        self.sent = 0
+        try:
+            inf = math.inf
+            self.server.add_rows(
+                [1.0] * n + [float(v) for v in rhs] + [1.0] * m,
+                [1.0] * n + [inf] * teams + [1.0] * m,
+            )
+            # Artificial columns: an account left out or covered twice, a book row or a team
+            # row met artificially (as in the rebuilt master).
+            index = [*np.repeat(np.arange(n), 2).tolist(), *range(n + teams, n + teams + m)]
+            index += list(range(n, n + teams))
+            value = [1.0, -1.0] * n + [1.0] * (m + teams)
+            count = len(index)
+            self.server.add_columns(
+                np.full(count, ARTIFICIAL * self.scale),
+                np.zeros(count),
+                np.full(count, inf),
+                np.arange(count, dtype=np.int32),
+                np.asarray(index, dtype=np.int32),
+                np.asarray(value),
+            )
+        except Exception:
+            self.server.close()
+            raise
+
+    def solve(
+        self, columns: Sequence[Column], books: Sequence[Book], seconds: float
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
+        new = columns[self.sent :]
+        if new:
+            starts: list[int] = []
+            index: list[int] = []
+            value: list[float] = []
+            for col in new:
+                starts.append(len(index))
+                accounts = books[col.book].accounts[col.mask]
+                index.extend(accounts.tolist())
+                value.extend([1.0] * len(accounts))
+                for t in np.flatnonzero(col.team).tolist():
+                    index.append(self.n + t)
+                    value.append(float(col.team[t]))
+                index.append(self.n + self.teams + col.book)
+                value.append(1.0)
+            self.server.add_columns(
+                np.asarray([col.cost * self.scale for col in new]),
+                np.zeros(len(new)),
+                np.full(len(new), math.inf),
+                np.asarray(starts, dtype=np.int32),
+                np.asarray(index, dtype=np.int32),
+                np.asarray(value),
+            )
+            self.sent = len(columns)
+        answer = self.server.solve(max(seconds, 0.1))
+        if not answer["ok"]:
+            return None
+        y = np.asarray(answer["y"]) / self.scale
+        n, t = self.n, self.teams
+        return float(answer["objective"]) / self.scale, y[:n], y[n : n + t], y[n + t :]
+
+    def close(self) -> None:
+        self.server.close()
 
 
 def book_bound(

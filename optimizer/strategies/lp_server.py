@@ -1,4 +1,6 @@
-"""A HiGHS linear-programming server for column generation, run as its own process.
+"""A HiGHS linear-programming server for column generation (over pairs in
+optimizer/strategies/columns.py, over whole books in optimizer/strategies/books.py), run as its
+own process.
 
 Column generation re-solves one relaxation many times, each with a few more columns. Through
 OR-Tools' MathOpt every re-solve starts from scratch (it passes HiGHS no basis), so each round

@@ -20,6 +20,7 @@ from optimizer import Scenario, Status, evaluate, solve
 from optimizer.backends import get_backend
 from optimizer.formulation import build_model
 from optimizer.instance import Instance
+from optimizer.strategies import books as books_module
 from optimizer.strategies.books import (
     BookColumns,
     book_bound,
@@ -248,3 +249,32 @@ def test_pairs_removed_by_reduced_cost_never_exclude_a_published_optimum(name: s
     assert raw.objective is not None and raw.bound is not None
     assert total_best - raw.objective * norm == pytest.approx(int(row["best_known"]), abs=1e-6)
     assert total_best - raw.bound * norm <= int(row["best_known"]) + 1e-6
+
+
+@pytest.mark.parametrize("name", ["gap4-1", "generated_14x4_few_moves"])
+def test_the_master_kept_in_the_lp_server_is_the_rebuilt_master(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The master kept between rounds in the LP server's process (columns added in place, each
+    solve from the last basis) is the same linear program as the master written out anew: on
+    the columns generated, both have the same optimum, and a generation without the server
+    converges to the same bound (a GAP instance, and a team with a move budget: a team row)."""
+    if name in SHAPES:
+        scenario = SHAPES[name]()
+        inst = Instance(scenario)
+    else:
+        inst, scenario, _ = _gap_instance(name)
+    backend = get_backend("highs")
+    kept = BookColumns(inst, backend, scenario.solver)
+    kept.start(10.0)
+    found = kept.run(30.0)
+    assert found.converged and found.master is not None and found.bound is not None
+    again = kept.master(30.0)  # the server is gone after the run: written out anew
+    assert again is not None
+    assert again[0] == pytest.approx(found.master, rel=1e-7, abs=1e-9)
+    monkeypatch.setattr(books_module, "LpServer", None)  # no server: the master rebuilt
+    rebuilt = BookColumns(inst, backend, scenario.solver)
+    rebuilt.start(10.0)
+    plain = rebuilt.run(30.0)
+    assert plain.converged and plain.bound is not None
+    assert plain.bound == pytest.approx(found.bound, rel=1e-6, abs=1e-9)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from benchmarks.robustness import SHAPES, build, check_plan
-from optimizer import Scenario, Status, solve
+from optimizer import Scenario, Status, evaluate, solve
 from optimizer.backends import get_backend
 from optimizer.formulation import build_model
 from optimizer.instance import Instance
@@ -65,10 +65,13 @@ def test_optima_agree_and_no_bound_exceeds_them(shape: str, seed: int) -> None:
 
 
 def without(inst: Instance, pairs: set[tuple[int, int]], scenario: Scenario) -> float:
-    """The full model's optimum with ``pairs`` (account, CSM positions) removed."""
+    """The full model's optimum with ``pairs`` (account, CSM positions) removed, scored by the
+    evaluator: the solver's own value may sit a few 1e-7 below it, its totals and deviations
+    kept within the solver's feasibility tolerance (measured on ``worst``: the same plan,
+    0.4820881 from HiGHS against the evaluator's 0.4820886)."""
     built = build_model(inst)
     for pair in pairs:
         built.model.variables[built.x[pair]].ub = 0.0
     raw = get_backend("highs").solve(built.model, scenario.solver)
-    assert raw.termination.name == "OPTIMAL" and raw.objective is not None
-    return raw.objective
+    assert raw.termination.name == "OPTIMAL" and raw.values is not None
+    return evaluate(scenario, built.assignment(raw.values)).objective

@@ -1,20 +1,28 @@
 """Side-by-side comparison of solved scenarios: one row per KPI, one column per scenario.
 
+Every scenario with the first's accounts is solved and scored **on the first's scale** (its
+normalizers and balance reference, as ``territory sensitivity`` does: ``solve(...,
+score_like=first)``), with its own weights. Scored on its own scale, a variant that locks
+accounts would measure each locked account from its locked CSM as the ideal, and look cheaper
+than its plan is. A scenario whose accounts differ from the first's (accounts added or removed)
+has no common scale with it and is scored on its own (``on_first_scale`` says which).
+
 Each scenario's objective is compared with the first's as a difference of solved values
 (:mod:`scenarios.gaps`): ``objective_vs_first`` is that difference with the sum of the two
-absolute gaps, and says ``within_gap`` when it is no larger than they are. Each scenario scores
-its plan on its own weights and scale, so the difference means most between variants that
-share their weights (a rule, a team change).
+absolute gaps, and says ``within_gap`` when it is no larger than they are. For variants with the
+first's weights (a rule, a team change) it is what the variant's plan costs by the first's
+goals; ``first_score`` is each plan scored by the first scenario's objective itself (its weights
+too), which is the same number for them and the comparable one for a weight change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from optimizer import Plan, Scenario, Status, Termination
-from optimizer.instance import TERMS
+from optimizer import Plan, Scenario, ScenarioError, Status, Termination, evaluate
+from optimizer.instance import TERMS, Instance
 
 from .executors import Outcome, run_scenarios
 from .gaps import Bounded, Difference, difference, plan_gap
@@ -25,6 +33,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("gap", "gap"),
     ("objective", "objective"),
     ("objective_vs_first", "objective vs the first (± the gaps)"),
+    ("first_score", "scored by the first's objective"),
     *((f"term.{t}", f"term: {t}") for t in TERMS),
     ("arr_spread", "ARR spread"),
     ("workload_variance", "workload variance"),
@@ -44,6 +53,11 @@ class Comparison:
     names: list[str]
     plans: list[Plan]
     differences: list[list[tuple[str, str | None, str | None]]]
+    #: Each plan scored by the first scenario's objective (``None``: no plan, or its accounts
+    #: or CSMs are not the first's), and whether it was solved on the first's scale (it has
+    #: the first's accounts, in the same order).
+    first_scores: list[float | None] = field(default_factory=list)
+    on_first_scale: list[bool] = field(default_factory=list)
 
     def value(self, index: int, key: str) -> Any:
         plan = self.plans[index]
@@ -56,6 +70,8 @@ class Comparison:
             return plan.objective
         if key == "objective_vs_first":
             return self.objective_vs_first(index)
+        if key == "first_score":
+            return self.first_scores[index] if index < len(self.first_scores) else None
         if key == "differs_from_first":
             return len(self.differences[index])
         if after is None:
@@ -83,6 +99,9 @@ class Comparison:
                     **{key: plain(self.value(i, key)) for key, _ in ROWS},
                     "bound": self.plans[i].bound,
                     "absolute_gap": plan_gap(self.plans[i]),
+                    "on_first_scale": (
+                        self.on_first_scale[i] if i < len(self.on_first_scale) else None
+                    ),
                     "differences": [
                         {"account_id": a, "first": first, "this": this}
                         for a, first, this in self.differences[i]
@@ -106,8 +125,18 @@ def compare(
     up their KPIs. ``solve_options`` go to :func:`optimizer.solve` (``backend``, ``time_limit_s``).
     """
     names = names or [s.name for s in scenarios]
+    base = scenarios[0]
+    accounts = [a.id for a in base.accounts]
+    on_scale = [i == 0 or [a.id for a in s.accounts] == accounts for i, s in enumerate(scenarios)]
     outcomes = run_scenarios(
-        scenarios, scheduler=scheduler, workers=workers, on_done=on_done, **solve_options
+        scenarios,
+        scheduler=scheduler,
+        workers=workers,
+        on_done=on_done,
+        task_options=[
+            {"score_like": base} if i > 0 and same else {} for i, same in enumerate(on_scale)
+        ],
+        **solve_options,
     )
     plans = [
         o.plan
@@ -128,4 +157,14 @@ def compare(
         differences.append(
             [(a, first.get(a), mine.get(a)) for a in accounts if first.get(a) != mine.get(a)]
         )
-    return Comparison(list(names), plans, differences)
+    scorer = Instance(base)
+    scores: list[float | None] = []
+    for plan, same in zip(plans, on_scale, strict=True):
+        score = None
+        if plan.has_plan and same:
+            try:
+                score = evaluate(scorer, plan.assignment()).objective
+            except ScenarioError:  # an account or CSM the first scenario does not have
+                score = None
+        scores.append(score)
+    return Comparison(list(names), plans, differences, scores, on_scale)

@@ -70,7 +70,7 @@ def precheck(inst: Instance) -> list[Conflict]:
     """Cheap, certain reasons the scenario has no plan. Empty list: nothing obvious.
 
     For every account: some CSM may take it. For every CSM and every quantity a book rule
-    limits (optimizer/rules.py): the locked and frozen accounts stay under its upper limit, its
+    limits (optimizer/rules.py): the locked, frozen and protected accounts stay under its upper limit, its
     limits do not contradict each other, and the accounts it may take can reach its lower
     limit. For the team: the CSMs' limits can hold every account, and the accounts that must
     leave their CSM fit the move budgets.

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .rules import RULES, BookRule, Limits, PairRule, Quantity, TeamRule
-from .scenario import Account, Csm, Scenario
+from .scenario import TEXT_CONDITION_FIELDS, Account, Condition, Csm, Scenario
 
 TERMS = ("churn_risk", "balance", "expertise", "expansion", "continuity", "preference")
 #: Weight of the move-count tie-breaker added when the continuity weight is zero: among plans
@@ -179,6 +179,26 @@ class Instance:
             return False
         delta = (account.renewal_date - self.scenario.as_of).days
         return 0 <= delta <= days
+
+    def protected(self, a: int) -> str | None:
+        """Why account ``a`` is a protected relationship (``constraints.protect``): the first
+        protection whose every condition it meets, in words ("healthy relationship:
+        health_score 86 >= 80"), or ``None``."""
+        return self._protections[a]
+
+    @cached_property
+    def _protections(self) -> list[str | None]:
+        protections = self.scenario.constraints.protect
+        out: list[str | None] = []
+        for account in self.accounts:
+            found = None
+            for protection in protections:
+                met = [_condition_words(self.scenario.as_of, account, c) for c in protection.when]
+                if all(w is not None for w in met):
+                    found = f"{protection.name}: {' and '.join(w for w in met if w)}"
+                    break
+            out.append(found)
+        return out
 
     def _fixed_reason(self, a: int) -> str | None:
         """The keeping rule that holds account ``a`` with its current CSM (``None``: it may
@@ -415,3 +435,58 @@ def _fill_mean(values: list[float | None], default: float) -> list[float]:
     given = [v for v in values if v is not None]
     mean = sum(given) / len(given) if given else default
     return [mean if v is None else v for v in values]
+
+
+def condition_value(as_of: dt.date, account: Account, name: str) -> float | str | None:
+    """The value a protection's condition tests (``None``: the account does not have it)."""
+    if name == "months_with_csm":
+        since = account.csm_since
+        return None if since is None else (as_of - since).days * 12 / 365.25
+    if name == "renewal_in_days":
+        renews = account.renewal_date
+        return None if renews is None else float((renews - as_of).days)
+    if name == "churn_probability":
+        return account.churn_probability
+    value = getattr(account, name)
+    if name in TEXT_CONDITION_FIELDS:
+        return value if isinstance(value, str) else None
+    return None if value is None else float(value)
+
+
+def _shown(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+
+def _condition_words(as_of: dt.date, account: Account, condition: Condition) -> str | None:
+    """``condition`` in words with the account's value when the account meets it, else
+    ``None`` ("health_score 86 >= 80")."""
+    value = condition_value(as_of, account, condition.field)
+    if value is None:
+        return None
+    name = condition.field
+    if isinstance(value, str):
+        if condition.equals is not None:
+            return f"{name} {value}" if value == condition.equals else None
+        assert condition.one_of is not None
+        if value not in condition.one_of:
+            return None
+        return f"{name} {value} (one of {', '.join(condition.one_of)})"
+    parts = []
+    if condition.equals is not None:
+        assert not isinstance(condition.equals, str)
+        if abs(value - condition.equals) > 1e-9:
+            return None
+        parts.append(f"= {_shown(condition.equals)}")
+    if condition.at_least is not None:
+        if value < condition.at_least - 1e-9:
+            return None
+        parts.append(f">= {_shown(condition.at_least)}")
+    if condition.at_most is not None:
+        if value > condition.at_most + 1e-9:
+            return None
+        parts.append(f"<= {_shown(condition.at_most)}")
+    return f"{name} {_shown(value)} {' and '.join(parts)}"

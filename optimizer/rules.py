@@ -3,7 +3,7 @@
 A hard rule is one of three kinds, by what it constrains:
 
 - a **pair rule** says which CSMs an account may have at all (``locked``, ``renewal_freeze``,
-  ``required_skills``, ``match_region``, ``match_language``): the model has no variable for a
+  ``protected``, ``required_skills``, ``match_region``, ``match_language``): the model has no variable for a
   pair it excludes;
 - a **book rule** keeps a total of one CSM's book between limits (``max_accounts``, ``min_arr``,
   ``max_arr``, ``arr_tolerance``, ``max_workload``, ``workload_tolerance``, ``max_high_risk``);
@@ -596,6 +596,27 @@ PAIR_RULES: tuple[PairRule, ...] = (
         kept=lambda inst, a: (
             f"renewal on {inst.accounts[a].renewal_date}: kept with its CSM through the renewal"
         ),
+    ),
+    PairRule(
+        "protected",
+        "protected relationship",
+        "relationships the leader protects by condition (health, NPS, tenure, renewal, a field)",
+        "protect",
+        "protection",
+        violation=lambda inst, a, c: (
+            f"account {inst.accounts[a].label} is a protected relationship "
+            f"({inst.protected(a)}) and must stay with {_keeper(inst, a)}, not move to "
+            f"{inst.csms[c].label}"
+        ),
+        would=lambda inst, a, c: f"the relationship is protected ({inst.protected(a)})",
+        conflict=lambda inst, a: (
+            f"Account {inst.accounts[a].label} is a protected relationship "
+            f"({inst.protected(a)}) with CSM {_current_label(inst, a)}; the other rules cannot "
+            "all hold with it there."
+        ),
+        keeps=lambda inst, a: inst.protected(a) is not None,
+        off={"protect": ()},
+        kept=lambda inst, a: f"{inst.protected(a)}: kept with its CSM",
     ),
     PairRule(
         "required_skills",

@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .issues import ScenarioError, ScenarioIssue
 from .tables import (
@@ -105,6 +112,10 @@ class Account(_Frozen):
     name: str | None = None
     arr: Money = Field(ge=0.0)
     health_score: float | None = Field(default=None, ge=0.0, le=100.0)
+    #: Net Promoter Score of the account's contacts (-100 to 100).
+    nps: float | None = Field(default=None, ge=-100.0, le=100.0)
+    #: Since when the current CSM has had the account (for ``months_with_csm`` in a protection).
+    csm_since: dt.date | None = None
     churn_risk: RiskLevel = "low"
     industry: str | None = None
     complexity: int = Field(default=3, ge=1, le=5)
@@ -181,6 +192,118 @@ class Objectives(_Frozen):
         return {name: value / total for name, value in raw.items()}
 
 
+#: Account numbers a protection's condition may test (``at_least``, ``at_most``, ``equals``):
+#: fields of the account, and two measured from ``as_of`` (``months_with_csm`` from
+#: ``csm_since``, ``renewal_in_days`` to ``renewal_date``).
+NUMERIC_CONDITION_FIELDS = (
+    "health_score",
+    "nps",
+    "months_with_csm",
+    "renewal_in_days",
+    "arr",
+    "potential_arr",
+    "complexity",
+    "maturity",
+    "adoption",
+    "growth",
+    "seat_utilization",
+    "strategic",
+    "churn_probability",
+)
+#: Account words a condition may test (``equals``, ``one_of``).
+TEXT_CONDITION_FIELDS = (
+    "industry",
+    "region",
+    "language",
+    "coverage",
+    "churn_risk",
+    "expansion_potential",
+    "competitive_risk",
+)
+ConditionField = Literal[
+    "health_score",
+    "nps",
+    "months_with_csm",
+    "renewal_in_days",
+    "arr",
+    "potential_arr",
+    "complexity",
+    "maturity",
+    "adoption",
+    "growth",
+    "seat_utilization",
+    "strategic",
+    "churn_probability",
+    "industry",
+    "region",
+    "language",
+    "coverage",
+    "churn_risk",
+    "expansion_potential",
+    "competitive_risk",
+]
+
+
+class Condition(_Frozen):
+    """One test on an account: a number at least / at most / equal to a value, or a word equal
+    to one value or one of several. An account without the field does not meet it."""
+
+    field: ConditionField
+    at_least: float | None = None
+    at_most: float | None = None
+    equals: float | str | None = None
+    one_of: tuple[str, ...] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        numeric = self.field in NUMERIC_CONDITION_FIELDS
+        given = [
+            k for k in ("at_least", "at_most", "equals", "one_of") if getattr(self, k) is not None
+        ]
+        if not given:
+            raise ValueError("give a test: at_least, at_most, equals or one_of")
+        if numeric:
+            if self.one_of is not None or isinstance(self.equals, str):
+                raise ValueError(
+                    f"{self.field} is a number: test it with at_least, at_most or equals (a number)"
+                )
+            if self.equals is not None and (self.at_least is not None or self.at_most is not None):
+                raise ValueError("equals cannot be combined with at_least or at_most")
+            if (
+                self.at_least is not None
+                and self.at_most is not None
+                and self.at_least > self.at_most
+            ):
+                raise ValueError(
+                    f"at_least {self.at_least:g} is above at_most {self.at_most:g}: no account "
+                    "meets it"
+                )
+        else:
+            if self.at_least is not None or self.at_most is not None:
+                raise ValueError(f"{self.field} is a word: test it with equals or one_of")
+            if self.equals is not None and self.one_of is not None:
+                raise ValueError("give equals or one_of, not both")
+            if self.equals is not None and not isinstance(self.equals, str):
+                raise ValueError(f"{self.field} is a word: equals takes a word")
+        return self
+
+
+class Protection(_Frozen):
+    """A relationship the leader protects: an account that meets every condition of ``when``
+    stays with its current CSM. ``name`` says why, in the plan's words."""
+
+    name: str = Field(min_length=1)
+    when: tuple[Condition, ...]
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> Protection:
+        # Checked here, not as a length: a list whose only condition is bad would also be
+        # reported as empty.
+        if not self.when:
+            raise ValueError("give at least one condition in when")
+        return self
+
+
 class Constraints(_Frozen):
     """Hard rules. ``None`` switches a rule off.
 
@@ -200,6 +323,9 @@ class Constraints(_Frozen):
     max_moves: int | None = Field(default=None, ge=0)
     max_moved_arr: float | None = Field(default=None, ge=0.0)
     renewal_freeze_days: int | None = Field(default=None, ge=0)
+    #: Protected relationships: an account meeting every condition of any one of them keeps
+    #: its current CSM (the first one met names it).
+    protect: tuple[Protection, ...] = ()
     match_region: bool = False
     match_language: bool = False
     required_skills: bool = True
@@ -461,6 +587,10 @@ def _pydantic_issues(exc: ValidationError, data: Mapping[str, Any]) -> list[Scen
             if key in ("accounts", "csms") and i + 1 < len(loc) and isinstance(loc[i + 1], int):
                 parts.append(_label(data.get(str(key)), loc[i + 1], str(key)))
                 i += 2
+                continue
+            if isinstance(key, int) and parts:
+                parts[-1] = f"{parts[-1]}[{key}]"  # a list's item: constraints.protect[0]
+                i += 1
                 continue
             parts.append(str(key))
             if key in _LEVEL_FIELDS:

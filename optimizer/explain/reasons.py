@@ -166,7 +166,8 @@ def why_not_stay(inst: Instance, scorer: MoveScorer, a: int) -> dict[str, object
 
 def held_accounts(inst: Instance, scorer: MoveScorer) -> tuple[list[dict[str, object]], str]:
     """Accounts that keep their CSM although a single move would improve the objective, each
-    with the rule that holds it (lock, renewal freeze, move budget, capacity, eligibility).
+    with the rule that holds it (lock, renewal freeze, protection, move budget, capacity,
+    eligibility).
 
     Returns the list (largest forgone gain first) and a note on what was searched.
     """
@@ -219,10 +220,13 @@ def held_accounts(inst: Instance, scorer: MoveScorer) -> tuple[list[dict[str, ob
     if every:
         note = "every account that kept its CSM was checked against every other CSM"
     elif len(checked) == len(candidates):
-        note = f"only locked and frozen accounts were checked (more than {HELD_PAIR_LIMIT:,} pairs)"
+        note = (
+            "only locked, frozen and protected accounts were checked "
+            f"(more than {HELD_PAIR_LIMIT:,} pairs)"
+        )
     else:
         note = (
-            f"only the {len(checked):,} largest of the {len(candidates):,} locked and frozen "
-            f"accounts were checked (more than {HELD_PAIR_LIMIT:,} pairs)"
+            f"only the {len(checked):,} largest of the {len(candidates):,} locked, frozen and "
+            f"protected accounts were checked (more than {HELD_PAIR_LIMIT:,} pairs)"
         )
     return out, note

@@ -223,6 +223,21 @@ CASES = [
         per_move(1),
         {("renewal_freeze", "A4")},
     ),
+    # A protected relationship (health 86 >= 80) keeps A4 with C2; A3 (health 70) may move.
+    # As for the freeze, A4's only eligible CSM is C2: churn 0, one move (A3).
+    RuleCase(
+        "protect",
+        both(
+            rule(
+                protect=[{"name": "healthy", "when": [{"field": "health_score", "at_least": 80}]}]
+            ),
+            account_field("A4", health_score=86),
+            account_field("A3", health_score=70),
+        ),
+        KEEP_A4,
+        per_move(1),
+        {("protected", "A4")},
+    ),
     # Eligibility rules on A4 work the same way: churn 0, one move (A3).
     RuleCase("locked", account_field("A4", locked=True), KEEP_A4, per_move(1), {("locked", "A4")}),
     RuleCase(

@@ -13,6 +13,7 @@ from conftest import ROOT
 
 from cli import main
 from optimizer import ScenarioError, load_scenario, solve
+from optimizer.instance import Instance
 from scenarios.compare import compare
 from scenarios.variants import load_variant
 
@@ -170,3 +171,23 @@ def test_compare_reports_a_bad_scenario_and_runs_the_others(
     captured = capsys.readouterr()
     assert "bad.json" in captured.err and "A99" in captured.err
     assert [s["name"] for s in json.loads(captured.out)["scenarios"]] == ["tiny"]
+
+
+def test_the_bundled_what_if_files_load_and_change_what_they_say() -> None:
+    """Every what-if file of the bundled example loads; the protection one holds the accounts
+    whose health score is at least 85 (read from the example's accounts.csv independently)."""
+    folder = ROOT / "examples" / "seed_150x8"
+    base = load_variant(folder / "scenario.json")
+    variants = {p.stem: load_variant(p) for p in sorted((folder / "what-if").glob("*.json"))}
+    assert {"keep_top_five", "hire_one_csm", "tighter_balance", "protect_healthy"} <= set(variants)
+    for scenario in variants.values():
+        assert scenario != base
+    with (folder / "accounts.csv").open(encoding="utf-8") as handle:
+        healthy = {
+            row["id"]
+            for row in csv.DictReader(handle)
+            if row["health_score"] and float(row["health_score"]) >= 85 and row["current_csm"]
+        }
+    inst = Instance(variants["protect_healthy"])
+    held = {a.id for k, a in enumerate(inst.accounts) if inst.protected(k) is not None}
+    assert held == healthy and len(held) > 10

@@ -284,5 +284,6 @@ def render_html(
         "transition": transition,
         "held": plan.get("held") or [],
         "kpis": plan.get("kpis") or {},
+        "equity": plan.get("equity"),
     }
     return _environment().get_template("report.html.j2").render(**context)

@@ -69,6 +69,9 @@ class Plan:
     impact: list[dict[str, Any]] = field(default_factory=list)
     #: The moves in weekly waves (optimizer/explain/transition.py).
     transition: dict[str, Any] | None = None
+    #: Groups of accounts (region, segment, ARR band) served clearly worse than the rest
+    #: (optimizer/explain/equity.py).
+    equity: dict[str, Any] | None = None
     termination: Termination = Termination.UNKNOWN
 
     def __post_init__(self) -> None:
@@ -163,6 +166,7 @@ class Plan:
             "violations": [] if after is None else [asdict(v) for v in after.violations],
             "impact": self.impact,
             "transition": self.transition,
+            "equity": self.equity,
             "held": self.held,
             "held_note": self.held_note,
             "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),

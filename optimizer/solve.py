@@ -243,6 +243,7 @@ def _plan_of(
         held=explained.held,
         held_note=explained.held_note,
         impact=explained.impact,
+        equity=explained.equity,
         transition=explained.transition,
     )
 

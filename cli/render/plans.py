@@ -261,6 +261,24 @@ def print_plan(console: Console, plan: Plan, moves_shown: int = 15) -> None:
         print_transition(console, plan.transition)
     if plan.held:
         print_held(console, plan.held)
+    if plan.has_plan and plan.equity and plan.equity["groups"]:
+        print_equity(console, plan.equity)
+
+
+def print_equity(console: Console, equity: dict[str, Any]) -> None:
+    """Print the equity audit's findings: the groups of accounts the plan serves clearly worse
+    than the rest of the team (the full table is in the plan JSON and the report)."""
+    findings = equity["findings"]
+    groups = len(equity["groups"])
+    if not findings:
+        console.print(
+            f"Equity audit: no region, segment or ARR band ({groups} groups) is served clearly "
+            "worse than the rest."
+        )
+        return
+    console.print(f"Equity audit: {len(findings)} finding(s) over {groups} groups:")
+    for line in findings:
+        console.print(f"  - {escape(line)}")
 
 
 def print_evaluation(console: Console, evaluation: Evaluation) -> None:

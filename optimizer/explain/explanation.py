@@ -11,6 +11,7 @@ from ..evaluate import Evaluation
 from ..instance import Instance
 from ..plan import AssignmentRow
 from .counterfactual import MoveScorer
+from .equity import equity_audit
 from .impact import projected_impact
 from .reasons import PAIR_BUDGET, held_accounts, reasons_for, runner_up, why_not_stay
 from .transition import plan_transition
@@ -25,6 +26,7 @@ class Explanation:
     held_note: str
     impact: list[dict[str, Any]]
     transition: dict[str, Any]
+    equity: dict[str, Any]
 
 
 def explain(
@@ -41,6 +43,7 @@ def explain(
         held_note=note,
         impact=[row.to_dict() for row in impact],
         transition=plan_transition(inst, rows),
+        equity=equity_audit(inst, before, after, list(inst.current), chosen_after),
     )
 
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from ..evaluate import Evaluation
 from ..instance import Instance
@@ -37,8 +38,6 @@ LOAD_GAP = 0.15
 #: The ARR bands: the team's accounts split at these quantiles of ARR.
 BAND_QUANTILES = (0.25, 0.5, 0.75)
 
-Metric = Callable[[Sequence[int], list[int | None], Evaluation], float | None]
-
 
 def equity_audit(
     inst: Instance,
@@ -48,31 +47,27 @@ def equity_audit(
     chosen_after: list[int | None],
 ) -> dict[str, Any]:
     """The audit of the plan (``chosen_after``, scored ``after``) against today's books."""
-    groups = _groups(inst)
-    metrics: dict[str, Metric] = {
-        "at_risk_covered": lambda members, chosen, _: _at_risk_covered(inst, members, chosen),
-        "expertise_match": lambda members, chosen, _: _expertise(inst, members, chosen),
-        "load": lambda members, chosen, scored: _load(inst, members, chosen, scored),
-    }
-    everyone = set(range(len(inst.accounts)))
+    today = _Measures(inst, chosen_before, before)
+    plan = _Measures(inst, chosen_after, after)
     rows: list[dict[str, Any]] = []
     findings: list[str] = []
-    for dimension, label, members in groups:
-        rest = sorted(everyone - set(members))
+    n = len(inst.accounts)
+    for dimension, label, mask in _groups(inst):
+        rest = ~mask
         row: dict[str, Any] = {
             "dimension": dimension,
             "group": label,
-            "accounts": len(members),
-            "arr": sum(inst.arr[a] for a in members),
+            "accounts": int(mask.sum()),
+            "arr": float(plan.arr[mask].sum()),
         }
-        for name, metric in metrics.items():
+        for name in ("at_risk_covered", "expertise_match", "load"):
             row[name] = {
-                "before": metric(members, chosen_before, before),
-                "after": metric(members, chosen_after, after),
-                "rest_after": metric(rest, chosen_after, after),
+                "before": today.measure(name, mask),
+                "after": plan.measure(name, mask),
+                "rest_after": plan.measure(name, rest),
             }
         rows.append(row)
-        if len(members) >= MIN_ACCOUNTS and rest:
+        if row["accounts"] >= MIN_ACCOUNTS and row["accounts"] < n:
             findings.extend(_findings(dimension, label, row))
     return {
         "groups": rows,
@@ -86,27 +81,70 @@ def equity_audit(
     }
 
 
-def _groups(inst: Instance) -> list[tuple[str, str, list[int]]]:
-    """(dimension, group, member accounts): each region, coverage segment and ARR band that
-    some account has (accounts without a region or segment are in no group of it)."""
-    out: list[tuple[str, str, list[int]]] = []
-    for dimension, value in (
-        ("region", lambda a: inst.accounts[a].region),
-        ("segment", lambda a: inst.accounts[a].coverage),
+class _Measures:
+    """Per account, under one assignment: what each measure sums (numpy arrays, so that a
+    group's measure is a masked sum, also on 250,000 accounts)."""
+
+    def __init__(self, inst: Instance, chosen: list[int | None], scored: Evaluation) -> None:
+        m = len(inst.csms)
+        csm = np.array([-1 if c is None else c for c in chosen], dtype=np.int64)
+        placed = csm >= 0
+        safe = np.where(placed, csm, 0)
+        self.arr = np.asarray(inst.arr, dtype=float)
+        retention = np.asarray(inst.retention, dtype=float)
+        capacity = np.asarray([c.capacity for c in inst.csms], dtype=float)
+        mean = float((retention * capacity).sum() / inst.total_capacity)
+        high = retention >= mean - 1e-12
+        at_risk = np.asarray(inst.p_churn, dtype=float) >= AT_RISK
+        self.risk_arr = np.where(at_risk, self.arr, 0.0)
+        self.covered_arr = np.where(at_risk & placed & high[safe], self.arr, 0.0)
+        counted = np.asarray(inst._expertise_flags, dtype=bool)
+        matched = np.array(
+            [
+                bool(counted[a] and c is not None and inst.industry_match(a, c))
+                for a, c in enumerate(chosen)
+            ],
+            dtype=bool,
+        )
+        self.counted = counted.astype(float)
+        self.matched = matched.astype(float)
+        ratio = np.zeros(m)
+        for book in scored.books:
+            ratio[inst.csm_index[book.csm_id]] = book.workload_vs_target
+        self.load_weight = np.where(placed, self.arr, 0.0)
+        self.load = np.where(placed, self.arr * ratio[safe], 0.0)
+
+    def measure(self, name: str, mask: np.ndarray) -> float | None:
+        if name == "at_risk_covered":
+            top, bottom = self.covered_arr[mask].sum(), self.risk_arr[mask].sum()
+        elif name == "expertise_match":
+            top, bottom = self.matched[mask].sum(), self.counted[mask].sum()
+        else:
+            top, bottom = self.load[mask].sum(), self.load_weight[mask].sum()
+        return float(top / bottom) if bottom > 0 else None
+
+
+def _groups(inst: Instance) -> list[tuple[str, str, np.ndarray]]:
+    """(dimension, group, member mask): each region, coverage segment and ARR band that some
+    account has (accounts without a region or segment are in no group of it)."""
+    out: list[tuple[str, str, np.ndarray]] = []
+    for dimension, values in (
+        ("region", [a.region for a in inst.accounts]),
+        ("segment", [a.coverage for a in inst.accounts]),
     ):
-        found: dict[str, list[int]] = {}
-        for a in range(len(inst.accounts)):
-            key = value(a)
-            if key:
-                found.setdefault(key, []).append(a)
-        out.extend((dimension, key, found[key]) for key in sorted(found))
-    arr = sorted(inst.arr)
+        keys = np.array([v or "" for v in values], dtype=object)
+        for key in sorted({v for v in values if v}):
+            out.append((dimension, key, keys == key))
+    arr = np.asarray(inst.arr, dtype=float)
     if len(arr) >= 2 * len(BAND_QUANTILES) + 2:
-        cuts = sorted({arr[min(int(q * len(arr)), len(arr) - 1)] for q in BAND_QUANTILES})
+        ordered = np.sort(arr)
+        cuts = sorted(
+            {float(ordered[min(int(q * len(arr)), len(arr) - 1)]) for q in BAND_QUANTILES}
+        )
         edges = [-math.inf, *cuts, math.inf]
         for low, high in itertools.pairwise(edges):
-            members = [a for a, v in enumerate(inst.arr) if low <= v < high]
-            if not members:
+            mask = (arr >= low) & (arr < high)
+            if not mask.any():
                 continue
             if math.isinf(low):
                 label = f"ARR under {money(high)}"
@@ -114,53 +152,8 @@ def _groups(inst: Instance) -> list[tuple[str, str, list[int]]]:
                 label = f"ARR {money(low)} and above"
             else:
                 label = f"ARR {money(low)} to {money(high)}"
-            out.append(("arr_band", label, members))
+            out.append(("arr_band", label, mask))
     return out
-
-
-def _high_retention(inst: Instance) -> list[bool]:
-    mean = sum(r * c.capacity for r, c in zip(inst.retention, inst.csms, strict=True)) / (
-        inst.total_capacity
-    )
-    return [r >= mean - 1e-12 for r in inst.retention]
-
-
-def _at_risk_covered(
-    inst: Instance, members: Sequence[int], chosen: list[int | None]
-) -> float | None:
-    high = _high_retention(inst)
-    total = covered = 0.0
-    for a in members:
-        if inst.p_churn[a] < AT_RISK:
-            continue
-        total += inst.arr[a]
-        c = chosen[a]
-        if c is not None and high[c]:
-            covered += inst.arr[a]
-    return covered / total if total > 0 else None
-
-
-def _expertise(inst: Instance, members: Sequence[int], chosen: list[int | None]) -> float | None:
-    flags = inst._expertise_flags
-    counted = [a for a in members if flags[a]]
-    if not counted:
-        return None
-    matched = sum(1 for a in counted if (c := chosen[a]) is not None and inst.industry_match(a, c))
-    return matched / len(counted)
-
-
-def _load(
-    inst: Instance, members: Sequence[int], chosen: list[int | None], scored: Evaluation
-) -> float | None:
-    ratio = {inst.csm_index[b.csm_id]: b.workload_vs_target for b in scored.books}
-    weight = total = 0.0
-    for a in members:
-        c = chosen[a]
-        if c is None:
-            continue
-        weight += inst.arr[a]
-        total += inst.arr[a] * ratio[c]
-    return total / weight if weight > 0 else None
 
 
 def _findings(dimension: str, label: str, row: dict[str, Any]) -> list[str]:

@@ -285,5 +285,6 @@ def render_html(
         "held": plan.get("held") or [],
         "kpis": plan.get("kpis") or {},
         "equity": plan.get("equity"),
+        "overrides": plan.get("overrides") or [],
     }
     return _environment().get_template("report.html.j2").render(**context)

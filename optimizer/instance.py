@@ -31,8 +31,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .issues import ScenarioIssue
 from .rules import RULES, BookRule, Limits, PairRule, Quantity, TeamRule
-from .scenario import TEXT_CONDITION_FIELDS, Account, Condition, Csm, Scenario
+from .scenario import TEXT_CONDITION_FIELDS, Account, Condition, Csm, Override, Scenario
 
 TERMS = ("churn_risk", "balance", "expertise", "expansion", "continuity", "preference")
 #: Weight of the move-count tie-breaker added when the continuity weight is zero: among plans
@@ -179,6 +180,73 @@ class Instance:
             return False
         delta = (account.renewal_date - self.scenario.as_of).days
         return 0 <= delta <= days
+
+    @cached_property
+    def pins(self) -> list[tuple[int, Override] | None]:
+        """Per account, the CSM position an override pins it to, with the override."""
+        out: list[tuple[int, Override] | None] = [None] * len(self.accounts)
+        for override in self.scenario.constraints.overrides:
+            if override.pin is not None:
+                out[self.account_index[override.account]] = (
+                    self.csm_index[override.pin],
+                    override,
+                )
+        return out
+
+    @cached_property
+    def forbids(self) -> list[dict[int, Override]]:
+        """Per account, the CSM positions overrides forbid, each with its override."""
+        out: list[dict[int, Override]] = [{} for _ in self.accounts]
+        for override in self.scenario.constraints.overrides:
+            for csm_id in override.forbid:
+                out[self.account_index[override.account]].setdefault(
+                    self.csm_index[csm_id], override
+                )
+        return out
+
+    def override_conflicts(self) -> list[ScenarioIssue]:
+        """Overrides that break another hard rule: a pin to a CSM that another pair rule rules
+        out (a lock elsewhere, a renewal freeze, a missing skill, ...), or a forbidden CSM that
+        a keeping rule holds the account with. Named by the override's path."""
+        issues: list[ScenarioIssue] = []
+        others = [r for r in self.pair_rules if r.name not in ("pinned", "forbidden")]
+        for i, override in enumerate(self.scenario.constraints.overrides):
+            a = self.account_index[override.account]
+            current = self.current[a]
+            if override.pin is not None:
+                c = self.csm_index[override.pin]
+                for rule in others:
+                    keeps = (
+                        rule.keeps is not None and rule.keeps(self, a) and current not in (None, c)
+                    )
+                    excluded = rule.excludes is not None and rule.excludes(self, a, c)
+                    if keeps or excluded:
+                        issues.append(
+                            ScenarioIssue(
+                                path=f"constraints.overrides[{i}].pin",
+                                message=(
+                                    f"pins account {override.account} to {override.pin!r}, which "
+                                    f"the {rule.words} rule does not allow: "
+                                    f"{rule.would(self, a, c)}"
+                                ),
+                            )
+                        )
+                        break
+            for k, csm_id in enumerate(override.forbid):
+                c = self.csm_index[csm_id]
+                for rule in others:
+                    if rule.keeps is not None and rule.keeps(self, a) and current == c:
+                        issues.append(
+                            ScenarioIssue(
+                                path=f"constraints.overrides[{i}].forbid[{k}]",
+                                message=(
+                                    f"forbids {csm_id!r} for account {override.account}, which "
+                                    f"the {rule.words} rule keeps with {csm_id!r}"
+                                ),
+                            )
+                        )
+                        break
+        return issues
 
     def protected(self, a: int) -> str | None:
         """Why account ``a`` is a protected relationship (``constraints.protect``): the first

@@ -72,6 +72,9 @@ class Plan:
     #: Groups of accounts (region, segment, ARR band) served clearly worse than the rest
     #: (optimizer/explain/equity.py).
     equity: dict[str, Any] | None = None
+    #: Every override with its reason and the gain a single change it rules out would bring
+    #: (optimizer/explain/explanation.py, ``overrides_of``).
+    overrides: list[dict[str, Any]] = field(default_factory=list)
     termination: Termination = Termination.UNKNOWN
 
     def __post_init__(self) -> None:
@@ -167,6 +170,7 @@ class Plan:
             "impact": self.impact,
             "transition": self.transition,
             "equity": self.equity,
+            "overrides": self.overrides,
             "held": self.held,
             "held_note": self.held_note,
             "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),

@@ -3,7 +3,7 @@
 A hard rule is one of three kinds, by what it constrains:
 
 - a **pair rule** says which CSMs an account may have at all (``locked``, ``renewal_freeze``,
-  ``protected``, ``required_skills``, ``match_region``, ``match_language``): the model has no variable for a
+  ``protected``, ``pinned``, ``forbidden``, ``required_skills``, ``match_region``, ``match_language``): the model has no variable for a
   pair it excludes;
 - a **book rule** keeps a total of one CSM's book between limits (``max_accounts``, ``min_arr``,
   ``max_arr``, ``arr_tolerance``, ``max_workload``, ``workload_tolerance``, ``max_high_risk``);
@@ -511,6 +511,16 @@ TEAM_RULES: tuple[TeamRule, ...] = (
 # ------------------------------------------------------------------------------ pair rules
 
 
+def _pin_label(inst: Instance, a: int) -> str:
+    pin = inst.pins[a]
+    return "its pinned CSM" if pin is None else inst.csms[pin[0]].label
+
+
+def _pin_reason(inst: Instance, a: int) -> str:
+    pin = inst.pins[a]
+    return "" if pin is None else pin[1].reason
+
+
 def _keeper(inst: Instance, a: int) -> str:
     current = inst.current[a]
     return inst.csms[current].label if current is not None else "its current CSM"
@@ -617,6 +627,55 @@ PAIR_RULES: tuple[PairRule, ...] = (
         keeps=lambda inst, a: inst.protected(a) is not None,
         off={"protect": ()},
         kept=lambda inst, a: f"{inst.protected(a)}: kept with its CSM",
+    ),
+    PairRule(
+        "pinned",
+        "pin",
+        "a leader's decision to give an account to one CSM, with its reason",
+        "overrides",
+        "override",
+        violation=lambda inst, a, c: (
+            f"account {inst.accounts[a].label} is pinned to {_pin_label(inst, a)} "
+            f"({_pin_reason(inst, a)}) but is assigned to {inst.csms[c].label}"
+        ),
+        would=lambda inst, a, c: (
+            f"the account is pinned to {_pin_label(inst, a)}: {_pin_reason(inst, a)}"
+        ),
+        conflict=lambda inst, a: (
+            f"Account {inst.accounts[a].label} is pinned to {_pin_label(inst, a)} "
+            f"({_pin_reason(inst, a)}); the other rules cannot all hold with it there."
+        ),
+        key=lambda inst, a: None if (pin := inst.pins[a]) is None else pin[0],
+        excludes=lambda inst, a, c: (pin := inst.pins[a]) is not None and c != pin[0],
+        off={"overrides": ()},
+        unplaceable=lambda inst, a: f"is pinned to {_pin_label(inst, a)}",
+        left=lambda inst, a, c: f"pinned to {_pin_label(inst, a)}: {_pin_reason(inst, a)}",
+    ),
+    PairRule(
+        "forbidden",
+        "forbidden pair",
+        "a leader's decision that an account must not go to a CSM, with its reason",
+        "overrides",
+        "override",
+        violation=lambda inst, a, c: (
+            f"account {inst.accounts[a].label} may not go to {inst.csms[c].label} "
+            f"({inst.forbids[a][c].reason}) but is assigned there"
+        ),
+        would=lambda inst, a, c: (
+            f"{inst.csms[c].label} is forbidden for the account: {inst.forbids[a][c].reason}"
+        ),
+        conflict=lambda inst, a: (
+            f"Account {inst.accounts[a].label} may not go to "
+            f"{', '.join(inst.csms[c].label for c in sorted(inst.forbids[a]))}; the CSMs left "
+            "cannot take it under the other rules."
+        ),
+        key=lambda inst, a: frozenset(inst.forbids[a]) or None,
+        excludes=lambda inst, a, c: c in inst.forbids[a],
+        off={"overrides": ()},
+        unplaceable=lambda inst, a: (
+            f"may not go to {', '.join(inst.csms[c].label for c in sorted(inst.forbids[a]))}"
+        ),
+        left=lambda inst, a, c: f"forbidden with its previous CSM: {inst.forbids[a][c].reason}",
     ),
     PairRule(
         "required_skills",

@@ -304,6 +304,24 @@ class Protection(_Frozen):
         return self
 
 
+class Override(_Frozen):
+    """A leader's decision on one account, with its reason: ``pin`` it to a CSM, or ``forbid``
+    some CSMs for it. ``author`` and ``date`` say who decided and when (optional)."""
+
+    account: str = Field(min_length=1)
+    pin: str | None = Field(default=None, min_length=1)
+    forbid: tuple[str, ...] = ()
+    reason: str = Field(min_length=1)
+    author: str | None = None
+    date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one_decision(self) -> Override:
+        if (self.pin is None) == (not self.forbid):
+            raise ValueError("give either pin (one CSM id) or forbid (CSM ids), not both or none")
+        return self
+
+
 class Constraints(_Frozen):
     """Hard rules. ``None`` switches a rule off.
 
@@ -326,6 +344,8 @@ class Constraints(_Frozen):
     #: Protected relationships: an account meeting every condition of any one of them keeps
     #: its current CSM (the first one met names it).
     protect: tuple[Protection, ...] = ()
+    #: Pins and forbidden pairs, each with its reason (the account and CSM ids must exist).
+    overrides: tuple[Override, ...] = ()
     match_region: bool = False
     match_language: bool = False
     required_skills: bool = True
@@ -619,6 +639,64 @@ def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _override_issues(
+    data: Mapping[str, Any], csms: set[str], accounts: set[str]
+) -> list[ScenarioIssue]:
+    """Overrides naming an account or CSM that does not exist, an account pinned twice, or a
+    CSM both pinned and forbidden for one account."""
+    constraints = data.get("constraints")
+    overrides = constraints.get("overrides") if isinstance(constraints, Mapping) else None
+    if not isinstance(overrides, list | tuple):
+        return []
+    issues: list[ScenarioIssue] = []
+    pinned: dict[str, str] = {}
+    forbidden: dict[str, set[str]] = {}
+    for i, override in enumerate(overrides):
+        if not isinstance(override, Mapping):
+            continue
+        where = f"constraints.overrides[{i}]"
+        account = _stripped(override.get("account"))
+        if account not in (None, "") and str(account) not in accounts:
+            issues.append(
+                ScenarioIssue(path=f"{where}.account", message=f"unknown account id {account!r}")
+            )
+        pin = _stripped(override.get("pin"))
+        if pin not in (None, "") and str(pin) not in csms:
+            issues.append(ScenarioIssue(path=f"{where}.pin", message=f"unknown CSM id {pin!r}"))
+        forbid = override.get("forbid")
+        for k, csm_id in enumerate(forbid if isinstance(forbid, list | tuple) else []):
+            if _stripped(csm_id) not in csms:
+                issues.append(
+                    ScenarioIssue(path=f"{where}.forbid[{k}]", message=f"unknown CSM id {csm_id!r}")
+                )
+        if account in (None, ""):
+            continue
+        key = str(account)
+        if pin not in (None, ""):
+            if key in pinned and pinned[key] != str(pin):
+                issues.append(
+                    ScenarioIssue(
+                        path=f"{where}.pin",
+                        message=f"account {key} is already pinned to {pinned[key]!r}",
+                    )
+                )
+            pinned.setdefault(key, str(pin))
+        if isinstance(forbid, list | tuple):
+            forbidden.setdefault(key, set()).update(str(_stripped(c)) for c in forbid)
+    for i, override in enumerate(overrides):
+        if not isinstance(override, Mapping):
+            continue
+        account, pin = _stripped(override.get("account")), _stripped(override.get("pin"))
+        if account and pin and str(pin) in forbidden.get(str(account), set()):
+            issues.append(
+                ScenarioIssue(
+                    path=f"constraints.overrides[{i}].pin",
+                    message=f"account {account} is pinned to {pin!r} and also forbidden from it",
+                )
+            )
+    return issues
+
+
 def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
     """Checks that span records: duplicate ids, unknown references, contradictory limits."""
     issues: list[ScenarioIssue] = []
@@ -651,6 +729,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
             )
 
     known = {str(c) for c in csm_ids if c not in (None, "")}
+    issues.extend(_override_issues(data, known, {str(a) for a in account_ids if a}))
     for index, account in enumerate(accounts):
         if not isinstance(account, Mapping):
             continue

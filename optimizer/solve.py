@@ -105,6 +105,11 @@ def solve(
             f"cannot export the model as {Path(export_model).name!r}: use a .mps or .lp file"
         )
     run = _begin(scenario, backend, time_limit_s, score_like)
+    conflicts = run.inst.override_conflicts()
+    if conflicts:
+        # An override that breaks another hard rule is a mistake in the input, not a plan
+        # question: named by its path, nothing solved.
+        return Plan.invalid(conflicts, scenario=scenario.name)
     found = precheck(run.inst)
     if found:
         diagnosis = Diagnosis("precheck", found)
@@ -244,6 +249,7 @@ def _plan_of(
         held_note=explained.held_note,
         impact=explained.impact,
         equity=explained.equity,
+        overrides=explained.overrides,
         transition=explained.transition,
     )
 

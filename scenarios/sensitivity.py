@@ -453,6 +453,25 @@ def sensitivity_variants(
                             ),
                         )
                     )
+        # Each override on its own (all of them together are rule.overrides): what the
+        # leader's decision on this one account costs.
+        overrides = scenario.constraints.overrides
+        if len(overrides) > 1:
+            for i, override in enumerate(overrides):
+                rest = [o.model_dump(mode="json") for k, o in enumerate(overrides) if k != i]
+                out.append(
+                    (
+                        "prices",
+                        f"override.{override.account}",
+                        override.pin or ", ".join(override.forbid),
+                        _with(
+                            scenario,
+                            "constraints",
+                            {"overrides": rest},
+                            f"without the override on {override.account}",
+                        ),
+                    )
+                )
     return out
 
 

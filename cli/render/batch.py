@@ -152,7 +152,9 @@ def prices_table(result: Sensitivity) -> Table:
         price = result.price_difference(run)
         table.add_row(
             rank_cell(rank, ranks, zero=price is not None and price.is_zero),
-            run.input.removeprefix("rule.").replace("lock.", "lock on "),
+            run.input.removeprefix("rule.")
+            .replace("lock.", "lock on ")
+            .replace("override.", "override on "),
             status_cell(run),
             compare_cell("gap", run.plan.gap),
             difference_cell(price),

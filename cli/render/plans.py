@@ -202,6 +202,8 @@ def print_plan_status(console: Console, plan: Plan) -> None:
             f"objective {plan.objective:.5f}  bound {bound}  gap {pct(plan.gap, 4)}  "
             f"backend {plan.backend}  {plan.seconds:.2f} s"
         )
+    for issue in plan.issues:
+        console.print(f"  - {escape(issue.path)}: {escape(issue.message)}")
     if plan.diagnosis is not None:
         console.print(f"[bold]Why[/] ({plan.diagnosis.method}):")
         for conflict in plan.diagnosis.conflicts:
@@ -261,8 +263,28 @@ def print_plan(console: Console, plan: Plan, moves_shown: int = 15) -> None:
         print_transition(console, plan.transition)
     if plan.held:
         print_held(console, plan.held)
+    if plan.has_plan and plan.overrides:
+        print_overrides(console, plan.overrides)
     if plan.has_plan and plan.equity and plan.equity["groups"]:
         print_equity(console, plan.equity)
+
+
+def print_overrides(console: Console, overrides: list[dict[str, Any]]) -> None:
+    """Print every override with its reason and what a single change it rules out would
+    gain (``territory sensitivity`` prices each one exactly)."""
+    console.print(f"Overrides ({len(overrides)}):")
+    for row in overrides:
+        what = "pinned to" if row["kind"] == "pin" else "forbidden from"
+        who = f" ({row['author']}, {row['date']})" if row.get("author") and row.get("date") else ""
+        cost = (
+            f"without it, {row['better_csm_id']} would be {row['gain_without']:.4f} better"
+            if row["better_csm_id"]
+            else "costs nothing a single change would gain"
+        )
+        console.print(
+            f"  - {escape(row['account_id'])} {what} {escape(', '.join(row['csm_ids']))}: "
+            f"{escape(row['reason'])}{escape(who)}; {cost}"
+        )
 
 
 def print_equity(console: Console, equity: dict[str, Any]) -> None:

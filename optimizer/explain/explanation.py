@@ -27,6 +27,7 @@ class Explanation:
     impact: list[dict[str, Any]]
     transition: dict[str, Any]
     equity: dict[str, Any]
+    overrides: list[dict[str, Any]]
 
 
 def explain(
@@ -44,7 +45,48 @@ def explain(
         impact=[row.to_dict() for row in impact],
         transition=plan_transition(inst, rows),
         equity=equity_audit(inst, before, after, list(inst.current), chosen_after),
+        overrides=overrides_of(inst, chosen_after),
     )
+
+
+def overrides_of(inst: Instance, chosen: list[int | None]) -> list[dict[str, Any]]:
+    """Every override with its reason and what it costs the plan: ``gain_without`` is the best
+    objective gain of a single change that only the override rules out (a pinned account to
+    another CSM, a forbidden CSM for the account), 0 when none gains. It is a lower bound of
+    the override's price when the plan is optimal (re-optimizing without it can only gain more:
+    ``territory sensitivity`` prices each override exactly)."""
+    overrides = inst.scenario.constraints.overrides
+    if not overrides:
+        return []
+    scorer = MoveScorer(inst, chosen)
+    out: list[dict[str, Any]] = []
+    for override in overrides:
+        a = inst.account_index[override.account]
+        rule = "pinned" if override.pin is not None else "forbidden"
+        targets = (
+            {inst.csm_index[c] for c in override.forbid}
+            if override.pin is None
+            else set(range(len(inst.csms)))
+        )
+        gain, best = 0.0, None
+        for alt in scorer.alternatives(a):
+            if alt.csm in targets and alt.rules == (rule,) and -alt.delta > gain + 1e-12:
+                gain, best = -alt.delta, alt.csm
+        c = chosen[a]
+        out.append(
+            {
+                "account_id": override.account,
+                "kind": "pin" if override.pin is not None else "forbid",
+                "csm_ids": [override.pin] if override.pin is not None else list(override.forbid),
+                "reason": override.reason,
+                "author": override.author,
+                "date": None if override.date is None else override.date.isoformat(),
+                "csm_id": None if c is None else inst.csms[c].id,
+                "gain_without": gain,
+                "better_csm_id": None if best is None else inst.csms[best].id,
+            }
+        )
+    return out
 
 
 def _rows(

@@ -238,6 +238,21 @@ CASES = [
         per_move(1),
         {("protected", "A4")},
     ),
+    # A pin to C2 and a forbidden C1 leave A4 only C2, like the lock below: churn 0, one move.
+    RuleCase(
+        "pinned",
+        rule(overrides=[{"account": "A4", "pin": "C2", "reason": "the champion asked"}]),
+        KEEP_A4,
+        per_move(1),
+        {("pinned", "A4")},
+    ),
+    RuleCase(
+        "forbidden",
+        rule(overrides=[{"account": "A4", "forbid": ["C1"], "reason": "past escalation"}]),
+        KEEP_A4,
+        per_move(1),
+        {("forbidden", "A4")},
+    ),
     # Eligibility rules on A4 work the same way: churn 0, one move (A3).
     RuleCase("locked", account_field("A4", locked=True), KEEP_A4, per_move(1), {("locked", "A4")}),
     RuleCase(

@@ -18,7 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -195,7 +195,7 @@ class Objectives(_Frozen):
 #: Account numbers a protection's condition may test (``at_least``, ``at_most``, ``equals``):
 #: fields of the account, and two measured from ``as_of`` (``months_with_csm`` from
 #: ``csm_since``, ``renewal_in_days`` to ``renewal_date``).
-NUMERIC_CONDITION_FIELDS = (
+NumericConditionField = Literal[
     "health_score",
     "nps",
     "months_with_csm",
@@ -209,31 +209,9 @@ NUMERIC_CONDITION_FIELDS = (
     "seat_utilization",
     "strategic",
     "churn_probability",
-)
+]
 #: Account words a condition may test (``equals``, ``one_of``).
-TEXT_CONDITION_FIELDS = (
-    "industry",
-    "region",
-    "language",
-    "coverage",
-    "churn_risk",
-    "expansion_potential",
-    "competitive_risk",
-)
-ConditionField = Literal[
-    "health_score",
-    "nps",
-    "months_with_csm",
-    "renewal_in_days",
-    "arr",
-    "potential_arr",
-    "complexity",
-    "maturity",
-    "adoption",
-    "growth",
-    "seat_utilization",
-    "strategic",
-    "churn_probability",
+TextConditionField = Literal[
     "industry",
     "region",
     "language",
@@ -242,6 +220,9 @@ ConditionField = Literal[
     "expansion_potential",
     "competitive_risk",
 ]
+ConditionField = Literal[NumericConditionField, TextConditionField]
+NUMERIC_CONDITION_FIELDS: tuple[str, ...] = get_args(NumericConditionField)
+TEXT_CONDITION_FIELDS: tuple[str, ...] = get_args(TextConditionField)
 
 
 class Condition(_Frozen):

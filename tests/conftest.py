@@ -52,6 +52,26 @@ def account(account_id: str, arr: float, **fields: Any) -> dict[str, Any]:
     return {"id": account_id, "arr": arr, **fields}
 
 
+def retention_team(
+    retentions: list[float], constraints: dict[str, Any], fields: dict[str, dict[str, Any]]
+) -> Scenario:
+    """CSMs C1, C2, ... retaining ``retentions`` (best first) and four high-risk accounts A1-A4
+    (ARR 100K x k), every one with the last CSM today, with ``fields`` per account id; churn
+    weight only, so that without rules every account moves to C1."""
+    csms = [csm(f"C{k + 1}", retention_rate=r) for k, r in enumerate(retentions)]
+    accounts = [
+        {
+            "id": f"A{k}",
+            "arr": 100_000 * k,
+            "churn_risk": "high",
+            "current_csm": csms[-1]["id"],
+            **fields.get(f"A{k}", {}),
+        }
+        for k in range(1, 5)
+    ]
+    return make(csms, accounts, objectives=weights(churn_risk=1), constraints=constraints)
+
+
 def scenario_dict(
     csms: list[dict[str, Any]],
     accounts: list[dict[str, Any]],

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import csm, make, solve_ok, weights
+from conftest import retention_team, solve_ok
 
 from optimizer import Scenario, ScenarioError, Status, evaluate, solve
 from scenarios.sensitivity import sensitivity_variants
@@ -21,25 +21,8 @@ def _team(
 ) -> Scenario:
     """C1 retains best, then C2, then C3; every account is with C3 today, so without overrides
     every account moves to C1 (churn weight only)."""
-    accounts = []
-    for k in range(1, 5):
-        account: dict[str, Any] = {
-            "id": f"A{k}",
-            "arr": 100_000 * k,
-            "churn_risk": "high",
-            "current_csm": "C3",
-        }
-        account.update(fields.get(f"A{k}", {}))
-        accounts.append(account)
-    return make(
-        [
-            csm("C1", retention_rate=0.95),
-            csm("C2", retention_rate=0.85),
-            csm("C3", retention_rate=0.7),
-        ],
-        accounts,
-        objectives=weights(churn_risk=1),
-        constraints={"overrides": overrides, "protect": protect or []},
+    return retention_team(
+        [0.95, 0.85, 0.7], {"overrides": overrides, "protect": protect or []}, fields
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import AS_OF, csm, make, solve_ok, weights
+from conftest import AS_OF, retention_team, solve_ok
 
 from optimizer import Scenario, ScenarioError, evaluate
 from optimizer.instance import Instance
@@ -19,22 +19,7 @@ HEALTHY = {"name": "healthy relationship", "when": [{"field": "health_score", "a
 def _team(protect: list[dict[str, Any]], **fields: dict[str, Any]) -> Scenario:
     """C1 retains better than C2; every account is with C2 today, so without protections
     every account moves to C1 (churn weight only)."""
-    accounts = []
-    for k in range(1, 5):
-        account: dict[str, Any] = {
-            "id": f"A{k}",
-            "arr": 100_000 * k,
-            "churn_risk": "high",
-            "current_csm": "C2",
-        }
-        account.update(fields.get(f"A{k}", {}))
-        accounts.append(account)
-    return make(
-        [csm("C1", retention_rate=0.95), csm("C2", retention_rate=0.8)],
-        accounts,
-        objectives=weights(churn_risk=1),
-        constraints={"protect": protect},
-    )
+    return retention_team([0.95, 0.8], {"protect": protect}, fields)
 
 
 def test_a_met_condition_keeps_the_account_and_says_why() -> None:

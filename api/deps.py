@@ -13,6 +13,7 @@ from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from optimizer import Scenario, ScenarioError, ScenarioIssue
+from optimizer.instance import Instance
 
 from .errors import ApiError
 from .models import Backend
@@ -109,6 +110,13 @@ class Service:
             raise ApiError(422, f"{len(issues)} problem(s) in the scenario.", issues) from None
         except (RecursionError, TypeError, ValueError) as exc:
             raise ApiError(422, f"The scenario is not valid: {exc}") from None
+        if scenario.constraints.overrides:
+            # An override that another hard rule does not allow is bad input too (the solve
+            # would answer an invalid plan): refused before queueing, with its path.
+            conflicts = Instance(scenario).override_conflicts()
+            if conflicts:
+                issues = [ScenarioIssue(path=prefix + i.path, message=i.message) for i in conflicts]
+                raise ApiError(422, f"{len(issues)} problem(s) in the scenario.", issues)
         return scenario, scenario.model_dump(mode="json")
 
     # Jobs ---------------------------------------------------------------------------------

@@ -138,6 +138,21 @@ def test_an_infeasible_scenario_is_a_plan_with_a_diagnosis(client: TestClient, t
         (lambda d: d["accounts"][2].update(current_csm="C9"), "accounts[A3].current_csm", "C9"),
         (lambda d: d["csms"][0].update(retention_rate="high"), "csms[C1].retention_rate", ""),
         (lambda d: d.update(accounts="accounts.csv"), "accounts", "inline"),
+        # A1 is locked to C1: a pin to C2 breaks the lock (found with the rules, before solving).
+        (
+            lambda d: d["constraints"].update(
+                overrides=[{"account": "A1", "pin": "C2", "reason": "asked"}]
+            ),
+            "constraints.overrides[0].pin",
+            "lock",
+        ),
+        (
+            lambda d: d["constraints"].update(
+                overrides=[{"account": "A9", "pin": "C2", "reason": "asked"}]
+            ),
+            "constraints.overrides[0].account",
+            "A9",
+        ),
     ],
 )
 def test_invalid_scenarios_are_422_naming_the_record_and_field(

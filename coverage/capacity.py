@@ -14,10 +14,6 @@ from optimizer.scenario import CoverageModel, Scenario
 if TYPE_CHECKING:
     from .segmentation import AccountSegment
 
-#: A CSM is overloaded above this utilization and has room below ``IDLE``.
-OVERLOADED = 1.1
-IDLE = 0.7
-
 
 @dataclass(frozen=True)
 class ModelCapacity:
@@ -100,7 +96,12 @@ def plan_capacity(
             unallocated += csm.capacity
         now = sum(r.fte_current for r in book) / csm.capacity
         then = sum(r.fte_recommended for r in book) / csm.capacity
-        state = "overloaded" if then > OVERLOADED else ("room" if then < IDLE else "balanced")
+        limits = scenario.segmentation
+        state = (
+            "overloaded"
+            if then > limits.overloaded_above
+            else ("room" if then < limits.idle_below else "balanced")
+        )
         serves = (
             "/".join(csm.segments)
             if csm.segments

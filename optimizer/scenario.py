@@ -452,6 +452,10 @@ class Segmentation(_Frozen):
     #: Sales leads; in between, both.
     cs_headroom: float = Field(default=25_000.0, ge=0.0)
     sales_headroom: float = Field(default=100_000.0, ge=0.0)
+    #: Capacity planning: a CSM whose recommended utilization (1 = a full book) is above
+    #: ``overloaded_above`` is overloaded; below ``idle_below`` has room.
+    overloaded_above: float = Field(default=1.1, gt=0.0, le=10.0)
+    idle_below: float = Field(default=0.7, ge=0.0, le=10.0)
 
     def models(self, scheme: str | None = None) -> tuple[CoverageModel, ...]:
         return self.segments if (scheme or self.scheme) == "segments" else self.tiers
@@ -859,6 +863,14 @@ def _segmentation_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
             ScenarioIssue(
                 path="segmentation.cs_headroom",
                 message=f"cs_headroom {low:,.0f} is above sales_headroom {high:,.0f}",
+            )
+        )
+    idle, over = raw.get("idle_below"), raw.get("overloaded_above", 1.1)
+    if isinstance(idle, int | float) and isinstance(over, int | float) and idle >= over:
+        issues.append(
+            ScenarioIssue(
+                path="segmentation.idle_below",
+                message=f"idle_below {idle:g} is not below overloaded_above {over:g}",
             )
         )
 

@@ -242,6 +242,33 @@ def test_capacity_finds_the_overloaded_low_touch_csm_and_plans_moves_and_hires()
     assert cap.fte_needed == pytest.approx(3.5) and cap.team_fte == pytest.approx(3.0)
 
 
+def test_overload_and_idle_limits_are_settings() -> None:
+    # H's recommended utilization is 0.5 (room by default, below 0.7); L's 3.0 (overloaded).
+    accounts = [
+        {"id": f"H{i}", "arr": 10, "complexity": 5, "coverage": "High", "current_csm": "H"}
+        for i in range(5)
+    ] + [
+        {"id": f"L{i}", "arr": 10, "complexity": 5, "coverage": "Low", "current_csm": "L"}
+        for i in range(30)
+    ]
+    csms = [{"id": "H", "segments": ["High"]}, {"id": "L", "segments": ["Low"]}]
+
+    def states(**limits: float) -> dict[str, str]:
+        report = segment(
+            scenario(accounts, csms, need_weights={"complexity": 1}, segments=TWO_MODELS, **limits)
+        )
+        return {c.csm_id: c.state for c in report.capacity.csms}
+
+    assert states() == {"H": "room", "L": "overloaded"}
+    assert states(idle_below=0.4) == {"H": "balanced", "L": "overloaded"}
+    assert states(idle_below=0.4, overloaded_above=3.5) == {"H": "balanced", "L": "balanced"}
+    with pytest.raises(ScenarioError) as caught:
+        scenario(accounts, csms, segments=TWO_MODELS, idle_below=1.2)  # overloaded_above 1.1
+    assert [(i.path, i.message) for i in caught.value.issues] == [
+        ("segmentation.idle_below", "idle_below 1.2 is not below overloaded_above 1.1")
+    ]
+
+
 def test_unlisted_segments_split_capacity_by_todays_book() -> None:
     accounts = [
         {"id": "A", "arr": 1, "coverage": "High", "current_csm": "C1"},

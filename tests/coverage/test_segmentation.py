@@ -211,15 +211,20 @@ def test_coverage_defaults_to_the_least_named_model_or_the_pool() -> None:
 # ---------------------------------------------------------------------------- capacity
 
 
-def test_capacity_finds_the_overloaded_low_touch_csm_and_plans_moves_and_hires() -> None:
-    accounts = [
+def _high_and_low_books() -> list[dict[str, Any]]:
+    """Five accounts covered as High with CSM H, and 30 covered as Low that need High with CSM
+    L: the low-touch CSM is 3x overloaded (recommended utilization 3.0; H's 0.5)."""
+    return [
         {"id": f"H{i}", "arr": 10, "complexity": 5, "coverage": "High", "current_csm": "H"}
         for i in range(5)
     ] + [
-        # 30 accounts covered as Low that need High: the low-touch CSM is 3x overloaded.
         {"id": f"L{i}", "arr": 10, "complexity": 5, "coverage": "Low", "current_csm": "L"}
         for i in range(30)
     ]
+
+
+def test_capacity_finds_the_overloaded_low_touch_csm_and_plans_moves_and_hires() -> None:
+    accounts = _high_and_low_books()
     csms = [{"id": "H", "segments": ["High"]}, {"id": "L", "segments": ["Low"]}, {"id": "New"}]
     report = segment(scenario(accounts, csms, need_weights={"complexity": 1}, segments=TWO_MODELS))
     cap = report.capacity
@@ -244,13 +249,7 @@ def test_capacity_finds_the_overloaded_low_touch_csm_and_plans_moves_and_hires()
 
 def test_overload_and_idle_limits_are_settings() -> None:
     # H's recommended utilization is 0.5 (room by default, below 0.7); L's 3.0 (overloaded).
-    accounts = [
-        {"id": f"H{i}", "arr": 10, "complexity": 5, "coverage": "High", "current_csm": "H"}
-        for i in range(5)
-    ] + [
-        {"id": f"L{i}", "arr": 10, "complexity": 5, "coverage": "Low", "current_csm": "L"}
-        for i in range(30)
-    ]
+    accounts = _high_and_low_books()
     csms = [{"id": "H", "segments": ["High"]}, {"id": "L", "segments": ["Low"]}]
 
     def states(**limits: float) -> dict[str, str]:

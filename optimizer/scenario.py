@@ -865,7 +865,8 @@ def _segmentation_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
                 message=f"cs_headroom {low:,.0f} is above sales_headroom {high:,.0f}",
             )
         )
-    idle, over = raw.get("idle_below"), raw.get("overloaded_above", 1.1)
+    idle = raw.get("idle_below")
+    over = raw.get("overloaded_above", Segmentation.model_fields["overloaded_above"].default)
     if isinstance(idle, int | float) and isinstance(over, int | float) and idle >= over:
         issues.append(
             ScenarioIssue(

@@ -126,8 +126,8 @@ def compare(
     """
     names = names or [s.name for s in scenarios]
     base = scenarios[0]
-    accounts = [a.id for a in base.accounts]
-    on_scale = [i == 0 or [a.id for a in s.accounts] == accounts for i, s in enumerate(scenarios)]
+    base_ids = [a.id for a in base.accounts]
+    on_scale = [i == 0 or [a.id for a in s.accounts] == base_ids for i, s in enumerate(scenarios)]
     outcomes = run_scenarios(
         scenarios,
         scheduler=scheduler,

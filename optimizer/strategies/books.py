@@ -574,57 +574,30 @@ class BookColumns:
     def _rebuilt(self, seconds: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
         """:meth:`master`, the whole master written out and solved from scratch."""
         m = len(self.books)
-        model = LinearModel()
-        assign = [model.rows.__len__() + a for a in range(self.n)]
+        model = LinearModel()  # rows: one per account, team rule and book (_column_entries)
         for a in range(self.n):
             model.add_row(f"assign{a}", ("assign", str(a)), [], [], 1.0, 1.0)
-        team0 = len(model.rows)
         for t, rhs in enumerate(self.rhs):
             model.add_row(f"team{t}", ("team", str(t)), [], [], lb=float(rhs))
-        conv0 = len(model.rows)
         for c in range(m):
             model.add_row(f"book{c}", ("book", str(c)), [], [], 1.0, 1.0)
+        teams = len(self.rhs)
         for k, col in enumerate(self.columns):
             var = model.add_var(f"l{k}", 0.0, math.inf, False)
             model.add_objective(var, col.cost if col.cost else 1e-15)
-            accounts = self.books[col.book].accounts[col.mask]
-            for a in accounts.tolist():
-                row = model.rows[assign[a]]
-                row.index.append(var)
-                row.coef.append(1.0)
-            for t in range(len(self.rhs)):
-                if col.team[t]:
-                    model.rows[team0 + t].index.append(var)
-                    model.rows[team0 + t].coef.append(float(col.team[t]))
-            model.rows[conv0 + col.book].index.append(var)
-            model.rows[conv0 + col.book].coef.append(1.0)
-        for a in range(self.n):
-            for sign in (1.0, -1.0):
-                var = model.add_var(f"art{a}{sign}", 0.0, math.inf, False)
-                model.add_objective(var, ARTIFICIAL)
-                model.rows[assign[a]].index.append(var)
-                model.rows[assign[a]].coef.append(sign)
-        for c in range(m):
-            # A CSM without a column yet (no plan given): its book row is met artificially.
-            var = model.add_var(f"art_book{c}", 0.0, math.inf, False)
+            for j, coef in _column_entries(col, self.books, self.n, teams):
+                model.rows[j].index.append(var)
+                model.rows[j].coef.append(coef)
+        for k, (j, coef) in enumerate(_artificial_entries(self.n, teams, m)):
+            var = model.add_var(f"art{k}", 0.0, math.inf, False)
             model.add_objective(var, ARTIFICIAL)
-            model.rows[conv0 + c].index.append(var)
-            model.rows[conv0 + c].coef.append(1.0)
-        for t in range(len(self.rhs)):
-            var = model.add_var(f"art_team{t}", 0.0, math.inf, False)
-            model.add_objective(var, ARTIFICIAL)
-            model.rows[team0 + t].index.append(var)
-            model.rows[team0 + t].coef.append(1.0)
+            model.rows[j].index.append(var)
+            model.rows[j].coef.append(coef)
         relaxed = self.backend.relax(model, self.settings, seconds)
         if relaxed is None:
             return None
-        duals = relaxed.duals
-        return (
-            relaxed.objective,
-            duals[: self.n],
-            duals[team0:conv0],
-            duals[conv0:],
-        )
+        duals, n = relaxed.duals, self.n
+        return relaxed.objective, duals[:n], duals[n : n + teams], duals[n + teams :]
 
     def reduced(self, c: int, prices: np.ndarray, team: np.ndarray) -> np.ndarray:
         """Book ``c``'s per-account reduced costs at account prices and team prices."""
@@ -908,6 +881,29 @@ class BookColumns:
         return lows, added, all(math.isfinite(v) for v in lows)
 
 
+def _column_entries(
+    col: Column, books: Sequence[Book], n: int, teams: int
+) -> list[tuple[int, float]]:
+    """A book column's (row, coefficient) entries in the master, whose rows are one per
+    account, then one per team rule, then one per book."""
+    entries = [(int(a), 1.0) for a in books[col.book].accounts[col.mask]]
+    entries += [(n + t, float(col.team[t])) for t in np.flatnonzero(col.team).tolist()]
+    entries.append((n + teams + col.book, 1.0))
+    return entries
+
+
+def _artificial_entries(n: int, teams: int, books: int) -> list[tuple[int, float]]:
+    """The master's artificial columns, one entry each: an account left out (+1) or covered
+    twice (-1), a book row met without a book (a CSM without a column yet), a team row met
+    artificially."""
+    accounts = [(a, sign) for a in range(n) for sign in (1.0, -1.0)]
+    return (
+        accounts
+        + [(n + teams + c, 1.0) for c in range(books)]
+        + [(n + t, 1.0) for t in range(teams)]
+    )
+
+
 class _ServerMaster:
     """The master LP kept in an LP server's process (optimizer/strategies/lp_server.py): rows
     for each account, team rule and book, the artificial columns, then each round's new book
@@ -916,7 +912,7 @@ class _ServerMaster:
 
     def __init__(self, rhs: np.ndarray, n: int, m: int, settings: SolverSettings) -> None:
         teams = len(rhs)
-        self.n, self.teams, self.m = n, teams, m
+        self.n, self.teams = n, teams
         #: Costs are sent times this (a power of two bringing the artificial cost near 1).
         self.scale = float(2.0 ** round(-math.log2(ARTIFICIAL)))
         self.server = LpServer(threads=settings.threads or 1, seed=settings.seed)
@@ -927,19 +923,15 @@ class _ServerMaster:
                 [1.0] * n + [float(v) for v in rhs] + [1.0] * m,
                 [1.0] * n + [inf] * teams + [1.0] * m,
             )
-            # Artificial columns: an account left out or covered twice, a book row or a team
-            # row met artificially (as in the rebuilt master).
-            index = [*np.repeat(np.arange(n), 2).tolist(), *range(n + teams, n + teams + m)]
-            index += list(range(n, n + teams))
-            value = [1.0, -1.0] * n + [1.0] * (m + teams)
-            count = len(index)
+            artificial = _artificial_entries(n, teams, m)
+            count = len(artificial)
             self.server.add_columns(
                 np.full(count, ARTIFICIAL * self.scale),
                 np.zeros(count),
                 np.full(count, inf),
                 np.arange(count, dtype=np.int32),
-                np.asarray(index, dtype=np.int32),
-                np.asarray(value),
+                np.asarray([j for j, _ in artificial], dtype=np.int32),
+                np.asarray([coef for _, coef in artificial]),
             )
         except Exception:
             self.server.close()
@@ -955,14 +947,9 @@ class _ServerMaster:
             value: list[float] = []
             for col in new:
                 starts.append(len(index))
-                accounts = books[col.book].accounts[col.mask]
-                index.extend(accounts.tolist())
-                value.extend([1.0] * len(accounts))
-                for t in np.flatnonzero(col.team).tolist():
-                    index.append(self.n + t)
-                    value.append(float(col.team[t]))
-                index.append(self.n + self.teams + col.book)
-                value.append(1.0)
+                for j, coef in _column_entries(col, books, self.n, self.teams):
+                    index.append(j)
+                    value.append(coef)
             self.server.add_columns(
                 np.asarray([col.cost * self.scale for col in new]),
                 np.zeros(len(new)),

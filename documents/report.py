@@ -175,6 +175,26 @@ def charts(plan: dict[str, Any], sensitivity: dict[str, Any] | None = None) -> l
                 chart_id=chart_id,
             )
         )
+    if any(get(c.get("before"), "utilization") is not None for c in csms):
+        limits = rules.get("utilization") or {}
+        low, high = limits.get("at_least"), limits.get("at_most")
+        used = [[get(c.get(side), "utilization") for c in csms] for side in ("before", "after")]
+        most = max([v for row in used for v in row if v is not None] + [low or 0.0])
+        out.append(
+            bar_chart(
+                "Utilization per CSM (hours a week / hours available)"
+                + ("" if low is not None or high is not None else " (no band set)"),
+                labels,
+                used[0],
+                used[1],
+                fmt=_pct,
+                band=None
+                if low is None and high is None
+                else (low or 0.0, most if high is None else high),
+                reference=1.0,
+                chart_id="chart-utilization",
+            )
+        )
     out.append(
         bar_chart(
             "Expected ARR at risk per CSM (risk concentration)",

@@ -114,6 +114,8 @@ def _reachable(inst: Instance, quantity: Quantity, tops: dict[str, list[float]])
     if quantity.loaded:
         return [v * quantity.unit(inst) for v in tops[quantity.name]]
     amounts = inst.amounts(quantity)
+    if quantity.signed:  # the most a book can reach leaves out every negative amount
+        amounts = [max(v, 0.0) for v in amounts]
     per_group = [0.0] * len(inst.group_eligible)
     for a, g in enumerate(inst.group):
         per_group[g] += amounts[a]
@@ -135,7 +137,8 @@ def _book_conflicts(
     kept = sum(inst.pair_amount(quantity, a, c) for a in forced)
     show = quantity.show
     out = []
-    if hi_rule is not None and kept > hi + slack:
+    # A signed quantity's kept accounts can be offset by others: no certain conflict there.
+    if hi_rule is not None and not quantity.signed and kept > hi + slack:
         if quantity.counted:
             text = (
                 f"CSM {csm.label} is locked to {quantity.text(kept)} ({LOCKED_WHAT}) but may "

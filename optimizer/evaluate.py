@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .instance import TERMS, Instance
-from .rules import ACCOUNTS, ARR, HIGH_RISK, RULE_TOLERANCE, WORKLOAD, quantities
+from .rules import ACCOUNTS, ARR, HIGH_RISK, HOURS, RULE_TOLERANCE, WORKLOAD, quantities
 from .scenario import Scenario, ScenarioError, ScenarioIssue
 
 Assignment = Mapping[str, str | None]
@@ -51,6 +51,11 @@ class Book:
     expertise_match_rate: float | None
     moves_in: int
     moves_out: int
+    #: Capacity in hours (when the scenario tracks it): effort of the book, the CSM's hours a
+    #: week, and their ratio.
+    hours: float | None = None
+    hours_available: float | None = None
+    utilization: float | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,7 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
     arr_by = [0.0] * n_csms
     work_by = [0.0] * n_csms
     count_by = [0] * n_csms
+    hours_by = [0.0] * n_csms
     risk_by = [0] * n_csms
     at_risk_by = [0.0] * n_csms
     industry_total = [0] * n_csms
@@ -177,6 +183,7 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
         arr_by[c] += inst.arr[a]
         work_by[c] += inst.pair_workload(a, c)
         count_by[c] += 1
+        hours_by[c] += inst.effort_hours[a]
         risk_by[c] += inst.high_risk[a]
         at_risk_by[c] += inst.arr[a] * _adjusted_churn(
             inst.p_churn[a], inst.retention[c], mean_retention
@@ -205,6 +212,7 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
     # Every book and team rule of the registry, measured by the rule itself.
     totals: dict[str, Sequence[float]] = {ACCOUNTS.name: count_by, ARR.name: arr_by}
     totals[WORKLOAD.name], totals[HIGH_RISK.name] = work_by, risk_by
+    totals[HOURS.name] = hours_by
     violations.extend(book_violations(inst, chosen, totals))
     violations.extend(team_violations(inst, chosen, {"moves": moves, "moved_arr": moved_arr}))
 
@@ -229,12 +237,21 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
                 else industry_hit[c] / industry_total[c],
                 moves_in=moves_in[c],
                 moves_out=moves_out[c],
+                **_hours(inst, c, hours_by[c]),
             )
         )
     kpis = _kpis(
         inst, books, moves, moved_arr, sum(at_risk_by), expected_expansion, match_count, match_total
     )
     return Evaluation(objective, terms, weights, tie_break, books, kpis, violations)
+
+
+def _hours(inst: Instance, c: int, hours: float) -> dict[str, float]:
+    """A book's hours, available hours and utilization, when the scenario tracks hours."""
+    if not inst.tracks_hours:
+        return {}
+    available = inst.hours[c]
+    return {"hours": hours, "hours_available": available, "utilization": hours / available}
 
 
 def _ratio(value: float, target: float) -> float:
@@ -262,7 +279,7 @@ def _kpis(
     per_fte = [b.workload / b.capacity for b in books]
     mean_load = sum(per_fte) / len(per_fte)
     variance = sum((w - mean_load) ** 2 for w in per_fte) / len(per_fte)
-    return {
+    out: dict[str, float | int | None] = {
         "accounts": len(inst.accounts),
         "total_arr": inst.total_arr,
         "arr_spread": max(ratios) - min(ratios),
@@ -277,6 +294,10 @@ def _kpis(
         "moves": moves,
         "moved_arr": moved_arr,
     }
+    used = [b.utilization for b in books if b.utilization is not None]
+    if used:
+        out["utilization_min"], out["utilization_max"] = min(used), max(used)
+    return out
 
 
 def book_totals(

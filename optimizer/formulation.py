@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .instance import Instance
-from .rules import ARR, MONEY_STEPS, WORKLOAD, Quantity, families
+from .rules import ARR, MONEY_STEPS, WORKLOAD, Quantity, active, families
 
 Group = tuple[str, str]  # (rule, subject id)
 #: The quantities whose book totals are variables of the model (the balance term reads them).
@@ -290,7 +290,7 @@ def book_rules(built: AssignmentModel, relax: frozenset[str]) -> None:
     Rules on one quantity are written CSM by CSM (all of one CSM's ARR rules together).
     """
     inst = built.instance
-    for quantity, rules in families(inst.book_rules):
+    for quantity, rules in families([r for r in inst.book_rules if active(inst, r)]):
         unit = quantity.unit(inst)
         steps = quantity.steps(inst)
         sums = _book_sums(built, quantity)

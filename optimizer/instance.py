@@ -33,7 +33,16 @@ from functools import cached_property
 
 from .issues import ScenarioIssue
 from .rules import RULES, BookRule, Limits, PairRule, Quantity, TeamRule
-from .scenario import TEXT_CONDITION_FIELDS, Account, Condition, Csm, Override, Scenario
+from .scenario import (
+    TEXT_CONDITION_FIELDS,
+    Account,
+    Condition,
+    Csm,
+    Goal,
+    Override,
+    Scenario,
+    Utilization,
+)
 
 TERMS = ("churn_risk", "balance", "expertise", "expansion", "continuity", "preference")
 #: Weight of the move-count tie-breaker added when the continuity weight is zero: among plans
@@ -99,10 +108,32 @@ class Instance:
             self.total_workload / self.total_capacity if self.total_workload > 0 else 1.0
         )
 
+        # Capacity in hours (constraints.utilization): each account's effort and each CSM's
+        # available hours a week; the model's unit is a full-time book of effort.
+        hours = rule.utilization or Utilization()
+        self.effort_hours: list[float] = [self._effort(a, hours) for a in self.accounts]
+        self.hours: list[float] = [
+            c.hours_per_week if c.hours_per_week is not None else c.capacity * hours.week_hours
+            for c in self.csms
+        ]
+        total_effort = sum(self.effort_hours)
+        self.hours_unit: float = (
+            total_effort / self.total_capacity if total_effort > 0 else hours.week_hours
+        )
+        #: Whether the plan reports utilization: a band is set or hours are given.
+        self.tracks_hours: bool = (
+            rule.utilization is not None
+            or any(a.effort_hours is not None for a in self.accounts)
+            or any(c.hours_per_week is not None for c in self.csms)
+        )
+
         # The hard rules registered when the instance is built (optimizer/rules.py), and each
-        # book rule's (lower, upper) limit per CSM.
+        # book rule's (lower, upper) limit per CSM; rule families (goals, renewal load) make
+        # the scenario's own book rules here.
         self.pair_rules: tuple[PairRule, ...] = RULES.pair
-        self.book_rules: tuple[BookRule, ...] = RULES.book
+        self.book_rules: tuple[BookRule, ...] = RULES.book + tuple(
+            made for family in RULES.book_families for made in family.build(self)
+        )
         self.team_rules: tuple[TeamRule, ...] = RULES.team
         self.rule_limits: dict[str, list[Limits]] = {
             rule.name: [rule.limits(self, c) for c in range(len(self.csms))]
@@ -173,6 +204,61 @@ class Instance:
         if quantity.per_pair is None:
             return base
         return quantity.per_pair(self)[a].get(c, base)
+
+    def _effort(self, account: Account, hours: Utilization) -> float:
+        """Hours a week ``account`` takes (see :class:`~optimizer.scenario.Utilization`)."""
+        if account.effort_hours is not None:
+            return account.effort_hours
+        if account.coverage is not None:
+            try:
+                model = self.scenario.segmentation.model(account.coverage)
+            except KeyError:
+                pass
+            else:
+                return model.fte_per_account * hours.week_hours
+        return account.workload_units * hours.hours_per_unit
+
+    def goal_groups(self, goal: Goal) -> list[tuple[str | None, list[bool]]]:
+        """The accounts each rule of ``goal`` counts: per value of its ``each`` field (sorted;
+        ``None`` without one), whether each account matches every condition and has that
+        value."""
+        as_of = self.scenario.as_of
+        matches = [
+            all(_condition_words(as_of, a, c) is not None for c in goal.where)
+            for a in self.accounts
+        ]
+        if goal.each is None:
+            return [(None, matches)]
+        values = [condition_value(as_of, a, goal.each) for a in self.accounts]
+        found = sorted({str(v) for v, hit in zip(values, matches, strict=True) if hit and v})
+        return [
+            (key, [hit and v == key for v, hit in zip(values, matches, strict=True)])
+            for key in found
+        ]
+
+    def goal_filter(self, goal: Goal, value: str | None = None) -> str:
+        """The accounts a goal counts, in words: "industry = Retail and arr >= 100,000"."""
+        parts = [] if value is None or goal.each is None else [f"{goal.each} = {value}"]
+        parts += [condition_text(c) for c in goal.where]
+        return " and ".join(parts) if parts else "any profile"
+
+    def renewal_periods(self) -> list[tuple[str, list[bool]]]:
+        """Calendar periods (``constraints.renewal_load.period``) with a renewal between
+        ``as_of`` and the horizon, each with the accounts renewing in it, in date order."""
+        load = self.scenario.constraints.renewal_load
+        if load is None:
+            return []
+        as_of = self.scenario.as_of
+        keys: list[str | None] = []
+        for account in self.accounts:
+            renews = account.renewal_date
+            if renews is None or not 0 <= (renews - as_of).days <= load.horizon_days:
+                keys.append(None)
+            elif load.period == "quarter":
+                keys.append(f"{renews.year}-Q{(renews.month - 1) // 3 + 1}")
+            else:
+                keys.append(f"{renews.year}-{renews.month:02d}")
+        return [(key, [k == key for k in keys]) for key in sorted({k for k in keys if k})]
 
     def renewal_in_freeze(self, account: Account) -> bool:
         days = self.scenario.constraints.renewal_freeze_days
@@ -527,6 +613,21 @@ def _shown(value: float | str) -> str:
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+
+def condition_text(condition: Condition) -> str:
+    """A condition in words, without an account: "arr >= 100,000", "industry in Retail, Media"."""
+    name = condition.field
+    if condition.one_of is not None:
+        return f"{name} in {', '.join(condition.one_of)}"
+    if condition.equals is not None:
+        return f"{name} = {_shown(condition.equals)}"
+    parts = []
+    if condition.at_least is not None:
+        parts.append(f"{name} >= {_shown(condition.at_least)}")
+    if condition.at_most is not None:
+        parts.append(f"{name} <= {_shown(condition.at_most)}")
+    return " and ".join(parts)
 
 
 def _condition_words(as_of: dt.date, account: Account, condition: Condition) -> str | None:

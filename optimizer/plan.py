@@ -184,4 +184,7 @@ def _book(book: Any) -> dict[str, Any] | None:
     data = asdict(book)
     data.pop("csm_id", None)
     data.pop("name", None)
+    if data.get("utilization") is None:  # the scenario does not track hours
+        for key in ("hours", "hours_available", "utilization"):
+            data.pop(key, None)
     return data

@@ -74,6 +74,9 @@ class Quantity:
     is_money: bool = False
     #: The model keeps each book's total as a variable (the balance term reads it).
     loaded: bool = False
+    #: Amounts may be negative (a share of the book: ``amount - share * book``), so a book's
+    #: total is not the most its accounts can bring, nor the least its kept accounts give.
+    signed: bool = False
 
     def show(self, value: float) -> str:
         if self.is_money:
@@ -134,6 +137,14 @@ HIGH_RISK = Quantity(
     per_account=lambda inst: [float(h) for h in inst.high_risk],
     counted=True,
 )
+HOURS = Quantity(
+    "hours",
+    "hours a week",
+    "hours",
+    ("carries", "carry"),
+    per_account=lambda inst: inst.effort_hours,
+    unit=lambda inst: inst.hours_unit,
+)
 #: Team quantities: what each account that changes CSM adds to the move budget's totals.
 MOVES = Quantity(
     "moves",
@@ -187,6 +198,14 @@ class BookRule:
     #: team (``None``: it is set per CSM only), for pricing it (``territory sensitivity``).
     off: Mapping[str, Any] | None = None
     hard: bool = True
+    #: The family a scenario-defined rule belongs to (:class:`BookRuleFamily`), else ``None``.
+    family: str | None = None
+    #: Words of the rule's own, where the quantity's generic ones would not read well (a share
+    #: of the book, hours against a band): the evaluator's ``(inst, c, value, limits)``, a
+    #: counterfactual's ``(inst, c, value, limits, up)`` and the diagnosis's ``(inst, c, value)``.
+    says: Callable[[Instance, int, float, Limits], str] | None = None
+    would_say: Callable[[Instance, int, float, Limits, bool], str] | None = None
+    conflict_say: Callable[[Instance, int, float], str] | None = None
 
     def broken_by(self, inst: Instance, value: float, limits: Limits) -> float:
         """How far ``value`` lies beyond the limits (0 when the rule holds)."""
@@ -200,6 +219,8 @@ class BookRule:
 
     def violation(self, inst: Instance, c: int, value: float, limits: Limits) -> str:
         """The evaluator's words for CSM ``c``'s book at ``value`` breaking the rule."""
+        if self.says is not None:
+            return self.says(inst, c, value, limits)
         q, (lo, hi) = self.quantity, limits
         head = f"CSM {inst.csms[c].label} {q.verbs[0]} "
         if self.side == "band" and lo is not None and hi is not None:
@@ -221,6 +242,8 @@ class BookRule:
     def would(self, inst: Instance, c: int, value: float, limits: Limits, up: bool) -> str:
         """A counterfactual's words: CSM ``c``'s book would reach ``value`` (``up``: by taking
         an account, else by giving one away) and break the rule."""
+        if self.would_say is not None:
+            return self.would_say(inst, c, value, limits, up)
         q, (lo, hi) = self.quantity, limits
         label = inst.csms[c].label
         if up:
@@ -237,6 +260,8 @@ class BookRule:
         """The diagnosis's words when switching this rule off for CSM ``c`` makes a plan
         possible: the limits, and what the closest plan gives them (``kept``: of it, what
         locked or frozen accounts bring)."""
+        if self.conflict_say is not None:
+            return self.conflict_say(inst, c, value)
         q = self.quantity
         lo, hi = inst.rule_limits[self.name][c]
         if lo is not None and hi is not None:
@@ -339,9 +364,6 @@ class PairRule:
     hard: bool = True
 
 
-Rule = PairRule | BookRule | TeamRule
-
-
 @dataclass(frozen=True)
 class Term:
     """Soft: an objective term (scored by :class:`~optimizer.instance.Instance`), with the
@@ -403,6 +425,60 @@ def _team(field: str) -> Callable[[Instance], float | None]:
         return value
 
     return budget
+
+
+def _utilization(inst: Instance, c: int) -> Limits:
+    band = inst.scenario.constraints.utilization
+    if band is None:
+        return None, None
+    hours = inst.hours[c]
+    return (
+        None if band.at_least is None else band.at_least * hours,
+        None if band.at_most is None else band.at_most * hours,
+    )
+
+
+def band_words(inst: Instance) -> str:
+    """The utilization band in words: "75% to 85%", "at least 75%", "at most 85%"."""
+    band = inst.scenario.constraints.utilization
+    lo = None if band is None else band.at_least
+    hi = None if band is None else band.at_most
+    if lo is not None and hi is not None:
+        return f"{lo:.0%} to {hi:.0%}"
+    if lo is not None:
+        return f"at least {lo:.0%}"
+    return f"at most {hi or 0.0:.0%}"
+
+
+def _used(inst: Instance, c: int, value: float) -> str:
+    """ "33.5 hours a week, 84% of their 40 available" """
+    hours = inst.hours[c]
+    return f"{value:.1f} hours a week, {value / hours:.0%} of their {hours:g} available"
+
+
+UTILIZATION = BookRule(
+    "utilization",
+    HOURS,
+    "band",
+    "utilization band",
+    "constraints.utilization (at_least, at_most), csms[].hours_per_week, accounts[].effort_hours",
+    "every CSM's week is full but not overfull",
+    _utilization,
+    off={"utilization": None},
+    says=lambda inst, c, value, limits: (
+        f"CSM {inst.csms[c].label} carries {_used(inst, c, value)}, outside the utilization "
+        f"band {band_words(inst)}"
+    ),
+    would_say=lambda inst, c, value, limits, up: (
+        f"{inst.csms[c].label} would {'carry' if up else 'drop to'} {_used(inst, c, value)} "
+        f"(utilization band {band_words(inst)})"
+    ),
+    conflict_say=lambda inst, c, value: (
+        f"CSM {inst.csms[c].label} must be utilized {band_words(inst)} of "
+        f"{inst.hours[c]:g} hours a week (utilization); the closest feasible plan gives them "
+        f"{_used(inst, c, value)}."
+    ),
+)
 
 
 BOOK_RULES: tuple[BookRule, ...] = (
@@ -484,7 +560,9 @@ BOOK_RULES: tuple[BookRule, ...] = (
         _max_high_risk,
         off={"max_high_risk_per_csm": None},
     ),
+    UTILIZATION,
 )
+
 
 TEAM_RULES: tuple[TeamRule, ...] = (
     TeamRule(
@@ -504,6 +582,221 @@ TEAM_RULES: tuple[TeamRule, ...] = (
         "at most this much revenue goes through a handoff",
         _team("max_moved_arr"),
         off={"max_moved_arr": None},
+    ),
+)
+
+
+# ------------------------------------------------------------------ scenario-defined rules
+
+
+@dataclass(frozen=True)
+class BookRuleFamily:
+    """Hard: book rules the scenario itself defines (one per goal, one per renewal period),
+    made by ``build`` when an :class:`~optimizer.instance.Instance` is built. Each is a
+    :class:`BookRule` on a quantity of its own, read by every part of the engine as the fixed
+    ones are; ``off`` switches the whole family off."""
+
+    name: str
+    words: str
+    setting: str
+    protects: str
+    build: Callable[[Instance], tuple[BookRule, ...]]
+    off: Mapping[str, Any] | None = None
+    hard: bool = True
+
+
+def _limit_words(q: Quantity, value: float, limits: Limits) -> str:
+    """ "at least 2" or "at most $1.2M": the side of ``limits`` that ``value`` breaks (or is
+    nearest to)."""
+    lo, hi = limits
+    if lo is not None and (hi is None or value < lo):
+        return f"at least {q.show(lo)}"
+    return f"at most {q.show(hi or 0.0)}"
+
+
+def _counted_rule(
+    name: str, q: Quantity, limits: list[Limits], family: str, what: str, hold: str
+) -> BookRule:
+    """A book rule keeping a count or an amount within per-CSM ``limits``; ``what`` names the
+    goal or setting in its words."""
+    return BookRule(
+        name,
+        q,
+        "max",
+        what,
+        family,
+        what,
+        lambda inst, c: limits[c],
+        hold=hold,
+        family=family,
+        says=lambda inst, c, value, lim: (
+            f"CSM {inst.csms[c].label} {q.verbs[0]} {q.text(value)}; {what} asks for "
+            f"{_limit_words(q, value, lim)}"
+        ),
+        would_say=lambda inst, c, value, lim, up: (
+            f"{inst.csms[c].label} would {q.verbs[1]} {q.text(value)} ({what}: "
+            f"{_limit_words(q, value, lim)})"
+        ),
+        conflict_say=lambda inst, c, value: (
+            f"CSM {inst.csms[c].label} cannot meet {what} ("
+            f"{_limit_words(q, value, inst.rule_limits[name][c])}) under the other rules; the "
+            f"closest feasible plan gives them {q.text(value)}."
+        ),
+    )
+
+
+def _share_rule(
+    name: str,
+    q: Quantity,
+    share: float,
+    most: bool,
+    members: list[bool],
+    family: str,
+    what: str,
+    part: tuple[str, str],
+    hold: str,
+) -> BookRule:
+    """A book rule keeping the part of a book that matches within ``share`` of the book
+    (``most``: at most, else at least): ``q`` is ``amount * (match - share)``, kept at or below
+    (at or above) zero for the CSMs in ``members``. ``part`` names what is counted and which
+    of it: ("ARR", "renewing in 2027-Q1"), ("accounts", "with industry = retail")."""
+    edge: Limits = (None, 0.0) if most else (0.0, None)
+    thing, which = part
+    more = "more" if most else "less"
+    verb = "allows" if most else "asks for"
+
+    def amount(value: float) -> str:
+        return q.show(abs(value)) if q.is_money else f"{abs(value):.1f}"
+
+    return BookRule(
+        name,
+        q,
+        "max" if most else "min",
+        what,
+        family,
+        what,
+        lambda inst, c: edge if members[c] else (None, None),
+        hold=hold,
+        family=family,
+        says=lambda inst, c, value, limits: (
+            f"CSM {inst.csms[c].label} has {amount(value)} {more} {thing} {which} than the "
+            f"{share:.0%} of their book's {thing} that {what} {verb}"
+        ),
+        would_say=lambda inst, c, value, limits, up: (
+            f"{inst.csms[c].label} would have {more} than {share:.0%} of their {thing} {which} "
+            f"({what})"
+        ),
+        conflict_say=lambda inst, c, value: (
+            f"CSM {inst.csms[c].label} cannot keep their {thing} {which} "
+            f"{'within' if most else 'up to'} {share:.0%} of their book ({what}) under the "
+            f"other rules; the closest feasible plan gives them {amount(value)} {more}."
+        ),
+    )
+
+
+def _part(name: str, label: str, hits: list[bool], share: float, money: bool) -> Quantity:
+    """The quantity of a part of a book: per account, ``match - share`` (times its ARR for
+    ``money``); with ``share`` 0 a count (or ARR) of the matching accounts, else signed."""
+    ones = [float(x) for x in hits]
+
+    def per_account(inst: Instance) -> list[float]:
+        if money:
+            return [(x - share) * v for x, v in zip(ones, inst.arr, strict=True)]
+        return [x - share for x in ones]
+
+    return Quantity(
+        name,
+        label,
+        "goal",
+        ("covers", "cover") if money else ("has", "hold"),
+        per_account=per_account,
+        unit=(lambda inst: inst.arr_unit) if money else _one,
+        counted=not money and not share,
+        is_money=money,
+        signed=bool(share),
+    )
+
+
+def _goal_rules(inst: Instance) -> tuple[BookRule, ...]:
+    """One book rule per goal of ``constraints.goals`` (per value of its ``each`` field, and
+    per side of a share)."""
+    out: list[BookRule] = []
+    m = len(inst.csms)
+    for goal in inst.scenario.constraints.goals:
+        chosen = {inst.csm_index[i] for i in goal.csms}
+        members = [not chosen or c in chosen for c in range(m)]
+        money = goal.measure in ("arr", "arr_share")
+        thing = "ARR" if money else "accounts"
+        for value, hits in inst.goal_groups(goal):
+            name = f"goal:{goal.name}" + ("" if value is None else f":{value}")
+            what = f"goal '{goal.name}'" + ("" if value is None else f" ({goal.each} {value})")
+            where = f"with {inst.goal_filter(goal, value)}"
+            if not goal.measure.endswith("_share"):
+                q = _part(name, f"{'ARR in ' if money else ''}accounts {where}", hits, 0.0, money)
+                limits: list[Limits] = [
+                    (goal.at_least, goal.at_most) if members[c] else (None, None) for c in range(m)
+                ]
+                out.append(_counted_rule(name, q, limits, "goals", what, "goal"))
+                continue
+            for most, share in ((False, goal.at_least), (True, goal.at_most)):
+                if share is None:
+                    continue
+                side = f"{name}:{'at_most' if most else 'at_least'}"
+                label = f"{thing} {where} against {share:.0%} of the book"
+                q = _part(side, label, hits, share, money)
+                part = (thing, where)
+                out.append(_share_rule(side, q, share, most, members, "goals", what, part, "goal"))
+    return tuple(out)
+
+
+def _renewal_rules(inst: Instance) -> tuple[BookRule, ...]:
+    """Per calendar period with renewals: at most ``max_renewals`` renewals per CSM (scaled by
+    capacity) and at most ``max_arr_share`` of the book's ARR renewing in it."""
+    load = inst.scenario.constraints.renewal_load
+    if load is None:
+        return ()
+    out: list[BookRule] = []
+    every = [True] * len(inst.csms)
+    for period, hits in inst.renewal_periods():
+        if load.max_renewals is not None:
+            name = f"renewal_load[{period}]"
+            q = _part(name, f"renewals in {period}", hits, 0.0, False)
+            most = load.max_renewals
+            limits: list[Limits] = [
+                (None, math.floor(most * csm.capacity + 1e-9)) for csm in inst.csms
+            ]
+            what = f"renewal_load.max_renewals ({most} a {load.period} for a full-time CSM)"
+            out.append(_counted_rule(name, q, limits, "renewal_load", what, "renewal load"))
+        if load.max_arr_share is not None:
+            name = f"renewal_arr[{period}]"
+            share = load.max_arr_share
+            q = _part(
+                name, f"ARR renewing in {period} against {share:.0%} of the book", hits, share, True
+            )
+            what = "renewal_load.max_arr_share"
+            part = ("ARR", f"renewing in {period}")
+            out.append(
+                _share_rule(name, q, share, True, every, "renewal_load", what, part, "renewal load")
+            )
+    return tuple(out)
+
+
+BOOK_RULE_FAMILIES: tuple[BookRuleFamily, ...] = (
+    BookRuleFamily(
+        "goals",
+        "development and mix goals",
+        "constraints.goals",
+        "each CSM's book has the mix the leader asks for (development, concentration)",
+        _goal_rules,
+        off={"goals": ()},
+    ),
+    BookRuleFamily(
+        "renewal_load",
+        "renewal load",
+        "constraints.renewal_load",
+        "no CSM carries too many renewals in one quarter (or month)",
+        _renewal_rules,
+        off={"renewal_load": None},
     ),
 )
 
@@ -772,6 +1065,8 @@ TERMS: dict[str, Term] = {
 
 # ---------------------------------------------------------------------------- the registry
 
+Rule = PairRule | BookRule | TeamRule | BookRuleFamily
+
 
 class Registry:
     """The hard rules in effect, in the order the model writes them and the evaluator reports
@@ -795,6 +1090,10 @@ class Registry:
     def team(self) -> tuple[TeamRule, ...]:
         return tuple(r for r in self._rules if isinstance(r, TeamRule))
 
+    @property
+    def book_families(self) -> tuple[BookRuleFamily, ...]:
+        return tuple(r for r in self._rules if isinstance(r, BookRuleFamily))
+
     def add(self, rule: Rule) -> Rule:
         if any(r.name == rule.name for r in self._rules):
             raise ValueError(f"a rule named {rule.name!r} is already registered")
@@ -816,7 +1115,7 @@ class Registry:
 
 #: The engine's rules: pair rules first (the first that excludes a pair names it), then book
 #: and team rules in the order of the model's rows.
-RULES = Registry([*PAIR_RULES, *BOOK_RULES, *TEAM_RULES])
+RULES = Registry([*PAIR_RULES, *BOOK_RULES, *BOOK_RULE_FAMILIES, *TEAM_RULES])
 
 
 def register(rule: Rule) -> Rule:
@@ -858,11 +1157,24 @@ def window(
 BOOK_QUANTITIES = (ACCOUNTS, ARR, WORKLOAD, HIGH_RISK)
 
 
+def active(inst: Instance, rule: BookRule) -> bool:
+    """Whether ``rule`` limits some CSM's book in ``inst`` (a rule set by nothing in the
+    scenario, as the utilization band without a band, limits none)."""
+    return any(lo is not None or hi is not None for lo, hi in inst.rule_limits[rule.name])
+
+
 def quantities(inst: Instance) -> list[Quantity]:
     """The book quantities some rule of ``inst`` limits: the engine's own in
-    :data:`BOOK_QUANTITIES` order, then any other in registry order."""
+    :data:`BOOK_QUANTITIES` order, then any other that an active rule limits, in registry
+    order."""
     used: list[Quantity] = []
     for rule in inst.book_rules:
         if rule.quantity not in used:
             used.append(rule.quantity)
-    return [q for q in BOOK_QUANTITIES if q in used] + [q for q in used if q not in BOOK_QUANTITIES]
+    others = [
+        q
+        for q in used
+        if q not in BOOK_QUANTITIES
+        and any(r.quantity is q and active(inst, r) for r in inst.book_rules)
+    ]
+    return [q for q in BOOK_QUANTITIES if q in used] + others

@@ -83,6 +83,9 @@ class Csm(_Frozen):
     min_arr: Money | None = Field(default=None, ge=0.0)
     max_arr: Money | None = Field(default=None, ge=0.0)
     max_workload: float | None = Field(default=None, ge=0.0)
+    #: Hours a week this CSM has for their book (``None``: ``capacity`` times
+    #: ``constraints.utilization.week_hours``).
+    hours_per_week: float | None = Field(default=None, gt=0.0, le=168.0)
     industries: tuple[str, ...] = ()
     skills: tuple[str, ...] = ()
     region: str | None = None
@@ -120,6 +123,9 @@ class Account(_Frozen):
     industry: str | None = None
     complexity: int = Field(default=3, ge=1, le=5)
     workload: float | None = Field(default=None, ge=0.0)
+    #: Hours a week the account takes (``None``: from its coverage model, else its workload;
+    #: see :class:`Utilization`).
+    effort_hours: float | None = Field(default=None, ge=0.0, le=168.0)
     renewal_date: dt.date | None = None
     expansion_potential: RiskLevel = "low"
     region: str | None = None
@@ -303,6 +309,87 @@ class Override(_Frozen):
         return self
 
 
+class Utilization(_Frozen):
+    """Capacity in hours: each account's effort against each CSM's available hours.
+
+    An account's effort (hours a week) is its ``effort_hours``; else, when it names its coverage
+    model (``accounts[].coverage``), that model's share of a full-time person
+    (``people / accounts_per_csm``) times ``week_hours``; else its workload units times
+    ``hours_per_unit``. A CSM has ``hours_per_week``, else ``capacity * week_hours``.
+    Utilization is effort / hours; ``at_least`` / ``at_most`` keep every CSM's inside a band.
+    """
+
+    at_least: float | None = Field(default=None, ge=0.0, le=10.0)
+    at_most: float | None = Field(default=None, gt=0.0, le=10.0)
+    week_hours: float = Field(default=40.0, gt=0.0, le=168.0)
+    hours_per_unit: float = Field(default=1.0, ge=0.0, le=168.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Utilization:
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
+            raise ValueError(
+                f"at_least {self.at_least:g} is above at_most {self.at_most:g}: no CSM fits "
+                "the band"
+            )
+        return self
+
+
+GoalMeasure = Literal["accounts", "arr", "account_share", "arr_share"]
+
+
+class Goal(_Frozen):
+    """A development or mix goal: per CSM (``csms``; empty = every CSM), at least / at most
+    so much of the book matching ``where`` (every condition; empty = every account).
+
+    ``measure``: ``accounts`` (a count), ``arr`` (money), ``account_share`` or ``arr_share``
+    (a share of the CSM's own book, 0-1). ``each`` (a word field such as ``industry``) makes one
+    goal per value of that field: "no CSM holds more than 40% of their ARR in one industry".
+    """
+
+    name: str = Field(min_length=1)
+    csms: tuple[str, ...] = ()
+    where: tuple[Condition, ...] = ()
+    each: TextConditionField | None = None
+    measure: GoalMeasure = "accounts"
+    at_least: float | None = Field(default=None, ge=0.0)
+    at_most: float | None = Field(default=None, ge=0.0)
+
+    @model_validator(mode="after")
+    def _limits(self) -> Goal:
+        if self.at_least is None and self.at_most is None:
+            raise ValueError("give at_least, at_most or both")
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
+            raise ValueError(
+                f"at_least {self.at_least:g} is above at_most {self.at_most:g}: no book meets it"
+            )
+        if self.measure.endswith("_share"):
+            for key in ("at_least", "at_most"):
+                value = getattr(self, key)
+                if value is not None and value > 1.0:
+                    raise ValueError(
+                        f"{key} {value:g} is a share of the book: give it between 0 and 1"
+                    )
+        return self
+
+
+class RenewalLoad(_Frozen):
+    """Renewals spread over the year: per CSM and calendar ``period``, at most ``max_renewals``
+    renewals (scaled by capacity, as ``max_accounts_per_csm``) and at most ``max_arr_share`` of
+    the book's ARR renewing. Counted from ``renewal_date`` between ``as_of`` and
+    ``horizon_days`` later."""
+
+    period: Literal["quarter", "month"] = "quarter"
+    max_renewals: int | None = Field(default=None, ge=0)
+    max_arr_share: float | None = Field(default=None, gt=0.0, le=1.0)
+    horizon_days: int = Field(default=365, ge=1, le=3660)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> RenewalLoad:
+        if self.max_renewals is None and self.max_arr_share is None:
+            raise ValueError("give max_renewals, max_arr_share or both")
+        return self
+
+
 class Constraints(_Frozen):
     """Hard rules. ``None`` switches a rule off.
 
@@ -327,6 +414,12 @@ class Constraints(_Frozen):
     protect: tuple[Protection, ...] = ()
     #: Pins and forbidden pairs, each with its reason (the account and CSM ids must exist).
     overrides: tuple[Override, ...] = ()
+    #: Capacity in hours and a utilization band (``None``: not tracked unless hours are given).
+    utilization: Utilization | None = None
+    #: Development and mix goals per CSM.
+    goals: tuple[Goal, ...] = ()
+    #: At most so many renewals (or so much ARR renewing) per CSM per quarter or month.
+    renewal_load: RenewalLoad | None = None
     match_region: bool = False
     match_language: bool = False
     required_skills: bool = True
@@ -682,6 +775,40 @@ def _override_issues(
     return issues
 
 
+def _goal_issues(data: Mapping[str, Any], csms: set[str]) -> list[ScenarioIssue]:
+    """Goals naming a CSM that does not exist, and two goals with one name (a goal's name
+    names its rules)."""
+    constraints = data.get("constraints")
+    goals = constraints.get("goals") if isinstance(constraints, Mapping) else None
+    if not isinstance(goals, list | tuple):
+        return []
+    issues: list[ScenarioIssue] = []
+    names: set[str] = set()
+    for i, goal in enumerate(goals):
+        if not isinstance(goal, Mapping):
+            continue
+        listed = goal.get("csms")
+        for k, csm_id in enumerate(listed if isinstance(listed, list | tuple) else []):
+            if _stripped(csm_id) not in csms:
+                issues.append(
+                    ScenarioIssue(
+                        path=f"constraints.goals[{i}].csms[{k}]",
+                        message=f"unknown CSM id {csm_id!r}",
+                    )
+                )
+        name = goal.get("name")
+        if isinstance(name, str) and name:
+            if name in names:
+                issues.append(
+                    ScenarioIssue(
+                        path=f"constraints.goals[{i}].name",
+                        message=f"another goal is already named {name!r}",
+                    )
+                )
+            names.add(name)
+    return issues
+
+
 def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
     """Checks that span records: duplicate ids, unknown references, contradictory limits."""
     issues: list[ScenarioIssue] = []
@@ -715,6 +842,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
 
     known = {str(c) for c in csm_ids if c not in (None, "")}
     issues.extend(_override_issues(data, known, {str(a) for a in account_ids if a}))
+    issues.extend(_goal_issues(data, known))
     for index, account in enumerate(accounts):
         if not isinstance(account, Mapping):
             continue

@@ -43,7 +43,17 @@ from ..diagnose import find_conflicts
 from ..formulation import full_tops
 from ..instance import Instance
 from ..recovery import write_plan
-from ..rules import ACCOUNTS, ARR, HIGH_RISK, MOVED_ARR, MOVES, WORKLOAD, Quantity, window
+from ..rules import (
+    ACCOUNTS,
+    ARR,
+    HIGH_RISK,
+    MOVED_ARR,
+    MOVES,
+    WORKLOAD,
+    Quantity,
+    active,
+    window,
+)
 from ..scenario import SolverSettings
 from ..status import Termination
 from .base import Context, Outcome, Strategy
@@ -83,7 +93,7 @@ PRICED_TEAM = (MOVES, MOVED_ARR)
 def supports(inst: Instance) -> bool:
     """Whether every hard rule of ``inst`` limits a quantity the decomposition prices (a rule
     registered on another quantity would go unpriced, and its plans unchecked by the search)."""
-    return all(r.quantity in PRICED for r in inst.book_rules) and all(
+    return all(r.quantity in PRICED or not active(inst, r) for r in inst.book_rules) and all(
         r.quantity in PRICED_TEAM for r in inst.team_rules
     )
 

@@ -253,6 +253,129 @@ CASES = [
         per_move(1),
         {("forbidden", "A4")},
     ),
+    # Utilization: 10 hours a week per workload unit, 40-hour weeks: C2 must be at least 50%
+    # utilized (20 hours, two accounts): C2 takes the two smallest (A1 + A2 = 0.3), four moves.
+    RuleCase(
+        "utilization.at_least",
+        rule(utilization={"at_least": 0.5, "hours_per_unit": 10}),
+        {"A1": "C2", "A2": "C2", "A3": "C1", "A4": "C1"},
+        0.3 + per_move(4),
+        {("utilization", "C2")},
+    ),
+    # A4 takes 34 hours a week (effort_hours), the others 1 (a workload unit each); C1 has 35
+    # hours, so A4 plus one more at most: C1 keeps A4 and A3 (35 hours, at the edge) and A1 + A2
+    # stay with C2 (0.3), four moves.
+    RuleCase(
+        "utilization.at_most with effort_hours and hours_per_week",
+        both(
+            rule(utilization={"at_most": 1.0}),
+            account_field("A4", effort_hours=34),
+            csm_field("C1", hours_per_week=35),
+        ),
+        {"A1": "C2", "A2": "C2", "A3": "C1", "A4": "C1"},
+        0.3 + per_move(4),
+        {("utilization", "C1")},
+    ),
+    # C2 keeps at least one account of 250K or more: A3, the cheaper of the two (0.3).
+    RuleCase(
+        "goals: accounts at_least",
+        rule(
+            goals=[
+                {
+                    "name": "large",
+                    "csms": ["C2"],
+                    "where": [{"field": "arr", "at_least": 250_000}],
+                    "at_least": 1,
+                }
+            ]
+        ),
+        KEEP_A3,
+        0.3 + per_move(1),
+        {("goal:large", "C2")},
+    ),
+    # A3 and A4 are retail; C1 covers at most 500K of retail ARR: one of them stays with C2,
+    # A3 (0.3).
+    RuleCase(
+        "goals: arr at_most",
+        both(
+            rule(
+                goals=[
+                    {
+                        "name": "retail cap",
+                        "where": [{"field": "industry", "equals": "retail"}],
+                        "measure": "arr",
+                        "at_most": 500_000,
+                    }
+                ]
+            ),
+            account_field("A3", industry="retail"),
+            account_field("A4", industry="retail"),
+        ),
+        KEEP_A3,
+        0.3 + per_move(1),
+        {("goal:retail cap", "C1")},
+        keeper=KEEP_A3,  # today C2 holds both
+    ),
+    # At most 60% of C1's ARR in one industry (A1, A2 media; A3, A4 retail): all four give
+    # 70% retail. Without A3: 400K of 700K = 57% (0.3); without A1 or A2 retail stays above
+    # 60%; without A4 costs 0.4. Today's books break it too (C1 is 100% media).
+    RuleCase(
+        "goals: arr_share at_most, each industry",
+        both(
+            rule(
+                goals=[
+                    {
+                        "name": "concentration",
+                        "csms": ["C1"],
+                        "each": "industry",
+                        "measure": "arr_share",
+                        "at_most": 0.6,
+                    }
+                ]
+            ),
+            account_field("A1", industry="media"),
+            account_field("A2", industry="media"),
+            account_field("A3", industry="retail"),
+            account_field("A4", industry="retail"),
+        ),
+        KEEP_A3,
+        0.3 + per_move(1),
+        {("goal:concentration:retail:at_most", "C1")},
+        keeper=KEEP_A3,
+    ),
+    # At least 60% of C1's accounts of 250K or more: all four give 2 of 4; without A1 (0.1),
+    # 2 of 3.
+    RuleCase(
+        "goals: account_share at_least",
+        rule(
+            goals=[
+                {
+                    "name": "senior",
+                    "csms": ["C1"],
+                    "where": [{"field": "arr", "at_least": 250_000}],
+                    "measure": "account_share",
+                    "at_least": 0.6,
+                }
+            ]
+        ),
+        {"A1": "C2", "A2": "C1", "A3": "C1", "A4": "C1"},
+        0.1 + per_move(3),
+        {("goal:senior:at_least", "C1")},
+        keeper={"A1": "C2", "A2": "C1", "A3": "C1", "A4": "C1"},
+    ),
+    # A3 and A4 renew in the same quarter; one renewal a quarter per CSM: A3 stays with C2.
+    RuleCase(
+        "renewal_load.max_renewals",
+        both(
+            rule(renewal_load={"max_renewals": 1}),
+            account_field("A3", renewal_date="2026-02-15"),
+            account_field("A4", renewal_date="2026-03-20"),
+        ),
+        KEEP_A3,
+        0.3 + per_move(1),
+        {("renewal_load[2026-Q1]", "C1")},
+        keeper=KEEP_A3,
+    ),
     # Eligibility rules on A4 work the same way: churn 0, one move (A3).
     RuleCase("locked", account_field("A4", locked=True), KEEP_A4, per_move(1), {("locked", "A4")}),
     RuleCase(

@@ -15,6 +15,7 @@ from optimizer.formulation import build_model
 from optimizer.instance import Instance
 from optimizer.rules import (
     ACCOUNTS,
+    BOOK_RULE_FAMILIES,
     BOOK_RULES,
     PAIR_RULES,
     RULES,
@@ -167,7 +168,7 @@ def test_the_precheck_reads_a_registered_rule() -> None:
 def test_the_registry_lists_every_rule_once_with_its_words() -> None:
     names = [rule.name for rule in RULES]
     assert len(names) == len(set(names))
-    assert names == [r.name for r in (*PAIR_RULES, *BOOK_RULES, *TEAM_RULES)]
+    assert names == [r.name for r in (*PAIR_RULES, *BOOK_RULES, *BOOK_RULE_FAMILIES, *TEAM_RULES)]
     for rule in RULES:
         assert rule.hard and rule.words and rule.protects
     registry = Registry([MIN_ACCOUNTS])

@@ -1,0 +1,299 @@
+"""The leader's book rules: utilization in hours, development and mix goals, renewal load.
+
+The hand-computed cases on the standard team are in test_formulation_rules.py (every backend).
+Here: each rule's exact violation on a plan worked out by hand, an exhaustive check of every
+plan of a small team (the solver's optimum is the best plan the evaluator accepts, on every
+backend), where the effort comes from, bad input named by path, and the switches that price
+the rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from conftest import BACKEND_NAMES, account, csm, make, scenario_dict, solve_ok, weights
+
+from optimizer import Scenario, Status, evaluate, solve
+from optimizer.instance import Instance
+from optimizer.issues import ScenarioError
+from optimizer.rules import active
+from optimizer.strategies.lagrangian import supports
+from scenarios.sensitivity import rule_switches
+
+
+def small_team(constraints: dict[str, Any]) -> Scenario:
+    """Three CSMs (C1 retains best) and six accounts of mixed industry, size and renewal date;
+    churn and balance weights, so that the rules and the objective pull apart."""
+    csms = [
+        csm("C1", retention_rate=0.95),
+        csm("C2", retention_rate=0.85, capacity=0.5),
+        csm("C3", retention_rate=0.8),
+    ]
+    rows = [
+        ("A1", 120_000, "retail", "2026-02-10", "high", 2, "C1"),
+        ("A2", 80_000, "media", "2026-05-01", "medium", 1, "C1"),
+        ("A3", 300_000, "retail", "2026-03-15", "high", 4, "C2"),
+        ("A4", 60_000, "media", "2026-02-20", "low", 0.5, "C3"),
+        ("A5", 220_000, "retail", "2026-08-01", "medium", 3, "C3"),
+        ("A6", 150_000, "media", None, "high", 2, "C3"),
+    ]
+    accounts = [
+        account(
+            i,
+            arr,
+            industry=industry,
+            renewal_date=renews,
+            churn_risk=risk,
+            workload=work,
+            current_csm=current,
+        )
+        for i, arr, industry, renews, risk, work, current in rows
+    ]
+    return make(
+        csms,
+        accounts,
+        objectives=weights(churn_risk=0.6, balance=0.4),
+        constraints=constraints,
+    )
+
+
+LEADER_RULES = {
+    "utilization": {"at_least": 0.3, "at_most": 0.95, "hours_per_unit": 5},
+    "goals": [
+        {
+            "name": "C2 grows",
+            "csms": ["C2"],
+            "where": [{"field": "arr", "at_least": 200_000}],
+            "at_least": 1,
+        },
+        {"name": "mix", "each": "industry", "measure": "arr_share", "at_most": 0.8},
+    ],
+    "renewal_load": {"max_renewals": 2, "max_arr_share": 0.9},
+}
+
+
+def best_plan_by_enumeration(scenario: Scenario) -> tuple[float, dict[str, str]]:
+    """The best plan the evaluator accepts, over all 3^6 plans (the independent check)."""
+    ids = [a.id for a in scenario.accounts]
+    csms = [c.id for c in scenario.csms]
+    best: tuple[float, dict[str, str]] | None = None
+    for choice in itertools.product(csms, repeat=len(ids)):
+        plan = dict(zip(ids, choice, strict=True))
+        evaluation = evaluate(scenario, plan)
+        if evaluation.violations:
+            continue
+        if best is None or evaluation.objective < best[0] - 1e-12:
+            best = (evaluation.objective, plan)
+    assert best is not None
+    return best
+
+
+@pytest.fixture(scope="module")
+def enumerated() -> float:
+    """The best objective of a plan keeping every leader rule, by enumeration; checked to be
+    worse than the best without them (the rules bind)."""
+    objective, _ = best_plan_by_enumeration(small_team(LEADER_RULES))
+    unconstrained, _ = best_plan_by_enumeration(small_team({}))
+    assert objective > unconstrained + 1e-4
+    return objective
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_the_solver_finds_the_best_plan_that_keeps_every_leader_rule(
+    backend: str, enumerated: float
+) -> None:
+    scenario = small_team(LEADER_RULES)
+    objective = enumerated
+    solved = solve_ok(scenario, backend=backend)
+    assert solved.objective == pytest.approx(objective, abs=1e-7)
+    assert evaluate(scenario, solved.assignment()).violations == []
+
+
+def test_exact_violations_of_todays_books() -> None:
+    """Today: C1 = A1, A2; C2 = A3; C3 = A4, A5, A6 (hours: 5 per workload unit)."""
+    scenario = small_team(LEADER_RULES)
+    found = {(v.rule, v.subject): v for v in evaluate(scenario).violations}
+    # C2 (20 hours, capacity 0.5) holds A3 (4 units = 20 hours): 100% > 95%.
+    assert found["utilization", "C2"].amount == pytest.approx(20 - 0.95 * 20)
+    assert "20.0 hours a week, 100% of their 20 available" in found["utilization", "C2"].message
+    # One 2026-Q1 renewal each (A1, A3, A4), within 2 (C2: 1 at capacity 0.5). C2's A3 renews
+    # in March: its whole book (300K) renews in Q1, 10% of 300K above the 90% share.
+    assert found["renewal_arr[2026-Q1]", "C2"].amount == pytest.approx(300_000 * 0.1)
+    assert "$30.0K more ARR renewing in 2026-Q1 than the 90%" in (
+        found["renewal_arr[2026-Q1]", "C2"].message
+    )
+    # C2's book is all retail: 100% against at most 80%.
+    assert found["goal:mix:retail:at_most", "C2"].amount == pytest.approx(300_000 * 0.2)
+    # C1 holds media 80K of 200K (40%) and retail 60%: fine; C3 holds A4, A6 media 210K of
+    # 430K (49%) and retail 51%: fine. C2 holds A3 (300K >= 200K): the goal is met. C1 is 37.5%
+    # utilized (15 hours), C3 69% (27.5): inside the band.
+    assert set(found) == {
+        ("utilization", "C2"),
+        ("renewal_arr[2026-Q1]", "C2"),
+        ("goal:mix:retail:at_most", "C2"),
+    }
+
+
+def test_renewal_periods_count_the_horizon_only() -> None:
+    data = scenario_dict(
+        [csm("C1")],
+        [
+            account("A1", 10, renewal_date="2026-01-01"),  # as_of itself: 2026-Q1
+            account("A2", 10, renewal_date="2026-12-31"),  # 364 days ahead: 2026-Q4
+            account("A3", 10, renewal_date="2027-01-02"),  # past the 365-day horizon
+            account("A4", 10, renewal_date="2025-12-31"),  # before as_of
+            account("A5", 10, renewal_date="2026-04-30"),
+        ],
+        constraints={"renewal_load": {"max_renewals": 3, "period": "month"}},
+    )
+    inst = Instance(Scenario.from_dict(data))
+    periods = {
+        key: [i for i, hit in enumerate(hits) if hit] for key, hits in inst.renewal_periods()
+    }
+    assert periods == {"2026-01": [0], "2026-04": [4], "2026-12": [1]}
+
+
+def test_renewal_limits_scale_with_capacity() -> None:
+    data = scenario_dict(
+        [csm("C1"), csm("Half", capacity=0.5)],
+        [account("A1", 10, renewal_date="2026-02-01")],
+        constraints={"renewal_load": {"max_renewals": 5}},
+    )
+    inst = Instance(Scenario.from_dict(data))
+    assert inst.rule_limits["renewal_load[2026-Q1]"] == [(None, 5), (None, 2)]
+
+
+def test_effort_comes_from_the_column_then_the_coverage_model_then_workload() -> None:
+    scenario = make(
+        [csm("C1"), csm("C2", capacity=0.5), csm("C3", hours_per_week=30)],
+        [
+            account("A1", 10, effort_hours=7.5, coverage="Task Force", workload=9),
+            account("A2", 10, coverage="Task Force", workload=9),  # 3 people / 6 accounts
+            account("A3", 10, coverage="Sync"),  # 1 / 20
+            account("A4", 10, workload=4),
+            account("A5", 10, complexity=2),
+        ],
+        constraints={"utilization": {"week_hours": 40, "hours_per_unit": 1.5}},
+    )
+    inst = Instance(scenario)
+    assert inst.effort_hours == pytest.approx([7.5, 20.0, 2.0, 6.0, 3.0])
+    assert inst.hours == pytest.approx([40.0, 20.0, 30.0])
+    assert inst.tracks_hours
+
+
+def test_books_report_utilization_before_and_after_only_where_hours_are_tracked() -> None:
+    scenario = small_team({"utilization": {"hours_per_unit": 5}})
+    books = {b.csm_id: b for b in evaluate(scenario).books}
+    # C3 holds A4, A5, A6: 0.5 + 3 + 2 units = 27.5 hours of 40.
+    assert (books["C3"].hours, books["C3"].hours_available) == (27.5, 40.0)
+    assert books["C3"].utilization == pytest.approx(27.5 / 40)
+    kpis = evaluate(scenario).kpis
+    # C1: 3 units = 15 of 40; C2: 4 units = 20 of 20 (capacity 0.5).
+    assert kpis["utilization_min"] == pytest.approx(15 / 40)
+    assert kpis["utilization_max"] == pytest.approx(1.0)
+    plain = evaluate(small_team({}))
+    assert plain.books[0].utilization is None and "utilization_max" not in plain.kpis
+
+
+def test_a_band_without_limits_is_no_rule_and_keeps_the_decomposition() -> None:
+    inst = Instance(small_team({"utilization": {"hours_per_unit": 5}}))
+    assert not active(inst, inst.rule("utilization"))  # type: ignore[arg-type]
+    assert supports(inst)
+    banded = Instance(small_team({"utilization": {"at_most": 0.9}}))
+    assert not supports(banded)  # the decomposition prices no hours: auto avoids it
+    assert not supports(Instance(small_team({"goals": LEADER_RULES["goals"]})))
+
+
+def test_sensitivity_switches_off_each_family() -> None:
+    switches = rule_switches()
+    assert switches["utilization"] == {"utilization": None}
+    assert switches["goals"] == {"goals": ()}
+    assert switches["renewal_load"] == {"renewal_load": None}
+    # Switched off, the leader's rules leave the team's own optimum.
+    scenario = small_team(LEADER_RULES)
+    data = scenario.model_dump(mode="json")
+    for change in (switches["utilization"], switches["goals"], switches["renewal_load"]):
+        data["constraints"].update(change)
+    assert Instance(Scenario.from_dict(data)).book_rules == Instance(small_team({})).book_rules
+
+
+@pytest.mark.parametrize(
+    ("constraints", "path", "words"),
+    [
+        (
+            {"utilization": {"at_least": 0.9, "at_most": 0.8}},
+            "constraints.utilization",
+            "at_least 0.9 is above at_most 0.8",
+        ),
+        (
+            {"goals": [{"name": "g", "csms": ["C9"], "at_least": 1}]},
+            "constraints.goals[0].csms[0]",
+            "unknown CSM id 'C9'",
+        ),
+        (
+            {"goals": [{"name": "g", "where": [{"field": "tier", "equals": "A"}], "at_most": 1}]},
+            "constraints.goals[0].where[0].field",
+            "Input should be",
+        ),
+        (
+            {"goals": [{"name": "g", "measure": "arr_share", "at_most": 40}]},
+            "constraints.goals[0]",
+            "at_most 40 is a share of the book",
+        ),
+        ({"goals": [{"name": "g"}]}, "constraints.goals[0]", "give at_least, at_most or both"),
+        (
+            {"goals": [{"name": "g", "at_least": 1}, {"name": "g", "at_most": 3}]},
+            "constraints.goals[1].name",
+            "another goal is already named 'g'",
+        ),
+        ({"renewal_load": {"period": "quarter"}}, "constraints.renewal_load", "give max_renewals"),
+        (
+            {"renewal_load": {"max_renewals": 2, "period": "week"}},
+            "constraints.renewal_load.period",
+            "Input should be",
+        ),
+    ],
+)
+def test_bad_leader_rules_are_named_by_path(
+    constraints: dict[str, Any], path: str, words: str
+) -> None:
+    data = scenario_dict([csm("C1")], [account("A1", 10)], constraints=constraints)
+    with pytest.raises(ScenarioError) as raised:
+        Scenario.from_dict(data)
+    issues = {issue.path: issue.message for issue in raised.value.issues}
+    assert path in issues, issues
+    assert words in issues[path]
+
+
+def test_bad_hours_are_named_by_account_and_csm() -> None:
+    data = scenario_dict(
+        [csm("C1", hours_per_week=0)], [account("A1", 10, effort_hours=200)], constraints={}
+    )
+    with pytest.raises(ScenarioError) as raised:
+        Scenario.from_dict(data)
+    paths = {issue.path for issue in raised.value.issues}
+    assert {"csms[C1].hours_per_week", "accounts[A1].effort_hours"} <= paths
+
+
+def test_a_goal_nobody_can_meet_is_found_before_solving() -> None:
+    scenario = small_team(
+        {
+            "goals": [
+                {
+                    "name": "too many",
+                    "csms": ["C2"],
+                    "where": [{"field": "industry", "equals": "media"}],
+                    "at_least": 4,
+                }
+            ]
+        }
+    )
+    plan = solve(scenario)
+    assert plan.status is Status.INFEASIBLE
+    assert plan.diagnosis is not None and plan.diagnosis.method == "precheck"
+    (conflict,) = plan.diagnosis.conflicts
+    # Three media accounts (A2, A4, A6) in all.
+    assert (conflict.rule, conflict.subject) == ("goal:too many", "C2")
+    assert "at least 4" in conflict.message and "only 3" in conflict.message

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from optimizer.explain.book_goals import describe
 from optimizer.units import money
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -306,5 +307,6 @@ def render_html(
         "kpis": plan.get("kpis") or {},
         "equity": plan.get("equity"),
         "overrides": plan.get("overrides") or [],
+        "book_goals": [{**rule, **describe(rule)} for rule in plan.get("book_goals") or []],
     }
     return _environment().get_template("report.html.j2").render(**context)

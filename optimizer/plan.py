@@ -72,6 +72,9 @@ class Plan:
     #: Groups of accounts (region, segment, ARR band) served clearly worse than the rest
     #: (optimizer/explain/equity.py).
     equity: dict[str, Any] | None = None
+    #: The leader's book rules (goals, renewal load) per CSM, today and under the plan
+    #: (optimizer/explain/book_goals.py).
+    book_goals: list[dict[str, Any]] = field(default_factory=list)
     #: Every override with its reason and the gain a single change it rules out would bring
     #: (optimizer/explain/explanation.py, ``overrides_of``).
     overrides: list[dict[str, Any]] = field(default_factory=list)
@@ -170,6 +173,7 @@ class Plan:
             "impact": self.impact,
             "transition": self.transition,
             "equity": self.equity,
+            "book_goals": self.book_goals,
             "overrides": self.overrides,
             "held": self.held,
             "held_note": self.held_note,

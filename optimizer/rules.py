@@ -206,6 +206,9 @@ class BookRule:
     says: Callable[[Instance, int, float, Limits], str] | None = None
     would_say: Callable[[Instance, int, float, Limits, bool], str] | None = None
     conflict_say: Callable[[Instance, int, float], str] | None = None
+    #: A share rule's (part, whole, share): the book's ``part`` over its ``whole`` is what a
+    #: leader reads (the rule's own quantity is ``part - share * whole``).
+    ratio: tuple[Quantity, Quantity, float] | None = None
 
     def broken_by(self, inst: Instance, value: float, limits: Limits) -> float:
         """How far ``value`` lies beyond the limits (0 when the rule holds)."""
@@ -655,6 +658,7 @@ def _share_rule(
     what: str,
     part: tuple[str, str],
     hold: str,
+    ratio: tuple[Quantity, Quantity],
 ) -> BookRule:
     """A book rule keeping the part of a book that matches within ``share`` of the book
     (``most``: at most, else at least): ``q`` is ``amount * (match - share)``, kept at or below
@@ -678,6 +682,7 @@ def _share_rule(
         lambda inst, c: edge if members[c] else (None, None),
         hold=hold,
         family=family,
+        ratio=(*ratio, share),
         says=lambda inst, c, value, limits: (
             f"CSM {inst.csms[c].label} has {amount(value)} {more} {thing} {which} than the "
             f"{share:.0%} of their book's {thing} that {what} {verb}"
@@ -738,6 +743,8 @@ def _goal_rules(inst: Instance) -> tuple[BookRule, ...]:
                 ]
                 out.append(_counted_rule(name, q, limits, "goals", what, "goal"))
                 continue
+            matched = _part(f"{name}:part", f"{thing} {where}", hits, 0.0, money)
+            ratio = (matched, ARR if money else ACCOUNTS)
             for most, share in ((False, goal.at_least), (True, goal.at_most)):
                 if share is None:
                     continue
@@ -745,7 +752,9 @@ def _goal_rules(inst: Instance) -> tuple[BookRule, ...]:
                 label = f"{thing} {where} against {share:.0%} of the book"
                 q = _part(side, label, hits, share, money)
                 part = (thing, where)
-                out.append(_share_rule(side, q, share, most, members, "goals", what, part, "goal"))
+                out.append(
+                    _share_rule(side, q, share, most, members, "goals", what, part, "goal", ratio)
+                )
     return tuple(out)
 
 
@@ -775,8 +784,20 @@ def _renewal_rules(inst: Instance) -> tuple[BookRule, ...]:
             )
             what = "renewal_load.max_arr_share"
             part = ("ARR", f"renewing in {period}")
+            renewing = _part(f"{name}:part", f"ARR renewing in {period}", hits, 0.0, True)
             out.append(
-                _share_rule(name, q, share, True, every, "renewal_load", what, part, "renewal load")
+                _share_rule(
+                    name,
+                    q,
+                    share,
+                    True,
+                    every,
+                    "renewal_load",
+                    what,
+                    part,
+                    "renewal load",
+                    (renewing, ARR),
+                )
             )
     return tuple(out)
 

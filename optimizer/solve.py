@@ -250,6 +250,7 @@ def _plan_of(
         impact=explained.impact,
         equity=explained.equity,
         overrides=explained.overrides,
+        book_goals=explained.book_goals,
         transition=explained.transition,
     )
 

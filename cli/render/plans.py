@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from optimizer import Evaluation, Plan, Progress, Status
+from optimizer.explain.book_goals import describe
 from optimizer.units import money
 
 from .formats import pct
@@ -280,8 +281,28 @@ def print_plan(console: Console, plan: Plan, moves_shown: int = 15) -> None:
         print_held(console, plan.held)
     if plan.has_plan and plan.overrides:
         print_overrides(console, plan.overrides)
+    if plan.has_plan and plan.book_goals:
+        console.print(book_goals_table(plan.book_goals))
     if plan.has_plan and plan.equity and plan.equity["groups"]:
         print_equity(console, plan.equity)
+
+
+def book_goals_table(rules: list[dict[str, Any]]) -> Table:
+    """The leader's book rules (goals, renewal load): each rule's limit, the books that keep
+    it today and under the plan, and the book closest to its limit."""
+    table = Table(title="Goals and renewal load (books keeping each rule)", title_justify="left")
+    for column in ("rule", "counts", "limit", "kept: today -> plan", "closest to its limit"):
+        table.add_column(column)
+    for rule in rules:
+        words = describe(rule)
+        table.add_row(
+            escape(rule["rule"]),
+            escape(rule["counts"]),
+            words["limit"],
+            words["kept"],
+            escape(words["closest"]),
+        )
+    return table
 
 
 def print_overrides(console: Console, overrides: list[dict[str, Any]]) -> None:

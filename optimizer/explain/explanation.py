@@ -10,6 +10,7 @@ from typing import Any
 from ..evaluate import Evaluation
 from ..instance import Instance
 from ..plan import AssignmentRow
+from .book_goals import book_goals
 from .counterfactual import MoveScorer
 from .equity import equity_audit
 from .impact import projected_impact
@@ -28,6 +29,7 @@ class Explanation:
     transition: dict[str, Any]
     equity: dict[str, Any]
     overrides: list[dict[str, Any]]
+    book_goals: list[dict[str, Any]]
 
 
 def explain(
@@ -46,6 +48,7 @@ def explain(
         transition=plan_transition(inst, rows),
         equity=equity_audit(inst, before, after, list(inst.current), chosen_after),
         overrides=overrides_of(inst, chosen_after),
+        book_goals=book_goals(inst, list(inst.current), chosen_after),
     )
 
 

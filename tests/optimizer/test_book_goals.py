@@ -297,3 +297,57 @@ def test_a_goal_nobody_can_meet_is_found_before_solving() -> None:
     # Three media accounts (A2, A4, A6) in all.
     assert (conflict.rule, conflict.subject) == ("goal:too many", "C2")
     assert "at least 4" in conflict.message and "only 3" in conflict.message
+
+
+def test_the_plan_reports_each_leader_rule_today_and_under_the_plan() -> None:
+    from documents.report import render_html
+    from optimizer.explain.book_goals import describe
+
+    plan = solve_ok(small_team(LEADER_RULES))
+    rules = {rule["rule"]: rule for rule in plan.book_goals}
+    # One rule per goal, industry value and quarter; share rules read as shares of the book.
+    assert set(rules) == {
+        "goal:C2 grows",
+        "goal:mix:media:at_most",
+        "goal:mix:retail:at_most",
+        "renewal_load[2026-Q1]",
+        "renewal_arr[2026-Q1]",
+        "renewal_load[2026-Q2]",
+        "renewal_arr[2026-Q2]",
+        "renewal_load[2026-Q3]",
+        "renewal_arr[2026-Q3]",
+    }
+    grows = rules["goal:C2 grows"]
+    assert [row["csm_id"] for row in grows["csms"]] == ["C2"]  # only the CSM it is for
+    (row,) = grows["csms"]
+    assert (row["before"], row["at_least"], row["kept_before"]) == (1.0, 1.0, True)
+    retail = {row["csm_id"]: row for row in rules["goal:mix:retail:at_most"]["csms"]}
+    # Today C2 holds A3 alone (all retail); C1 holds 120K retail of 200K.
+    assert retail["C2"]["before"] == pytest.approx(1.0) and not retail["C2"]["kept_before"]
+    assert retail["C1"]["before"] == pytest.approx(0.6) and retail["C1"]["kept_before"]
+    assert all(row["kept_after"] for rule in plan.book_goals for row in rule["csms"])
+    assert all(
+        row["after"] is None or row["after"] <= 0.8 + 1e-9
+        for row in rules["goal:mix:retail:at_most"]["csms"]
+    )
+    words = describe(rules["renewal_arr[2026-Q1]"])
+    assert words["limit"] == "at most 90%" and words["kept"] == "2/3 -> 3/3"
+    # renewal_load: 2 a quarter for full time, 1 for C2 (capacity 0.5): the limits differ.
+    assert describe(rules["renewal_load[2026-Q1]"])["limit"] == "per CSM"
+    html = render_html(plan.to_dict())
+    assert 'id="book-goals"' in html and "goal:C2 grows" in html
+    assert 'id="chart-utilization"' in html
+
+
+def test_column_generation_keeps_the_leader_rules_at_the_same_optimum(enumerated: float) -> None:
+    """The restricted models of column generation carry the scenario's own rules as the full
+    model does: the strategy finds the enumerated optimum, and its bound (the full model's
+    relaxation, too weak here to prove it) stays below."""
+    data = small_team(LEADER_RULES).model_dump(mode="json")
+    data["solver"].update({"strategy": "columns", "gap": 0.0, "threads": 1, "time_limit_s": 5})
+    scenario = Scenario.from_dict(data)
+    plan = solve(scenario)
+    assert plan.has_plan and plan.bound is not None, plan.message
+    assert plan.objective == pytest.approx(enumerated, abs=1e-7)
+    assert plan.bound <= enumerated + 1e-9
+    assert evaluate(scenario, plan.assignment()).violations == []

@@ -179,7 +179,13 @@ def test_the_bundled_what_if_files_load_and_change_what_they_say() -> None:
     folder = ROOT / "examples" / "seed_150x8"
     base = load_variant(folder / "scenario.json")
     variants = {p.stem: load_variant(p) for p in sorted((folder / "what-if").glob("*.json"))}
-    assert {"keep_top_five", "hire_one_csm", "tighter_balance", "protect_healthy"} <= set(variants)
+    assert {
+        "keep_top_five",
+        "hire_one_csm",
+        "tighter_balance",
+        "protect_healthy",
+        "leader_rules",
+    } <= set(variants)
     for scenario in variants.values():
         assert scenario != base
     with (folder / "accounts.csv").open(encoding="utf-8") as handle:
@@ -191,3 +197,9 @@ def test_the_bundled_what_if_files_load_and_change_what_they_say() -> None:
     inst = Instance(variants["protect_healthy"])
     held = {a.id for k, a in enumerate(inst.accounts) if inst.protected(k) is not None}
     assert held == healthy and len(held) > 10
+    # The leader's rules file sets every judgment rule, and Finley Kowalski works 32 hours.
+    leader = variants["leader_rules"]
+    rules = leader.constraints
+    assert rules.protect and rules.overrides and rules.utilization and rules.goals
+    assert rules.renewal_load is not None
+    assert leader.csm("C06").hours_per_week == 32

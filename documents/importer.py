@@ -107,6 +107,10 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "expansion_potential": ("Expansion Potential", "Upsell Potential", "Growth Potential"),
         "region": ("Region", "Billing Region", "Sales Region", "Territory", "Geo"),
         "language": ("Language", "Preferred Language"),
+        "latitude": ("Latitude", "Lat", "Billing Latitude", "Shipping Latitude"),
+        "longitude": ("Longitude", "Lng", "Lon", "Billing Longitude", "Shipping Longitude"),
+        "location": ("Visit Location", "Meeting Location"),
+        "visits_per_quarter": ("Visits per Quarter", "In-Person Visits", "Onsite Visits"),
         "required_skills": ("Required Skills",),
         "current_csm": (
             "Account Owner",
@@ -144,6 +148,9 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "skills": ("Skills", "Skill Set"),
         "region": ("Region", "Territory", "Geo"),
         "languages": ("Languages", "Language", "Spoken Languages"),
+        "latitude": ("Latitude", "Lat", "Home Latitude"),
+        "longitude": ("Longitude", "Lng", "Lon", "Home Longitude"),
+        "location": ("Home Base", "Base Location", "Travels From"),
         "retention_rate": (
             "Retention Rate",
             "GRR",

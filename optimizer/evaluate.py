@@ -56,6 +56,8 @@ class Book:
     hours: float | None = None
     hours_available: float | None = None
     utilization: float | None = None
+    #: Hours a quarter spent travelling to in-person accounts (when the scenario tracks it).
+    travel_hours: float | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
     work_by = [0.0] * n_csms
     count_by = [0] * n_csms
     hours_by = [0.0] * n_csms
+    travel_by = [0.0] * n_csms
     risk_by = [0] * n_csms
     at_risk_by = [0.0] * n_csms
     industry_total = [0] * n_csms
@@ -184,6 +187,8 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
         work_by[c] += inst.pair_workload(a, c)
         count_by[c] += 1
         hours_by[c] += inst.effort_hours[a]
+        if inst.visits[a]:
+            travel_by[c] += inst.travel_hours(a, c)
         risk_by[c] += inst.high_risk[a]
         at_risk_by[c] += inst.arr[a] * _adjusted_churn(
             inst.p_churn[a], inst.retention[c], mean_retention
@@ -238,6 +243,7 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
                 moves_in=moves_in[c],
                 moves_out=moves_out[c],
                 **_hours(inst, c, hours_by[c]),
+                travel_hours=travel_by[c] if inst.tracks_travel else None,
             )
         )
     kpis = _kpis(
@@ -294,6 +300,8 @@ def _kpis(
         "moves": moves,
         "moved_arr": moved_arr,
     }
+    if inst.tracks_travel:
+        out["travel_hours"] = sum(b.travel_hours or 0.0 for b in books)
     used = [b.utilization for b in books if b.utilization is not None]
     if used:
         out["utilization_min"], out["utilization_max"] = min(used), max(used)

@@ -27,9 +27,12 @@ Objective terms (0 = ideal, documented in docs/scenario-format.md):
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
+
+import numpy as np
 
 from .issues import ScenarioIssue
 from .rules import RULES, BookRule, Limits, PairRule, Quantity, TeamRule
@@ -44,7 +47,15 @@ from .scenario import (
     Utilization,
 )
 
-TERMS = ("churn_risk", "balance", "expertise", "expansion", "continuity", "preference")
+TERMS = (
+    "churn_risk",
+    "balance",
+    "expertise",
+    "expansion",
+    "continuity",
+    "preference",
+    "travel",
+)
 #: Weight of the move-count tie-breaker added when the continuity weight is zero: among plans
 #: that are otherwise equally good, the one with fewer moves wins.
 TIE_BREAK_WEIGHT = 1e-3
@@ -106,6 +117,19 @@ class Instance:
         self.arr_unit: float = self.total_arr / self.total_capacity if self.total_arr > 0 else 1.0
         self.workload_unit: float = (
             self.total_workload / self.total_capacity if self.total_workload > 0 else 1.0
+        )
+
+        # Travel to in-person accounts (scenario.travel): where each account and CSM is.
+        self.account_place: list[tuple[float, float] | None] = [
+            self._place(a.latitude, a.longitude, a.location) for a in self.accounts
+        ]
+        self.csm_place: list[tuple[float, float] | None] = [
+            self._place(c.latitude, c.longitude, c.location) for c in self.csms
+        ]
+        self.visits: list[float] = [a.visits_per_quarter for a in self.accounts]
+        #: Whether the plan reports travel: some in-person account and some CSM have places.
+        self.tracks_travel: bool = any(p is not None for p in self.csm_place) and any(
+            v > 0 and p is not None for v, p in zip(self.visits, self.account_place, strict=True)
         )
 
         # Capacity in hours (constraints.utilization): each account's effort and each CSM's
@@ -204,6 +228,59 @@ class Instance:
         if quantity.per_pair is None:
             return base
         return quantity.per_pair(self)[a].get(c, base)
+
+    def _place(
+        self, latitude: float | None, longitude: float | None, location: str | None
+    ) -> tuple[float, float] | None:
+        if latitude is not None and longitude is not None:
+            return latitude, longitude
+        if location is not None:
+            place = self.scenario.travel.locations[location]
+            return place.latitude, place.longitude
+        return None
+
+    def distance_km(self, a: int, c: int) -> float | None:
+        """Great-circle kilometres between account ``a`` and CSM ``c`` (``None``: either has no
+        place)."""
+        here, there = self.account_place[a], self.csm_place[c]
+        if here is None or there is None:
+            return None
+        return great_circle_km(here, there)
+
+    def travel_hours(self, a: int, c: int) -> float:
+        """Hours a quarter CSM ``c`` spends travelling to account ``a``'s visits (round trips at
+        ``travel.speed_kmh``); 0 for a remote account or an unknown place."""
+        row = self.travel_rows.get(a)
+        return 0.0 if row is None else float(row[c])
+
+    @cached_property
+    def travel_rows(self) -> dict[int, np.ndarray]:
+        """Per in-person account with a place: its travel hours a quarter with each CSM (0 for
+        a CSM without a place)."""
+        known = np.array([p is not None for p in self.csm_place])
+        lat = np.radians([p[0] if p is not None else 0.0 for p in self.csm_place])
+        lon = np.radians([p[1] if p is not None else 0.0 for p in self.csm_place])
+        speed = self.scenario.travel.speed_kmh
+        out: dict[int, np.ndarray] = {}
+        for a, (visits, place) in enumerate(zip(self.visits, self.account_place, strict=True)):
+            if not visits or place is None:
+                continue
+            here_lat, here_lon = math.radians(place[0]), math.radians(place[1])
+            h = (
+                np.sin((lat - here_lat) / 2) ** 2
+                + math.cos(here_lat) * np.cos(lat) * np.sin((lon - here_lon) / 2) ** 2
+            )
+            km = 2 * EARTH_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+            out[a] = np.where(known, visits * 2.0 * km / speed, 0.0)
+        return out
+
+    def too_far(self, a: int, c: int) -> bool:
+        """Whether ``max_travel_km`` rules CSM ``c`` out for in-person account ``a``."""
+        most = self.scenario.constraints.max_travel_km
+        if most is None or not self.visits[a]:
+            return False
+        km = self.distance_km(a, c)
+        return km is not None and km > most
 
     def _effort(self, account: Account, hours: Utilization) -> float:
         """Hours a week ``account`` takes (see :class:`~optimizer.scenario.Utilization`)."""
@@ -467,6 +544,30 @@ class Instance:
         return total
 
     @cached_property
+    def _best_travel(self) -> dict[int, float]:
+        """Per in-person account: its fewest travel hours with an eligible CSM."""
+        if self.reference is not None:
+            return self.reference._best_travel
+        return {
+            a: float(row[self.eligible[a]].min()) if self.eligible[a] else 0.0
+            for a, row in self.travel_rows.items()
+        }
+
+    @cached_property
+    def _travel_norm(self) -> float:
+        """The travel term's scale: the sum over in-person accounts of the spread of their
+        travel hours over their eligible CSMs."""
+        if self.reference is not None:
+            return self.reference._travel_norm
+        return float(
+            sum(
+                row[self.eligible[a]].max() - row[self.eligible[a]].min()
+                for a, row in self.travel_rows.items()
+                if self.eligible[a]
+            )
+        )
+
+    @cached_property
     def _expertise_flags(self) -> list[bool]:
         if self.reference is not None:
             return self.reference._expertise_flags
@@ -480,7 +581,16 @@ class Instance:
             "expansion": self.expansion_cost(a, c),
             "continuity": self.continuity_cost(a, c),
             "preference": self.preference_cost(a, c),
+            "travel": self.travel_cost(a, c),
         }
+
+    def travel_cost(self, a: int, c: int) -> float:
+        """Travel hours above the account's best eligible CSM, over the team's spread."""
+        row = self.travel_rows.get(a)
+        norm = self._travel_norm
+        if row is None or norm <= 0:
+            return 0.0
+        return (float(row[c]) - self._best_travel.get(a, 0.0)) / norm
 
     def churn_cost(self, a: int, c: int) -> float:
         norm = self._churn_norm
@@ -613,6 +723,21 @@ def _shown(value: float | str) -> str:
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+
+#: The Earth's mean radius (km), for great-circle distances.
+EARTH_KM = 6371.0
+
+
+def great_circle_km(here: tuple[float, float], there: tuple[float, float]) -> float:
+    """The haversine distance between two (latitude, longitude) points, in kilometres."""
+    lat1, lon1 = math.radians(here[0]), math.radians(here[1])
+    lat2, lon2 = math.radians(there[0]), math.radians(there[1])
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def condition_text(condition: Condition) -> str:

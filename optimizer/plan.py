@@ -191,4 +191,6 @@ def _book(book: Any) -> dict[str, Any] | None:
     if data.get("utilization") is None:  # the scenario does not track hours
         for key in ("hours", "hours_available", "utilization"):
             data.pop(key, None)
+    if data.get("travel_hours") is None:  # nor travel
+        data.pop("travel_hours", None)
     return data

@@ -879,6 +879,11 @@ def _other_language(inst: Instance, a: int, c: int) -> bool:
     )
 
 
+def _km(inst: Instance, a: int, c: int) -> str:
+    km = inst.distance_km(a, c)
+    return "an unknown distance" if km is None else f"{km:,.0f} km"
+
+
 PAIR_RULES: tuple[PairRule, ...] = (
     PairRule(
         "locked",
@@ -1065,6 +1070,38 @@ PAIR_RULES: tuple[PairRule, ...] = (
         unplaceable=lambda inst, a: f"speaks {inst.accounts[a].language}",
         left=lambda inst, a, c: f"previous CSM does not speak {inst.accounts[a].language}",
     ),
+    PairRule(
+        "max_travel",
+        "maximum travel distance",
+        "in-person accounts are met by a CSM within reach",
+        "max_travel_km, accounts[].visits_per_quarter, places (latitude/longitude or location)",
+        "eligibility",
+        violation=lambda inst, a, c: (
+            f"account {inst.accounts[a].label} is met in person and is {_km(inst, a, c)} from "
+            f"CSM {inst.csms[c].label}, beyond max_travel_km "
+            f"{inst.scenario.constraints.max_travel_km:,.0f}"
+        ),
+        would=lambda inst, a, c: (
+            f"{inst.csms[c].label} is {_km(inst, a, c)} away (max_travel_km "
+            f"{inst.scenario.constraints.max_travel_km:,.0f})"
+        ),
+        conflict=lambda inst, a: (
+            f"Account {inst.accounts[a].label} is met in person; the CSMs within max_travel_km "
+            "cannot take it under the other rules."
+        ),
+        key=lambda inst, a: (
+            inst.account_place[a]
+            if inst.scenario.constraints.max_travel_km is not None and inst.visits[a]
+            else None
+        ),
+        excludes=lambda inst, a, c: inst.too_far(a, c),
+        off={"max_travel_km": None},
+        unplaceable=lambda inst, a: (
+            f"is met in person, more than {inst.scenario.constraints.max_travel_km:,.0f} km "
+            "from every CSM"
+        ),
+        left=lambda inst, a, c: f"previous CSM is {_km(inst, a, c)} away",
+    ),
 )
 
 TERMS: dict[str, Term] = {
@@ -1080,6 +1117,7 @@ TERMS: dict[str, Term] = {
         Term("expansion", "growth with CSMs who expand", "less expansion (a CSM who expands less)"),
         Term("continuity", "relationships", "one more move"),
         Term("preference", "requested relationships", "a CSM the account prefers less"),
+        Term("travel", "time with customers, not on the road", "more hours on the road"),
     )
 }
 

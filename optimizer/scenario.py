@@ -90,6 +90,10 @@ class Csm(_Frozen):
     skills: tuple[str, ...] = ()
     region: str | None = None
     languages: tuple[str, ...] = ()
+    #: Where the CSM travels from: coordinates, or a name of ``travel.locations``.
+    latitude: float | None = Field(default=None, ge=-90.0, le=90.0)
+    longitude: float | None = Field(default=None, ge=-180.0, le=180.0)
+    location: str | None = None
     retention_rate: Probability | None = None
     expansion_rate: Probability | None = None
     #: Coverage models (segments or tiers, see :class:`Segmentation`) this CSM serves; empty =
@@ -130,6 +134,12 @@ class Account(_Frozen):
     expansion_potential: RiskLevel = "low"
     region: str | None = None
     language: str | None = None
+    #: Where the account is met in person: coordinates, or a name of ``travel.locations``.
+    latitude: float | None = Field(default=None, ge=-90.0, le=90.0)
+    longitude: float | None = Field(default=None, ge=-180.0, le=180.0)
+    location: str | None = None
+    #: In-person visits a quarter (0: the account is served remotely).
+    visits_per_quarter: float = Field(default=0.0, ge=0.0, le=100.0)
     required_skills: tuple[str, ...] = ()
     current_csm: str | None = None
     locked: bool = False
@@ -178,7 +188,7 @@ class Account(_Frozen):
 
 
 class Objectives(_Frozen):
-    """Non-negative weights of the six objective terms; they are normalized to sum to 1.
+    """Non-negative weights of the seven objective terms; they are normalized to sum to 1.
 
     Every term is scaled to a share between 0 (ideal) and 1, so 40/30/20/10 means what it says:
     a point of churn-risk term is worth 4/3 of a point of balance term.
@@ -190,6 +200,7 @@ class Objectives(_Frozen):
     expansion: float = Field(default=0.1, ge=0.0)
     continuity: float = Field(default=0.0, ge=0.0)
     preference: float = Field(default=0.0, ge=0.0)
+    travel: float = Field(default=0.0, ge=0.0)
 
     def normalized(self) -> dict[str, float]:
         """Weights scaled to sum to 1 (the scenario validation rejects all-zero weights)."""
@@ -409,6 +420,8 @@ class Constraints(_Frozen):
     max_moves: int | None = Field(default=None, ge=0)
     max_moved_arr: float | None = Field(default=None, ge=0.0)
     renewal_freeze_days: int | None = Field(default=None, ge=0)
+    #: In-person accounts (``visits_per_quarter`` > 0) go to a CSM at most this far away (km).
+    max_travel_km: float | None = Field(default=None, gt=0.0)
     #: Protected relationships: an account meeting every condition of any one of them keeps
     #: its current CSM (the first one met names it).
     protect: tuple[Protection, ...] = ()
@@ -594,6 +607,23 @@ class SolverSettings(_Frozen):
     strategy: Literal["auto", "full", "columns", "lagrangian"] = "auto"
 
 
+class Place(_Frozen):
+    """A point on the map (degrees)."""
+
+    latitude: float = Field(ge=-90.0, le=90.0)
+    longitude: float = Field(ge=-180.0, le=180.0)
+
+
+class Travel(_Frozen):
+    """Travel to in-person accounts: distances are great-circle kilometres between the account
+    and its CSM (``latitude``/``longitude``, or a ``location`` looked up in ``locations``, a
+    table the user supplies: no network look-up), driven at ``speed_kmh``; each visit is a
+    round trip. ``travel`` hours per quarter = visits_per_quarter x 2 x km / speed_kmh."""
+
+    speed_kmh: float = Field(default=60.0, gt=0.0, le=1000.0)
+    locations: dict[str, Place] = Field(default_factory=dict)
+
+
 class Scenario(_Frozen):
     """A complete assignment problem: who, what, which goals, which rules, how to solve."""
 
@@ -607,6 +637,7 @@ class Scenario(_Frozen):
     solver: SolverSettings = SolverSettings()
     segmentation: Segmentation = Segmentation()
     transition: Transition = Transition()
+    travel: Travel = Travel()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -775,6 +806,52 @@ def _override_issues(
     return issues
 
 
+def _place_issues(data: Mapping[str, Any], csms: Any, accounts: Any) -> list[ScenarioIssue]:
+    """Coordinates given half (a latitude without its longitude) and location names the
+    scenario's ``travel.locations`` does not hold."""
+    travel = data.get("travel")
+    places = travel.get("locations") if isinstance(travel, Mapping) else None
+    known = set(places) if isinstance(places, Mapping) else set()
+    objectives = data.get("objectives")
+    weight = objectives.get("travel") if isinstance(objectives, Mapping) else None
+    weighed = isinstance(weight, int | float) and weight > 0
+    issues: list[ScenarioIssue] = []
+    for kind, records in (("csms", csms), ("accounts", accounts)):
+        for index, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                continue
+            where = _label(records, index, kind)
+            lat, lon = record.get("latitude"), record.get("longitude")
+            placed = lat not in (None, "") or record.get("location") not in (None, "")
+            visits = record.get("visits_per_quarter")
+            needs = kind == "csms" or (isinstance(visits, int | float) and visits > 0)
+            if weighed and needs and not placed:
+                issues.append(
+                    ScenarioIssue(
+                        path=f"{where}.location",
+                        message="travel is weighed (objectives.travel): give latitude and "
+                        "longitude, or a location",
+                    )
+                )
+            if (lat in (None, "")) != (lon in (None, "")):
+                missing = "longitude" if lon in (None, "") else "latitude"
+                issues.append(
+                    ScenarioIssue(
+                        path=f"{where}.{missing}",
+                        message="give both latitude and longitude (only the other is given)",
+                    )
+                )
+            name = _stripped(record.get("location"))
+            if name not in (None, "") and str(name) not in known:
+                issues.append(
+                    ScenarioIssue(
+                        path=f"{where}.location",
+                        message=f"unknown location {name!r}: add it to travel.locations",
+                    )
+                )
+    return issues
+
+
 def _goal_issues(data: Mapping[str, Any], csms: set[str]) -> list[ScenarioIssue]:
     """Goals naming a CSM that does not exist, and two goals with one name (a goal's name
     names its rules)."""
@@ -843,6 +920,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
     known = {str(c) for c in csm_ids if c not in (None, "")}
     issues.extend(_override_issues(data, known, {str(a) for a in account_ids if a}))
     issues.extend(_goal_issues(data, known))
+    issues.extend(_place_issues(data, csms, accounts))
     for index, account in enumerate(accounts):
         if not isinstance(account, Mapping):
             continue
@@ -897,7 +975,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
             issues.append(
                 ScenarioIssue(
                     path="objectives",
-                    message="all weights are zero (unset weights default to 0 only for continuity and preference): "
+                    message="all weights are zero (unset weights default to 0 only for continuity, preference and travel): "
                     "at least one must be positive",
                 )
             )

@@ -361,7 +361,13 @@ def sensitivity_variants(
     out: list[tuple[str, str, Any, Scenario]] = []
     weights = scenario.objectives.model_dump()
     total = sum(weights.values())
+    # Travel moves nothing on a team without in-person accounts and places: not tried there.
+    travels = any(a.visits_per_quarter for a in scenario.accounts) and any(
+        c.latitude is not None or c.location is not None for c in scenario.csms
+    )
     for term in TERMS:
+        if term == "travel" and not weights[term] and not travels:
+            continue
         for factor in weight_factors:
             value = weights[term] * factor if weights[term] > 0 else 0.1 * total
             if weights[term] == 0 and (factor < 1 or any(v[1] == f"weight.{term}" for v in out)):

@@ -6,7 +6,7 @@ any of these keys; everything else comes from the base, which may itself extend 
 | key | effect |
 |---|---|
 | ``name``, ``description``, ``as_of`` | replace the base's |
-| ``objectives``, ``constraints``, ``solver`` | merged key by key into the base's (``null`` switches a rule off) |
+| ``objectives``, ``constraints``, ``solver``, ``travel`` | merged key by key into the base's (``null`` switches a rule off) |
 | ``add_csms`` | CSM records appended (a new hire) |
 | ``remove_csms`` | CSM ids removed; their accounts lose their CSM (and any lock) and are placed anew |
 | ``csm_changes`` | ``{csm_id: {field: value}}``, e.g. a capacity change |
@@ -25,7 +25,7 @@ from typing import Any
 from optimizer import Scenario, ScenarioError, ScenarioIssue, load_scenario
 from optimizer.scenario import read_json, resolve_files
 
-_MERGED = ("objectives", "constraints", "solver")
+_MERGED = ("objectives", "constraints", "solver", "travel")
 _REPLACED = ("name", "description", "as_of")
 _EDITS = (
     "add_csms",

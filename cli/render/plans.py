@@ -92,13 +92,15 @@ def books_table(after: Evaluation | None, before: Evaluation) -> Table:
     title = "CSM books (before -> after)" if after is not None else "CSM books"
     table = Table(title=title, title_justify="left")
     hours = before.books[0].utilization is not None if before.books else False
+    travel = before.books[0].travel_hours is not None if before.books else False
     for column in (
         "CSM",
         "accounts",
         "ARR",
         "% of target",
         "workload",
-        *(("hours/week", "utilization") if hours else ()),
+        *(("utilization",) if hours else ()),
+        *(("travel h/qtr",) if travel else ()),
         "high-risk",
         "ARR at risk",
         "expertise",
@@ -110,14 +112,7 @@ def books_table(after: Evaluation | None, before: Evaluation) -> Table:
         def pair(get: Any, fmt: Any, old: Any = old, new: Any = new) -> str:
             return fmt(get(old)) if new is None else f"{fmt(get(old))} -> {fmt(get(new))}"
 
-        used = (
-            (
-                pair(lambda b: b.hours, lambda v: f"{v:,.1f}") + f" of {old.hours_available:g}",
-                pair(lambda b: b.utilization, pct),
-            )
-            if hours
-            else ()
-        )
+        used = (pair(lambda b: b.utilization, pct),) if hours else ()
         table.add_row(
             f"{old.name or old.csm_id} ({old.csm_id})" if old.name else old.csm_id,
             pair(lambda b: b.accounts, str),
@@ -125,6 +120,7 @@ def books_table(after: Evaluation | None, before: Evaluation) -> Table:
             pair(lambda b: b.arr_vs_target, pct),
             pair(lambda b: b.workload, lambda v: f"{v:,.0f}"),
             *used,
+            *((pair(lambda b: b.travel_hours, lambda v: f"{v:,.0f}"),) if travel else ()),
             pair(lambda b: b.high_risk, str),
             pair(lambda b: b.arr_at_risk, money),
             pair(lambda b: b.expertise_match_rate, pct),
@@ -143,6 +139,7 @@ KPI_FORMATS: dict[str, Callable[[Any], str]] = {
     "max_high_risk_per_csm": str,
     "moves": str,
     "moved_arr": money,
+    "travel_hours": lambda v: f"{v:,.0f} h/qtr",
     "utilization_min": lambda v: pct(v, 0),
     "utilization_max": lambda v: pct(v, 0),
 }

@@ -279,6 +279,12 @@ class Lagrangian:
                 if scores:
                     for k, c in enumerate(cols[i].tolist()):
                         out[i, k] -= p.preference_weight * scores.get(c, 0.0)
+        if p.travel_weight:
+            origin = rows if self._origin is None else self._origin[rows]
+            for i, where in enumerate(origin.tolist()):
+                extra = p.travel_extra.get(where)
+                if extra is not None:
+                    out[i] += p.travel_weight * extra[cols[i]]
         out[~p.eligible[p.group[r], cols]] = math.inf
         return out
 

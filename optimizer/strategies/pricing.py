@@ -91,6 +91,13 @@ class Pricing:
             weights["preference"] / preference_norm if preference_norm > 0 else 0.0
         )
         self.best_preference = np.asarray(inst._best_preference)
+        travel_norm = inst._travel_norm
+        self.travel_weight = weights["travel"] / travel_norm if travel_norm > 0 else 0.0
+        #: In-person accounts (sorted) and their travel hours above their best eligible CSM.
+        self.travel_accounts = np.asarray(sorted(inst.travel_rows), dtype=np.int64)
+        self.travel_extra = {
+            a: row - inst._best_travel.get(a, 0.0) for a, row in inst.travel_rows.items()
+        }
 
     def costs(self, lo: int, hi: int) -> np.ndarray:
         """Objective coefficient of each pair, ``inf`` where not eligible (rows lo..hi-1)."""
@@ -109,6 +116,10 @@ class Pricing:
             for a in rows:
                 for c, score in self.inst.preference[a].items():
                     out[a - lo, c] -= self.preference_weight * score
+        if self.travel_weight:
+            first, last = np.searchsorted(self.travel_accounts, [lo, hi])
+            for a in self.travel_accounts[first:last].tolist():
+                out[a - lo] += self.travel_weight * self.travel_extra[a]
         out[~self.eligible[self.group[lo:hi]]] = math.inf
         return out
 

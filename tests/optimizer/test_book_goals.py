@@ -10,6 +10,7 @@ the rules.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import pytest
@@ -351,3 +352,99 @@ def test_column_generation_keeps_the_leader_rules_at_the_same_optimum(enumerated
     assert plan.objective == pytest.approx(enumerated, abs=1e-7)
     assert plan.bound <= enumerated + 1e-9
     assert evaluate(scenario, plan.assignment()).violations == []
+
+
+# ------------------------------------------------------------------------------- travel
+
+#: One degree of longitude on the equator: 2 x pi x 6371 km / 360.
+DEGREE_KM = 2 * math.pi * 6371.0 / 360
+
+
+def travel_team(**constraints: Any) -> Scenario:
+    """A1 met in person twice a quarter at (0, 0) and A2 remote; C1 one degree east, C2 in
+    Lisbon (a named location)."""
+    data = scenario_dict(
+        [csm("C1", latitude=0.0, longitude=1.0), csm("C2", location="Lisbon")],
+        [
+            account("A1", 100, latitude=0.0, longitude=0.0, visits_per_quarter=2, current_csm="C2"),
+            account("A2", 100, location="Lisbon", current_csm="C2"),
+        ],
+        constraints=constraints,
+    )
+    data["travel"] = {
+        "speed_kmh": 60,
+        "locations": {"Lisbon": {"latitude": 38.72, "longitude": -9.14}},
+    }
+    return Scenario.from_dict(data)
+
+
+def test_travel_hours_are_round_trips_at_the_stated_speed() -> None:
+    scenario = travel_team()
+    inst = Instance(scenario)
+    assert inst.distance_km(0, 0) == pytest.approx(DEGREE_KM, rel=1e-9)
+    assert inst.travel_hours(0, 0) == pytest.approx(2 * 2 * DEGREE_KM / 60, rel=1e-9)
+    assert inst.travel_hours(1, 0) == 0.0  # remote: no visits
+    moved = evaluate(scenario, {"A1": "C1", "A2": "C2"})
+    books = {b.csm_id: b for b in moved.books}
+    assert books["C1"].travel_hours == pytest.approx(2 * 2 * DEGREE_KM / 60)
+    assert books["C2"].travel_hours == 0.0
+    assert moved.kpis["travel_hours"] == pytest.approx(2 * 2 * DEGREE_KM / 60)
+    # Today A1 is with C2 in Lisbon, about 4,400 km away.
+    today = evaluate(scenario).kpis["travel_hours"]
+    assert today == pytest.approx(2 * 2 * inst.distance_km(0, 1) / 60)
+    assert 4_300 < (inst.distance_km(0, 1) or 0) < 4_500
+
+
+def test_the_travel_limit_keeps_in_person_accounts_within_reach() -> None:
+    scenario = travel_team(max_travel_km=500)
+    inst = Instance(scenario)
+    assert inst.eligible[0] == [0]  # Lisbon is too far for A1
+    assert inst.eligible[1] == [0, 1]  # A2 is remote
+    (violation,) = evaluate(scenario).violations
+    assert (violation.rule, violation.subject) == ("max_travel", "A1")
+    assert "4,405 km" in violation.message and "beyond max_travel_km 500" in violation.message
+    assert solve_ok(scenario).assignment()["A1"] == "C1"
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        ({"latitude": 95.0, "longitude": 0.0}, "accounts[A1].latitude", "less than or equal"),
+        ({"latitude": 10.0}, "accounts[A1].longitude", "give both latitude and longitude"),
+        ({"location": "Atlantis"}, "accounts[A1].location", "unknown location 'Atlantis'"),
+    ],
+)
+def test_bad_places_are_named_by_path(change: dict[str, Any], path: str, words: str) -> None:
+    data = scenario_dict([csm("C1")], [account("A1", 10, **change)])
+    with pytest.raises(ScenarioError) as raised:
+        Scenario.from_dict(data)
+    issues = {issue.path: issue.message for issue in raised.value.issues}
+    assert path in issues, issues
+    assert words in issues[path]
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_the_travel_term_sends_in_person_accounts_to_the_nearest_csm(backend: str) -> None:
+    """Travel weight only: A1 (two visits a quarter at (0, 0)) is with C2 in Lisbon today, the
+    farthest of its two CSMs: the term is 1 (all of its spread), and 0 with C1 one degree away.
+    The plan moves it (one move of two: tie-break 0.001 / 2)."""
+    data = travel_team().model_dump(mode="json")
+    data["objectives"] = weights(travel=1)
+    scenario = Scenario.from_dict(data)
+    assert evaluate(scenario).terms["travel"] == pytest.approx(1.0)
+    plan = solve_ok(scenario, backend=backend)
+    assert plan.assignment() == {"A1": "C1", "A2": "C2"}
+    assert plan.objective == pytest.approx(0.001 / 2, abs=1e-9)
+    assert plan.after is not None and plan.after.terms["travel"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_weighed_travel_term_needs_every_place() -> None:
+    data = scenario_dict(
+        [csm("C1", latitude=1.0, longitude=1.0), csm("C2")],
+        [account("A1", 10, visits_per_quarter=1), account("A2", 10)],
+        objectives=weights(churn_risk=1, travel=1),
+    )
+    with pytest.raises(ScenarioError) as raised:
+        Scenario.from_dict(data)
+    paths = {issue.path for issue in raised.value.issues}
+    assert paths == {"csms[C2].location", "accounts[A1].location"}

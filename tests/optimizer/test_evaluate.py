@@ -84,6 +84,7 @@ def test_terms_books_and_kpis_of_the_current_assignment_by_hand() -> None:
             "expansion": 4 / 55,
             "continuity": 0,
             "preference": 0,
+            "travel": 0,
         }
     )
     assert ev.weights == pytest.approx(
@@ -94,6 +95,7 @@ def test_terms_books_and_kpis_of_the_current_assignment_by_hand() -> None:
             "expansion": 0.1,
             "continuity": 0,
             "preference": 0,
+            "travel": 0,
         }
     )
     assert ev.tie_break == 0.0
@@ -146,6 +148,7 @@ def test_terms_books_and_kpis_of_a_swap_by_hand() -> None:
             "expansion": 3 / 55,
             "continuity": 2 / 3,
             "preference": 0,
+            "travel": 0,
         }
     )
     assert ev.tie_break == pytest.approx(0.001 * 2 / 3)

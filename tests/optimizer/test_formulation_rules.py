@@ -376,6 +376,20 @@ CASES = [
         {("renewal_load[2026-Q1]", "C1")},
         keeper=KEEP_A3,
     ),
+    # A4 is met in person at (0, 0); C1 is 3 degrees of longitude away on the equator
+    # (333.6 km), C2 one (111.2 km): within 200 km only C2 may take it, as for a lock.
+    RuleCase(
+        "max_travel_km",
+        both(
+            rule(max_travel_km=200),
+            account_field("A4", latitude=0.0, longitude=0.0, visits_per_quarter=1),
+            csm_field("C1", latitude=0.0, longitude=3.0),
+            csm_field("C2", latitude=0.0, longitude=1.0),
+        ),
+        KEEP_A4,
+        per_move(1),
+        {("max_travel", "A4")},
+    ),
     # Eligibility rules on A4 work the same way: churn 0, one move (A3).
     RuleCase("locked", account_field("A4", locked=True), KEEP_A4, per_move(1), {("locked", "A4")}),
     RuleCase(

@@ -194,6 +194,7 @@ def test_weights_are_normalized_to_sum_one() -> None:
             "expansion": 0.1,
             "continuity": 0,
             "preference": 0,
+            "travel": 0,
         }
     )
     assert sum(normalized.values()) == pytest.approx(1.0)

@@ -201,5 +201,9 @@ def test_the_bundled_what_if_files_load_and_change_what_they_say() -> None:
     leader = variants["leader_rules"]
     rules = leader.constraints
     assert rules.protect and rules.overrides and rules.utilization and rules.goals
-    assert rules.renewal_load is not None
+    assert rules.renewal_load is not None and rules.max_travel_km == 1500
     assert leader.csm("C06").hours_per_week == 32
+    # ... and the accounts of $150K or more are met in person, every CSM has a place.
+    in_person = {a.id for a in leader.accounts if a.visits_per_quarter > 0}
+    assert in_person == {a.id for a in base.accounts if a.arr >= 150_000}
+    assert all(c.location in leader.travel.locations for c in leader.csms)

@@ -29,11 +29,22 @@ from optimizer.strategies.rounding import repair_point, round_point
 def _scenario(n: int, m: int, **solver: Any) -> Scenario:
     data = generate(n, m, seed=3)
     # Every objective term and every per-pair input in play.
-    data["objectives"].update({"continuity": 5, "preference": 5})
+    data["objectives"].update({"continuity": 5, "preference": 5, "travel": 5})
     ids = [c["id"] for c in data["csms"]]
     for k, account in enumerate(data["accounts"][:: max(1, n // 12)]):
         account["preferences"] = {ids[k % m]: 3.0, ids[(k + 1) % m]: -1.0}
         account["workload_by_csm"] = {ids[(k + 2) % m]: 4.5}
+    # Every CSM placed; every fifth account met in person somewhere between them.
+    for k, csm in enumerate(data["csms"]):
+        csm.update({"latitude": 40.0 + k % 3, "longitude": -100.0 + 2 * k})
+    for k, account in enumerate(data["accounts"][::5]):
+        account.update(
+            {
+                "latitude": 39.0 + k % 5,
+                "longitude": -101.0 + k % 17,
+                "visits_per_quarter": 1 + k % 3,
+            }
+        )
     data["solver"].update({"threads": 1, **solver})
     return Scenario.from_dict(data)
 

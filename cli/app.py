@@ -30,6 +30,7 @@ COMMANDS: dict[str, Command] = {
     "schema": solve.cmd_schema,
     "compare": batch.cmd_compare,
     "sensitivity": batch.cmd_sensitivity,
+    "influence": batch.cmd_influence,
     "sweep": batch.cmd_sweep,
     "segment": coverage.cmd_segment,
     "report": documents.cmd_report,

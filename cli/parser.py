@@ -113,6 +113,13 @@ def add_sensitivity(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_influence(p: argparse.ArgumentParser) -> None:
+    """``territory influence``: the scenario, the batch options, the output form."""
+    p.add_argument("scenario", type=Path)
+    add_batch_options(p, "solve")
+    p.add_argument("--json", action="store_true", help="print the analysis JSON")
+
+
 def add_sweep(p: argparse.ArgumentParser) -> None:
     """``territory sweep``: the scenario, its axes, the batch options, the output form."""
     p.add_argument("scenario", type=Path)
@@ -228,6 +235,11 @@ SUBCOMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], .
     ("evaluate", "score an assignment: objective, books, KPIs, violations", add_evaluate),
     ("compare", "solve several scenarios and show them side by side", add_compare),
     ("sensitivity", "which inputs matter, the disruption frontier, rule prices", add_sensitivity),
+    (
+        "influence",
+        "each objective term and account attribute left out: how much each KPI moves",
+        add_influence,
+    ),
     ("sweep", "solve every combination of a few settings", add_sweep),
     ("segment", "coverage segments, capacity, expansion ranking, tier migrations", add_segment),
     ("import", "read accounts and CSMs from CSV/XLSX exports into a scenario", add_import),

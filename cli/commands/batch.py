@@ -17,6 +17,7 @@ from rich.progress import Progress as ProgressBar
 from optimizer import Scenario, ScenarioError, Status
 from scenarios.compare import compare
 from scenarios.executors import Outcome
+from scenarios.influence import influence, influence_variants
 from scenarios.sensitivity import sensitivity, sensitivity_variants
 from scenarios.sweep import SweepRow, parse_axis, sweep
 from scenarios.variants import load_variant
@@ -25,6 +26,7 @@ from ..exits import EXIT_INVALID, EXIT_NO_PLAN, EXIT_OK
 from ..render.batch import (
     compare_cell,
     comparison_table,
+    print_influence,
     print_sensitivity,
     sweep_table,
     write_comparison_csv,
@@ -188,6 +190,29 @@ def cmd_sensitivity(args: argparse.Namespace, console: Console, err: Console) ->
         print(json.dumps(result.to_dict(), indent=2, default=str))
     else:
         print_sensitivity(console, result)
+    return EXIT_OK if result.base.has_plan else EXIT_NO_PLAN
+
+
+def cmd_influence(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """``territory influence``: each objective term and account attribute left out in turn,
+    and how much each outcome KPI moves; a row within the gaps says so.
+
+    Returns
+    -------
+    int
+        0 when the base scenario has a plan, 1 when it has none, 2 for invalid input.
+    """
+    try:
+        scenario = load_variant(args.scenario)
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        return EXIT_INVALID
+    total = 1 + len(influence_variants(scenario))
+    result = run_batch(err, args, "inputs", total, influence, scenario, lines=not args.json)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        print_influence(console, result)
     return EXIT_OK if result.base.has_plan else EXIT_NO_PLAN
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from optimizer.units import money
 from scenarios.compare import ROWS, Comparison
 from scenarios.gaps import WITHIN_THE_GAP, Difference
+from scenarios.influence import Influence
 from scenarios.sensitivity import FROM_BASE, Run, Sensitivity
 
 from .formats import pct, plus_minus, signed
@@ -253,6 +254,68 @@ def print_sensitivity(console: Console, result: Sensitivity) -> None:
     for table in tornado_tables(result):
         console.print(table)
     console.print(stability_table(result))
+
+
+#: How each KPI change of ``territory influence`` is shown.
+INFLUENCE_FORMATS: dict[str, tuple[str, Callable[[float], str]]] = {
+    "arr_at_risk": ("ARR at risk", money),
+    "expertise_match": ("expertise match", lambda v: f"{v * 100:.1f} pts"),
+    "expected_expansion_arr": ("expected expansion", money),
+    "arr_spread": ("ARR spread", lambda v: f"{v * 100:.1f} pts"),
+    "moves": ("moves", lambda v: f"{v:.0f}"),
+    "travel_hours": ("travel h/qtr", lambda v: f"{v:,.0f}"),
+}
+
+
+def influence_table(result: Influence) -> Table:
+    """One row per input left out: what was done, each KPI's change against the base plan,
+    the effect on the base objective (± the gaps), and the accounts placed differently."""
+    kpis = result.to_dict()["kpis"]
+    table = Table(
+        title="Which inputs matter (each left out; KPI change against the base plan)",
+        title_justify="left",
+    )
+    table.add_column("input")
+    table.add_column("left out as")
+    for kpi in kpis:
+        table.add_column(INFLUENCE_FORMATS[kpi][0], justify="right")
+    table.add_column("objective effect", justify="right")
+    table.add_column("accounts moved", justify="right")
+    for row in result.ordered(kpis[0] if kpis else "arr_at_risk"):
+        cells = []
+        for kpi in kpis:
+            value = row.kpis.get(kpi)
+            cells.append(signed(value, INFLUENCE_FORMATS[kpi][1]))
+        if not row.plan.has_plan:
+            note = f"no plan ({row.plan.status})"
+        else:
+            note = difference_cell(row.effect)
+        table.add_row(
+            row.input,
+            row.change,
+            *cells,
+            note,
+            str(row.changed_accounts) if row.plan.has_plan else "-",
+        )
+    return table
+
+
+def print_influence(console: Console, result: Influence) -> None:
+    """Print which inputs matter: the base plan, then one row per input left out. A row
+    whose objective effect is within the gaps says so: its KPI changes are not shown to come
+    from the input."""
+    base = result.base
+    console.print(
+        f"Base plan: [bold]{base.status}[/], objective {compare_cell('objective', base.objective)}, "
+        f"gap {compare_cell('gap', base.gap)}"
+    )
+    console.print(influence_table(result))
+    within = [row.input for row in result.rows if row.plan.has_plan and row.within_gap]
+    if within:
+        console.print(
+            f"{WITHIN_THE_GAP}: {', '.join(within)} (the base could have returned the same "
+            "plan: their changes are not shown to come from the input)."
+        )
 
 
 def sweep_table(records: Sequence[dict[str, Any]], keys: list[str], columns: list[str]) -> Table:

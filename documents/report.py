@@ -196,6 +196,17 @@ def charts(plan: dict[str, Any], sensitivity: dict[str, Any] | None = None) -> l
                 chart_id="chart-utilization",
             )
         )
+    if any(get(c.get("before"), "travel_hours") is not None for c in csms):
+        out.append(
+            bar_chart(
+                "Travel hours a quarter per CSM (in-person visits, round trips)",
+                labels,
+                [get(c.get("before"), "travel_hours") for c in csms],
+                [get(c.get("after"), "travel_hours") for c in csms],
+                fmt=lambda v: f"{v:,.0f} h",
+                chart_id="chart-travel",
+            )
+        )
     out.append(
         bar_chart(
             "Expected ARR at risk per CSM (risk concentration)",

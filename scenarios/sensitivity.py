@@ -423,7 +423,10 @@ def sensitivity_variants(
             )
         )
     if prices:
+        band = rule.utilization
         for name, switch in rule_switches().items():
+            if name == "utilization" and (band is None or band.at_least is band.at_most is None):
+                continue  # hours tracked without a band: no rule to price
             # Only a rule that is on has a price: its setting is not the one switching it off.
             if any(getattr(rule, field) != value for field, value in switch.items()):
                 out.append(
@@ -459,6 +462,21 @@ def sensitivity_variants(
                             ),
                         )
                     )
+        # Each goal on its own (all of them together are rule.goals).
+        goals = scenario.constraints.goals
+        if len(goals) > 1:
+            for i, goal in enumerate(goals):
+                rest = [g.model_dump(mode="json") for k, g in enumerate(goals) if k != i]
+                out.append(
+                    (
+                        "prices",
+                        f"goal.{goal.name}",
+                        None,
+                        _with(
+                            scenario, "constraints", {"goals": rest}, f"without goal {goal.name}"
+                        ),
+                    )
+                )
         # Each override on its own (all of them together are rule.overrides): what the
         # leader's decision on this one account costs.
         overrides = scenario.constraints.overrides

@@ -403,7 +403,11 @@ def test_the_travel_limit_keeps_in_person_accounts_within_reach() -> None:
     (violation,) = evaluate(scenario).violations
     assert (violation.rule, violation.subject) == ("max_travel", "A1")
     assert "4,405 km" in violation.message and "beyond max_travel_km 500" in violation.message
-    assert solve_ok(scenario).assignment()["A1"] == "C1"
+    plan = solve_ok(scenario)
+    assert plan.assignment()["A1"] == "C1"
+    from documents.report import render_html
+
+    assert 'id="chart-travel"' in render_html(plan.to_dict())
 
 
 @pytest.mark.parametrize(
@@ -448,3 +452,18 @@ def test_a_weighed_travel_term_needs_every_place() -> None:
         Scenario.from_dict(data)
     paths = {issue.path for issue in raised.value.issues}
     assert paths == {"csms[C2].location", "accounts[A1].location"}
+
+
+def test_sensitivity_prices_each_leader_rule_that_is_on() -> None:
+    from scenarios.sensitivity import sensitivity_variants
+
+    def priced(scenario: Scenario) -> set[str]:
+        return {name for group, name, _, _ in sensitivity_variants(scenario) if group == "prices"}
+
+    names = priced(small_team(LEADER_RULES))
+    assert {"rule.utilization", "rule.goals", "rule.renewal_load"} <= names
+    assert {"goal.C2 grows", "goal.mix"} <= names  # and each goal on its own
+    assert "rule.max_travel_km" in priced(travel_team(max_travel_km=500))
+    # Hours tracked without a band, and no goals: nothing of them to price.
+    plain = priced(small_team({"utilization": {"hours_per_unit": 5}}))
+    assert not {"rule.utilization", "rule.goals", "rule.renewal_load"} & plain

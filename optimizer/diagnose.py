@@ -181,7 +181,7 @@ def _team_sums(inst: Instance) -> list[Conflict]:
     out: list[Conflict] = []
     for rule in inst.book_rules:
         q = rule.quantity
-        if not rule.team_sum or q.per_pair is not None:
+        if not rule.team_sum or not rule.hard or q.per_pair is not None:
             continue
         total = sum(inst.amounts(q))
         windows = [window(inst, q, c) for c in range(len(inst.csms))]

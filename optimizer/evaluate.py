@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from .instance import TERMS, Instance
-from .rules import ACCOUNTS, ARR, HIGH_RISK, HOURS, RULE_TOLERANCE, WORKLOAD, quantities
+from .rules import (
+    ACCOUNTS,
+    ARR,
+    HIGH_RISK,
+    HOURS,
+    RULE_TOLERANCE,
+    WORKLOAD,
+    active,
+    quantities,
+)
 from .scenario import Scenario, ScenarioError, ScenarioIssue
 
 Assignment = Mapping[str, str | None]
@@ -211,13 +220,14 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
             violations.append(Violation(reason, account.id, text))
 
     terms["balance"] = inst.balance_excess(arr_by, work_by)
-    tie_break = inst.tie_break * terms["continuity"]
-    objective = sum(weights[name] * terms[name] for name in TERMS) + tie_break
-
-    # Every book and team rule of the registry, measured by the rule itself.
+    # Every book and team rule of the registry, measured by the rule itself; a soft one adds
+    # its excess to the soft_rules term instead.
     totals: dict[str, Sequence[float]] = {ACCOUNTS.name: count_by, ARR.name: arr_by}
     totals[WORKLOAD.name], totals[HIGH_RISK.name] = work_by, risk_by
     totals[HOURS.name] = hours_by
+    terms["soft_rules"] = soft_rules_term(inst, chosen, totals)
+    tie_break = inst.tie_break * terms["continuity"]
+    objective = sum(weights[name] * terms[name] for name in TERMS) + tie_break
     violations.extend(book_violations(inst, chosen, totals))
     violations.extend(team_violations(inst, chosen, {"moves": moves, "moved_arr": moved_arr}))
 
@@ -325,14 +335,34 @@ def book_totals(
     return out
 
 
+def soft_rules_term(
+    inst: Instance, chosen: list[int | None], given: Mapping[str, Sequence[float]]
+) -> float:
+    """The soft_rules term: every soft rule's excess per CSM, in full-time books of its
+    quantity, summed and divided by the team's capacity (0 without soft rules)."""
+    soft = [r for r in inst.book_rules if not r.hard and active(inst, r)]
+    if not soft:
+        return 0.0
+    totals = book_totals(inst, chosen, given)
+    excess = 0.0
+    for rule in soft:
+        unit = rule.quantity.unit(inst)
+        values = totals[rule.quantity.name]
+        for c in range(len(inst.csms)):
+            excess += rule.excess(inst, values[c], inst.rule_limits[rule.name][c]) / unit
+    return excess / inst.total_capacity
+
+
 def book_violations(
     inst: Instance, chosen: list[int | None], given: Mapping[str, Sequence[float]]
 ) -> list[Violation]:
-    """Every book rule each CSM's book breaks, CSM by CSM in registry order."""
+    """Every hard book rule each CSM's book breaks, CSM by CSM in registry order."""
     totals = book_totals(inst, chosen, given)
     out: list[Violation] = []
     for c, csm in enumerate(inst.csms):
         for rule in inst.book_rules:
+            if not rule.hard:
+                continue
             limits = inst.rule_limits[rule.name][c]
             value = totals[rule.quantity.name][c]
             amount = rule.broken_by(inst, value, limits)

@@ -287,9 +287,13 @@ def book_rules(built: AssignmentModel, relax: frozenset[str]) -> None:
     """Hard: every book rule of the registry (optimizer/rules.py) not in ``relax``, one row per
     CSM it limits: the book's total of the rule's quantity between the CSM's limits.
 
-    Rules on one quantity are written CSM by CSM (all of one CSM's ARR rules together).
+    Rules on one quantity are written CSM by CSM (all of one CSM's ARR rules together). A soft
+    rule (``hard=False``) gets a slack on each side it limits, which the ``soft_rules`` term
+    pays per full-time book of the quantity (see :func:`soft_rule_cost`); its rows carry no
+    group, so the diagnosis never names them.
     """
     inst = built.instance
+    weight = inst.weights()["soft_rules"]
     for quantity, rules in families([r for r in inst.book_rules if active(inst, r)]):
         unit = quantity.unit(inst)
         steps = quantity.steps(inst)
@@ -300,15 +304,44 @@ def book_rules(built: AssignmentModel, relax: frozenset[str]) -> None:
                 lo, hi = inst.rule_limits[rule.name][c]
                 if rule.name in relax or (lo is None and hi is None):
                     continue
+                name = f"{rule.name}[{csm.id}]"
+                if rule.hard:
+                    built.model.add_row(
+                        name,
+                        (rule.name, csm.id),
+                        index,
+                        coef,
+                        -math.inf if lo is None else lo / unit,
+                        math.inf if hi is None else hi / unit,
+                        steps,
+                    )
+                    continue
+                # Soft: lo <= total + short - over <= hi, each slack paying its cost.
+                reach = sum(abs(v) for v in coef) + abs(lo or 0.0) / unit + abs(hi or 0.0) / unit
+                slacks, signs = [], []
+                for side, sign, limit in (("short", 1.0, lo), ("over", -1.0, hi)):
+                    if limit is None:
+                        continue
+                    var = built.model.add_var(f"{side}_{name}", 0.0, reach, False, steps)
+                    built.model.add_objective(var, soft_rule_cost(inst, weight))
+                    slacks.append(var)
+                    signs.append(sign)
                 built.model.add_row(
-                    f"{rule.name}[{csm.id}]",
-                    (rule.name, csm.id),
-                    index,
-                    coef,
+                    name,
+                    None,
+                    [*index, *slacks],
+                    [*coef, *signs],
                     -math.inf if lo is None else lo / unit,
                     math.inf if hi is None else hi / unit,
                     steps,
                 )
+
+
+def soft_rule_cost(inst: Instance, weight: float) -> float:
+    """The objective's cost of one full-time book (one model unit) outside a soft rule: the
+    ``soft_rules`` term is the total excess over every soft rule and CSM, in full-time books
+    of each rule's quantity, divided by the team's capacity."""
+    return weight / inst.total_capacity
 
 
 def _book_sums(built: AssignmentModel, quantity: Quantity) -> list[tuple[list[int], list[float]]]:

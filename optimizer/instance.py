@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -55,6 +55,7 @@ TERMS = (
     "continuity",
     "preference",
     "travel",
+    "soft_rules",
 )
 #: Weight of the move-count tie-breaker added when the continuity weight is zero: among plans
 #: that are otherwise equally good, the one with fewer moves wins.
@@ -155,7 +156,12 @@ class Instance:
         # book rule's (lower, upper) limit per CSM; rule families (goals, renewal load) make
         # the scenario's own book rules here.
         self.pair_rules: tuple[PairRule, ...] = RULES.pair
-        self.book_rules: tuple[BookRule, ...] = RULES.book + tuple(
+        # A registered rule the scenario makes soft is kept with hard=False.
+        registered = tuple(
+            replace(r, hard=False) if r.soft_when is not None and r.soft_when(self) else r
+            for r in RULES.book
+        )
+        self.book_rules: tuple[BookRule, ...] = registered + tuple(
             made for family in RULES.book_families for made in family.build(self)
         )
         self.team_rules: tuple[TeamRule, ...] = RULES.team

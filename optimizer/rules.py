@@ -209,6 +209,19 @@ class BookRule:
     #: A share rule's (part, whole, share): the book's ``part`` over its ``whole`` is what a
     #: leader reads (the rule's own quantity is ``part - share * whole``).
     ratio: tuple[Quantity, Quantity, float] | None = None
+    #: Whether the scenario makes this registered rule soft (the instance then keeps it with
+    #: ``hard=False``): outside its limits it costs ``soft_rules`` instead of ruling out.
+    soft_when: Callable[[Instance], bool] | None = None
+
+    def excess(self, inst: Instance, value: float, limits: Limits) -> float:
+        """How far ``value`` lies outside the limits, exactly (a soft rule's cost, in the
+        quantity's own units)."""
+        lo, hi = limits
+        if hi is not None and value > hi:
+            return value - hi
+        if lo is not None and value < lo:
+            return lo - value
+        return 0.0
 
     def broken_by(self, inst: Instance, value: float, limits: Limits) -> float:
         """How far ``value`` lies beyond the limits (0 when the rule holds)."""
@@ -468,6 +481,9 @@ UTILIZATION = BookRule(
     "every CSM's week is full but not overfull",
     _utilization,
     off={"utilization": None},
+    soft_when=lambda inst: bool(
+        (band := inst.scenario.constraints.utilization) is not None and band.soft
+    ),
     says=lambda inst, c, value, limits: (
         f"CSM {inst.csms[c].label} carries {_used(inst, c, value)}, outside the utilization "
         f"band {band_words(inst)}"
@@ -618,7 +634,7 @@ def _limit_words(q: Quantity, value: float, limits: Limits) -> str:
 
 
 def _counted_rule(
-    name: str, q: Quantity, limits: list[Limits], family: str, what: str, hold: str
+    name: str, q: Quantity, limits: list[Limits], family: str, what: str, hold: str, hard: bool
 ) -> BookRule:
     """A book rule keeping a count or an amount within per-CSM ``limits``; ``what`` names the
     goal or setting in its words."""
@@ -631,6 +647,7 @@ def _counted_rule(
         what,
         lambda inst, c: limits[c],
         hold=hold,
+        hard=hard,
         family=family,
         says=lambda inst, c, value, lim: (
             f"CSM {inst.csms[c].label} {q.verbs[0]} {q.text(value)}; {what} asks for "
@@ -659,6 +676,7 @@ def _share_rule(
     part: tuple[str, str],
     hold: str,
     ratio: tuple[Quantity, Quantity],
+    hard: bool,
 ) -> BookRule:
     """A book rule keeping the part of a book that matches within ``share`` of the book
     (``most``: at most, else at least): ``q`` is ``amount * (match - share)``, kept at or below
@@ -681,6 +699,7 @@ def _share_rule(
         what,
         lambda inst, c: edge if members[c] else (None, None),
         hold=hold,
+        hard=hard,
         family=family,
         ratio=(*ratio, share),
         says=lambda inst, c, value, limits: (
@@ -741,7 +760,7 @@ def _goal_rules(inst: Instance) -> tuple[BookRule, ...]:
                 limits: list[Limits] = [
                     (goal.at_least, goal.at_most) if members[c] else (None, None) for c in range(m)
                 ]
-                out.append(_counted_rule(name, q, limits, "goals", what, "goal"))
+                out.append(_counted_rule(name, q, limits, "goals", what, "goal", not goal.soft))
                 continue
             matched = _part(f"{name}:part", f"{thing} {where}", hits, 0.0, money)
             ratio = (matched, ARR if money else ACCOUNTS)
@@ -753,7 +772,19 @@ def _goal_rules(inst: Instance) -> tuple[BookRule, ...]:
                 q = _part(side, label, hits, share, money)
                 part = (thing, where)
                 out.append(
-                    _share_rule(side, q, share, most, members, "goals", what, part, "goal", ratio)
+                    _share_rule(
+                        side,
+                        q,
+                        share,
+                        most,
+                        members,
+                        "goals",
+                        what,
+                        part,
+                        "goal",
+                        ratio,
+                        not goal.soft,
+                    )
                 )
     return tuple(out)
 
@@ -775,7 +806,9 @@ def _renewal_rules(inst: Instance) -> tuple[BookRule, ...]:
                 (None, math.floor(most * csm.capacity + 1e-9)) for csm in inst.csms
             ]
             what = f"renewal_load.max_renewals ({most} a {load.period} for a full-time CSM)"
-            out.append(_counted_rule(name, q, limits, "renewal_load", what, "renewal load"))
+            out.append(
+                _counted_rule(name, q, limits, "renewal_load", what, "renewal load", not load.soft)
+            )
         if load.max_arr_share is not None:
             name = f"renewal_arr[{period}]"
             share = load.max_arr_share
@@ -797,6 +830,7 @@ def _renewal_rules(inst: Instance) -> tuple[BookRule, ...]:
                     part,
                     "renewal load",
                     (renewing, ARR),
+                    not load.soft,
                 )
             )
     return tuple(out)
@@ -1118,6 +1152,7 @@ TERMS: dict[str, Term] = {
         Term("continuity", "relationships", "one more move"),
         Term("preference", "requested relationships", "a CSM the account prefers less"),
         Term("travel", "time with customers, not on the road", "more hours on the road"),
+        Term("soft_rules", "the leader's soft rules", "further outside a soft rule"),
     )
 }
 
@@ -1197,12 +1232,12 @@ def families(rules: Sequence[BookRule]) -> list[tuple[Quantity, list[BookRule]]]
 def window(
     inst: Instance, quantity: Quantity, c: int
 ) -> tuple[float, str | None, float, str | None]:
-    """CSM ``c``'s combined range for ``quantity`` over every book rule on it: the highest
+    """CSM ``c``'s combined range for ``quantity`` over every hard book rule on it: the highest
     lower limit and the lowest upper limit, each with the rule that sets it (``0, None`` and
     ``inf, None`` when no rule limits that side)."""
     lo, lo_rule, hi, hi_rule = 0.0, None, math.inf, None
     for rule in inst.book_rules:
-        if rule.quantity is not quantity:
+        if rule.quantity is not quantity or not rule.hard:
             continue
         low, high = inst.rule_limits[rule.name][c]
         if low is not None and (lo_rule is None or low > lo):

@@ -188,7 +188,7 @@ class Account(_Frozen):
 
 
 class Objectives(_Frozen):
-    """Non-negative weights of the seven objective terms; they are normalized to sum to 1.
+    """Non-negative weights of the eight objective terms; they are normalized to sum to 1.
 
     Every term is scaled to a share between 0 (ideal) and 1, so 40/30/20/10 means what it says:
     a point of churn-risk term is worth 4/3 of a point of balance term.
@@ -201,6 +201,7 @@ class Objectives(_Frozen):
     continuity: float = Field(default=0.0, ge=0.0)
     preference: float = Field(default=0.0, ge=0.0)
     travel: float = Field(default=0.0, ge=0.0)
+    soft_rules: float = Field(default=0.0, ge=0.0)
 
     def normalized(self) -> dict[str, float]:
         """Weights scaled to sum to 1 (the scenario validation rejects all-zero weights)."""
@@ -334,6 +335,8 @@ class Utilization(_Frozen):
     at_most: float | None = Field(default=None, gt=0.0, le=10.0)
     week_hours: float = Field(default=40.0, gt=0.0, le=168.0)
     hours_per_unit: float = Field(default=1.0, ge=0.0, le=168.0)
+    #: A soft band: hours outside it cost (``objectives.soft_rules``) instead of ruling out.
+    soft: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> Utilization:
@@ -364,6 +367,8 @@ class Goal(_Frozen):
     measure: GoalMeasure = "accounts"
     at_least: float | None = Field(default=None, ge=0.0)
     at_most: float | None = Field(default=None, ge=0.0)
+    #: A soft goal: a shortfall or excess costs (``objectives.soft_rules``) instead of ruling out.
+    soft: bool = False
 
     @model_validator(mode="after")
     def _limits(self) -> Goal:
@@ -393,6 +398,8 @@ class RenewalLoad(_Frozen):
     max_renewals: int | None = Field(default=None, ge=0)
     max_arr_share: float | None = Field(default=None, gt=0.0, le=1.0)
     horizon_days: int = Field(default=365, ge=1, le=3660)
+    #: Soft: renewals past the limits cost (``objectives.soft_rules``) instead of ruling out.
+    soft: bool = False
 
     @model_validator(mode="after")
     def _some_limit(self) -> RenewalLoad:
@@ -806,6 +813,33 @@ def _override_issues(
     return issues
 
 
+def _soft_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
+    """A rule made soft while ``objectives.soft_rules`` is 0 would cost nothing: refused."""
+    constraints = data.get("constraints")
+    if not isinstance(constraints, Mapping):
+        return []
+    soft: list[str] = []
+    for key in ("utilization", "renewal_load"):
+        value = constraints.get(key)
+        if isinstance(value, Mapping) and value.get("soft") is True:
+            soft.append(f"constraints.{key}.soft")
+    goals = constraints.get("goals")
+    for i, goal in enumerate(goals if isinstance(goals, list | tuple) else []):
+        if isinstance(goal, Mapping) and goal.get("soft") is True:
+            soft.append(f"constraints.goals[{i}].soft")
+    objectives = data.get("objectives")
+    weight = objectives.get("soft_rules") if isinstance(objectives, Mapping) else None
+    if not soft or (isinstance(weight, int | float) and weight > 0):
+        return []
+    return [
+        ScenarioIssue(
+            path="objectives.soft_rules",
+            message=f"{', '.join(soft)} makes a rule soft, but a soft rule costs "
+            "objectives.soft_rules, which is 0: give it a positive weight",
+        )
+    ]
+
+
 def _place_issues(data: Mapping[str, Any], csms: Any, accounts: Any) -> list[ScenarioIssue]:
     """Coordinates given half (a latitude without its longitude) and location names the
     scenario's ``travel.locations`` does not hold."""
@@ -921,6 +955,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
     issues.extend(_override_issues(data, known, {str(a) for a in account_ids if a}))
     issues.extend(_goal_issues(data, known))
     issues.extend(_place_issues(data, csms, accounts))
+    issues.extend(_soft_issues(data))
     for index, account in enumerate(accounts):
         if not isinstance(account, Mapping):
             continue
@@ -975,7 +1010,7 @@ def _cross_field_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
             issues.append(
                 ScenarioIssue(
                     path="objectives",
-                    message="all weights are zero (unset weights default to 0 only for continuity, preference and travel): "
+                    message="all weights are zero (unset weights default to 0 only for continuity, preference, travel and soft_rules): "
                     "at least one must be positive",
                 )
             )

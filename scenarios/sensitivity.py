@@ -365,8 +365,13 @@ def sensitivity_variants(
     travels = any(a.visits_per_quarter for a in scenario.accounts) and any(
         c.latitude is not None or c.location is not None for c in scenario.csms
     )
+    # Nor the soft rules' weight without a soft rule.
+    softened = Instance(scenario).book_rules
+    has_soft = any(not r.hard for r in softened)
     for term in TERMS:
         if term == "travel" and not weights[term] and not travels:
+            continue
+        if term == "soft_rules" and not weights[term] and not has_soft:
             continue
         for factor in weight_factors:
             value = weights[term] * factor if weights[term] > 0 else 0.1 * total

@@ -39,6 +39,10 @@ def progress_line(p: Progress) -> str:
     return f"solving ({p.backend}): incumbent {inc}  bound {bnd}  gap {gap}  {p.elapsed_s:.1f} s"
 
 
+#: Terms shown only when weighed or non-zero (most scenarios use neither).
+OPTIONAL_TERMS = ("travel", "soft_rules")
+
+
 def terms_table(after: Evaluation | None, before: Evaluation | None) -> Table:
     """Objective terms; with only ``after`` (evaluate mode) a single value column.
 
@@ -52,7 +56,8 @@ def terms_table(after: Evaluation | None, before: Evaluation | None) -> Table:
     Returns
     -------
     rich.table.Table
-        One row per term with its weight, and the total.
+        One row per term with its weight (``travel`` and ``soft_rules`` only when weighed or
+        non-zero), and the total.
     """
     single = before is None
     table = Table(title="Objective (each term: 0 = ideal)", title_justify="left")
@@ -68,7 +73,10 @@ def terms_table(after: Evaluation | None, before: Evaluation | None) -> Table:
         values = [] if single else ["-" if before is None else get(before)]
         return [*values, "-" if after is None else get(after)]
 
+    shown = [e for e in (before, after) if e is not None]
     for name, weight in source.weights.items():
+        if name in OPTIONAL_TERMS and not weight and not any(e.terms[name] for e in shown):
+            continue  # travel or soft rules the scenario does not use
         table.add_row(name, pct(weight), *cells(lambda e, name=name: f"{e.terms[name]:.4f}"))
     table.add_row("[bold]total[/]", "", *cells(lambda e: f"[bold]{e.objective:.5f}[/]"))
     return table
@@ -293,7 +301,7 @@ def book_goals_table(rules: list[dict[str, Any]]) -> Table:
     for rule in rules:
         words = describe(rule)
         table.add_row(
-            escape(rule["rule"]),
+            escape(rule["rule"]) + (" (soft)" if rule.get("soft") else ""),
             escape(rule["counts"]),
             words["limit"],
             words["kept"],

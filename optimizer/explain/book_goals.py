@@ -86,6 +86,7 @@ def book_goals(
             {
                 "rule": rule.name,
                 "family": rule.family,
+                "soft": not rule.hard,
                 "words": rule.words,
                 "counts": counts,
                 "unit": unit,

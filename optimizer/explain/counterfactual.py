@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..evaluate import book_totals
+from ..formulation import soft_rule_cost
 from ..instance import TERMS, Instance
-from ..rules import ACCOUNTS, ARR, HIGH_RISK, WORKLOAD, quantities
+from ..rules import ACCOUNTS, ARR, HIGH_RISK, WORKLOAD, active, quantities
 from ..rules import TERMS as TERM_RULES
 
 #: Term names in business words, for "mostly <words>".
@@ -86,10 +87,17 @@ class MoveScorer:
                 quantity,
                 inst.amounts(quantity),
                 None if quantity.per_pair is None else quantity.per_pair(inst),
-                [(r, inst.rule_limits[r.name]) for r in inst.book_rules if r.quantity is quantity],
+                [
+                    (r, inst.rule_limits[r.name])
+                    for r in inst.book_rules
+                    if r.quantity is quantity and r.hard
+                ],
             )
             for quantity in quantities(inst)
         ]
+        #: Soft rules: a change outside them costs the soft_rules term (see formulation).
+        self.soft = [r for r in inst.book_rules if not r.hard and active(inst, r)]
+        self.soft_cost = soft_rule_cost(inst, inst.weights()["soft_rules"])
         self.weights = inst.weights()
         self.tie_break = inst.tie_break
         self.band = inst.scenario.constraints.balance_band
@@ -120,6 +128,26 @@ class MoveScorer:
             value += delta_work / self.work_total / self.work_ref if self.work_total > 0 else 0.0
         return value / self.parts
 
+    def _soft_delta(self, a: int, old: int | None, new: int) -> float:
+        """The change of the soft_rules term's contribution when account ``a`` moves from
+        ``old`` to ``new`` (both books' excess over every soft rule, before and after)."""
+        inst = self.inst
+        total = 0.0
+        for rule in self.soft:
+            q = rule.quantity
+            unit = q.unit(inst)
+            for book, sign in ((new, 1.0), (old, -1.0)):
+                if book is None:
+                    continue
+                amount = inst.pair_amount(q, a, book)
+                if not amount:
+                    continue
+                value = self.totals[q.name][book]
+                limits = inst.rule_limits[rule.name][book]
+                after = rule.excess(inst, value + sign * amount, limits)
+                total += (after - rule.excess(inst, value, limits)) / unit
+        return total * self.soft_cost
+
     def alternative(self, a: int, c: int) -> Alternative:
         """Account ``a`` with CSM ``c`` instead of ``chosen[a]``."""
         inst = self.inst
@@ -136,6 +164,9 @@ class MoveScorer:
         balance = self._balance_delta(a, old, c)
         if balance:
             terms["balance"] = self.weights["balance"] * balance
+        soft = self._soft_delta(a, old, c)
+        if soft:
+            terms["soft_rules"] = soft
         continuity = new_costs.get("continuity", 0.0) - old_costs.get("continuity", 0.0)
         if continuity and self.tie_break:
             terms["tie_break"] = self.tie_break * continuity

@@ -93,9 +93,9 @@ PRICED_TEAM = (MOVES, MOVED_ARR)
 def supports(inst: Instance) -> bool:
     """Whether every hard rule of ``inst`` limits a quantity the decomposition prices (a rule
     registered on another quantity would go unpriced, and its plans unchecked by the search)."""
-    return all(r.quantity in PRICED or not active(inst, r) for r in inst.book_rules) and all(
-        r.quantity in PRICED_TEAM for r in inst.team_rules
-    )
+    return all(
+        (r.quantity in PRICED and r.hard) or not active(inst, r) for r in inst.book_rules
+    ) and all(r.quantity in PRICED_TEAM for r in inst.team_rules)
 
 
 #: The per-account arrays of :class:`~optimizer.strategies.columns.Pricing` (a sample slices them).

@@ -24,7 +24,7 @@ from optimizer.strategies.lagrangian import supports
 from scenarios.sensitivity import rule_switches
 
 
-def small_team(constraints: dict[str, Any]) -> Scenario:
+def small_team(constraints: dict[str, Any], soft_rules: float = 0.0) -> Scenario:
     """Three CSMs (C1 retains best) and six accounts of mixed industry, size and renewal date;
     churn and balance weights, so that the rules and the objective pull apart."""
     csms = [
@@ -55,7 +55,7 @@ def small_team(constraints: dict[str, Any]) -> Scenario:
     return make(
         csms,
         accounts,
-        objectives=weights(churn_risk=0.6, balance=0.4),
+        objectives=weights(churn_risk=0.6, balance=0.4, soft_rules=soft_rules),
         constraints=constraints,
     )
 
@@ -467,3 +467,114 @@ def test_sensitivity_prices_each_leader_rule_that_is_on() -> None:
     # Hours tracked without a band, and no goals: nothing of them to price.
     plain = priced(small_team({"utilization": {"hours_per_unit": 5}}))
     assert not {"rule.utilization", "rule.goals", "rule.renewal_load"} & plain
+
+
+# ---------------------------------------------------------------------------- soft forms
+
+SOFT_BAND = {"utilization": {"at_least": 0.5, "hours_per_unit": 10, "soft": True}}
+SOFT_GOAL = {
+    "goals": [
+        {
+            "name": "large",
+            "csms": ["C2"],
+            "where": [{"field": "arr", "at_least": 250_000}],
+            "at_least": 1,
+            "soft": True,
+        }
+    ]
+}
+
+
+def soft_team(constraints: dict[str, Any], soft_weight: float) -> Scenario:
+    """The standard 4x2 team (churn weight 1; leaving ARR x with C2 costs x / 1M) with a soft
+    rule weighed ``soft_weight``."""
+    from conftest import team_accounts, team_csms
+
+    return make(
+        team_csms(),
+        team_accounts(),
+        objectives=weights(churn_risk=1, soft_rules=soft_weight),
+        constraints=constraints,
+    )
+
+
+ALL_C1 = {"A1": "C1", "A2": "C1", "A3": "C1", "A4": "C1"}
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+@pytest.mark.parametrize(
+    ("constraints", "soft_weight", "expected", "objective"),
+    [
+        # C2 should be 50% utilized (20 of 40 hours, 10 an account). Empty, it is 20 hours
+        # short: one full-time book of effort (40 hours / capacity 2), over capacity 2: 0.5.
+        # Weights 1:1 (0.5 each): everything with C1 costs 0.5 x 0.5 + tie 0.001 x 2/4 = 0.2505;
+        # A1 + A2 with C2 keeps the band at churn 0.5 x 0.3 + tie 0.001 = 0.151; A1 alone
+        # 0.5 x 0.1 + 0.5 x 0.25 + 0.00075 = 0.17575. The band wins.
+        (SOFT_BAND, 1.0, {"A1": "C2", "A2": "C2", "A3": "C1", "A4": "C1"}, 0.151),
+        # Weights 4:1 (0.8, 0.2): everything with C1 costs 0.2 x 0.5 + 0.0005 = 0.1005, the
+        # band 0.8 x 0.3 + 0.001 = 0.241, A1 alone 0.08 + 0.05 + 0.00075: the band gives way.
+        (SOFT_BAND, 0.25, ALL_C1, 0.1005),
+        # C2 should keep one account of 250K or more: short by one account (1 / capacity 2).
+        # 1:1: A3 with C2 costs 0.5 x 0.3 + 0.001 x 1/4 = 0.15025 against 0.25 + 0.0005.
+        (SOFT_GOAL, 1.0, {"A1": "C1", "A2": "C1", "A3": "C2", "A4": "C1"}, 0.15025),
+        # 4:1: 0.2 x 0.5 + 0.0005 = 0.1005 against 0.8 x 0.3 + 0.00025: the goal gives way.
+        (SOFT_GOAL, 0.25, ALL_C1, 0.1005),
+    ],
+)
+def test_a_soft_rule_costs_its_excess_instead_of_ruling_plans_out(
+    backend: str,
+    constraints: dict[str, Any],
+    soft_weight: float,
+    expected: dict[str, str],
+    objective: float,
+) -> None:
+    scenario = soft_team(constraints, soft_weight)
+    plan = solve_ok(scenario, backend=backend)
+    assert plan.assignment() == expected
+    assert plan.objective == pytest.approx(objective, abs=1e-9)
+    # A soft rule is never a violation; its excess is the soft_rules term.
+    everything = evaluate(scenario, ALL_C1)
+    assert everything.violations == []
+    assert everything.terms["soft_rules"] == pytest.approx(0.5)
+
+
+def test_a_soft_rule_without_a_weight_is_refused() -> None:
+    data = scenario_dict([csm("C1")], [account("A1", 10)], constraints=SOFT_BAND)
+    with pytest.raises(ScenarioError) as raised:
+        Scenario.from_dict(data)
+    (issue,) = raised.value.issues
+    assert issue.path == "objectives.soft_rules"
+    assert "constraints.utilization.soft" in issue.message
+
+
+def test_counterfactuals_price_soft_rules_as_the_evaluator_does() -> None:
+    """Every single change of a plan under the leader's rules made soft: the counterfactual's
+    objective change equals the evaluator's, and a soft rule never blocks it."""
+    from optimizer.explain.counterfactual import MoveScorer
+
+    rules = {
+        **LEADER_RULES,
+        "utilization": {**LEADER_RULES["utilization"], "soft": True},  # type: ignore[dict-item]
+        "goals": [{**g, "soft": True} for g in LEADER_RULES["goals"]],  # type: ignore[attr-defined]
+        "renewal_load": {**LEADER_RULES["renewal_load"], "soft": True},  # type: ignore[dict-item]
+    }
+    scenario = small_team(rules, soft_rules=0.3)
+    inst = Instance(scenario)
+    assert all(not r.hard for r in inst.book_rules if active(inst, r))
+    plan = solve_ok(scenario)
+    assignment = plan.assignment()
+    chosen = [inst.csm_index[assignment[a.id]] for a in inst.accounts]
+    scorer = MoveScorer(inst, chosen)
+    base = evaluate(inst, assignment)
+    soft_moved = 0
+    for a in range(len(inst.accounts)):
+        for c in range(len(inst.csms)):
+            if c == chosen[a]:
+                continue
+            alt = scorer.alternative(a, c)
+            changed = {**assignment, inst.accounts[a].id: inst.csms[c].id}
+            after = evaluate(inst, changed)
+            assert alt.delta == pytest.approx(after.objective - base.objective, abs=1e-12)
+            assert alt.allowed and after.violations == []
+            soft_moved += "soft_rules" in alt.terms
+    assert soft_moved > 0

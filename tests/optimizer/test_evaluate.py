@@ -85,6 +85,7 @@ def test_terms_books_and_kpis_of_the_current_assignment_by_hand() -> None:
             "continuity": 0,
             "preference": 0,
             "travel": 0,
+            "soft_rules": 0,
         }
     )
     assert ev.weights == pytest.approx(
@@ -96,6 +97,7 @@ def test_terms_books_and_kpis_of_the_current_assignment_by_hand() -> None:
             "continuity": 0,
             "preference": 0,
             "travel": 0,
+            "soft_rules": 0,
         }
     )
     assert ev.tie_break == 0.0
@@ -149,6 +151,7 @@ def test_terms_books_and_kpis_of_a_swap_by_hand() -> None:
             "continuity": 2 / 3,
             "preference": 0,
             "travel": 0,
+            "soft_rules": 0,
         }
     )
     assert ev.tie_break == pytest.approx(0.001 * 2 / 3)

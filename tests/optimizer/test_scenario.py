@@ -195,6 +195,7 @@ def test_weights_are_normalized_to_sum_one() -> None:
             "continuity": 0,
             "preference": 0,
             "travel": 0,
+            "soft_rules": 0,
         }
     )
     assert sum(normalized.values()) == pytest.approx(1.0)

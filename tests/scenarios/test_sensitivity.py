@@ -136,11 +136,12 @@ def test_sensitivity_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_zero_weight_is_tried_once_at_a_tenth_of_the_total() -> None:
     base = load_scenario(TINY)
     weights = base.objectives.model_dump()
-    # The tiny example leaves some terms at zero; travel, without in-person accounts, is not
-    # tried at all (it could change nothing).
-    zero = [term for term, w in weights.items() if w == 0 and term != "travel"]
+    # The tiny example leaves some terms at zero; travel (no in-person accounts) and the soft
+    # rules' weight (no soft rule) are not tried at all.
+    zero = [term for term, w in weights.items() if w == 0 and term not in ("travel", "soft_rules")]
     assert zero
-    assert not [v for v in sensitivity_variants(base) if v[1] == "weight.travel"]
+    tried = {v[1] for v in sensitivity_variants(base)}
+    assert not {"weight.travel", "weight.soft_rules"} & tried  # nothing they could change
     variants = sensitivity_variants(base, weight_factors=(0.5, 1.5, 2))
     for term in zero:
         runs = [v for v in variants if v[0] == "weights" and v[1] == f"weight.{term}"]

@@ -206,6 +206,11 @@ def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sensitivity", type=Path, help="territory sensitivity --json output: adds the frontier"
     )
+    p.add_argument(
+        "--influence",
+        type=Path,
+        help="territory influence --json output: adds which inputs matter",
+    )
     p.add_argument("--title", help="the report's title")
 
 

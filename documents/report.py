@@ -282,13 +282,53 @@ def _impact_value(row: dict[str, Any], key: str) -> str:
     return f"{value:+.3f}" if key == "change" else f"{value:.3f}"
 
 
+#: How the report shows each KPI change of ``territory influence`` (name, format).
+INFLUENCE_KPIS: dict[str, tuple[str, Callable[[float], str]]] = {
+    "arr_at_risk": ("ARR at risk", lambda v: ("+" if v >= 0 else "-") + money(abs(v))),
+    "expertise_match": ("Expertise match", lambda v: f"{v * 100:+.1f} pts"),
+    "expected_expansion_arr": (
+        "Expected expansion",
+        lambda v: ("+" if v >= 0 else "-") + money(abs(v)),
+    ),
+    "arr_spread": ("ARR spread", lambda v: f"{v * 100:+.1f} pts"),
+    "moves": ("Moves", lambda v: f"{v:+.0f}"),
+    "travel_hours": ("Travel h/qtr", lambda v: f"{v:+,.0f}"),
+}
+
+
+def _influence_rows(influence: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``territory influence --json`` as the report's table: its KPI headers, and per input
+    its change in words, each KPI change as text and whether it lies within the gaps."""
+    if not influence:
+        return None
+    kpis = [k for k in influence.get("kpis") or [] if k in INFLUENCE_KPIS]
+    rows = []
+    for row in influence.get("rows") or []:
+        changes = row.get("kpi_changes") or {}
+        cells = []
+        for k in kpis:
+            value = changes.get(k)
+            cells.append("-" if value is None else INFLUENCE_KPIS[k][1](float(value)))
+        rows.append(
+            {
+                "input": row.get("input", ""),
+                "change": row.get("change", ""),
+                "cells": cells,
+                "within_gap": bool(row.get("within_gap")),
+            }
+        )
+    return {"headers": [INFLUENCE_KPIS[k][0] for k in kpis], "rows": rows}
+
+
 def render_html(
     plan: dict[str, Any],
     *,
     sensitivity: dict[str, Any] | None = None,
+    influence: dict[str, Any] | None = None,
     title: str | None = None,
 ) -> str:
-    """The report as one HTML document (inline CSS and SVG, no script, nothing external)."""
+    """The report as one HTML document (inline CSS and SVG, no script, nothing external);
+    ``influence`` (``territory influence --json``) adds which inputs matter."""
     assignments = plan.get("assignments") or []
     transition = plan.get("transition") or {}
     waves = {m["account_id"]: m for m in transition.get("moves", [])}
@@ -319,5 +359,6 @@ def render_html(
         "equity": plan.get("equity"),
         "overrides": plan.get("overrides") or [],
         "book_goals": [{**rule, **describe(rule)} for rule in plan.get("book_goals") or []],
+        "influence": _influence_rows(influence),
     }
     return _environment().get_template("report.html.j2").render(**context)

@@ -1317,6 +1317,76 @@ def read_files(data: dict[str, Any], base: Path) -> tuple[dict[str, Any], list[S
                 missing.extend(exc.issues)
                 continue
             issues.extend(found)
+    travel = data.get("travel")
+    if isinstance(travel, Mapping) and isinstance(travel.get("locations"), str):
+        try:
+            places, found = _location_records(base / travel["locations"])
+        except ScenarioError as exc:
+            missing.extend(exc.issues)
+        else:
+            data["travel"] = {**travel, "locations": places}
+            issues.extend(found)
     if missing:
         raise ScenarioError(missing + issues)
     return data, issues
+
+
+#: The columns of a locations table (``travel.locations`` as a CSV or XLSX path).
+LOCATION_COLUMNS = ("location", "latitude", "longitude")
+
+
+def _location_records(path: Path) -> tuple[dict[str, Any], list[ScenarioIssue]]:
+    """A table of named places: one row per ``location`` with its ``latitude`` and
+    ``longitude`` in degrees. A bad or missing number, a coordinate out of range or a name
+    given twice is named by file, row and column."""
+    if not split_sheet(path)[0].is_file():
+        raise ScenarioError(
+            [ScenarioIssue(path="travel.locations", message=f"file not found: {path}")]
+        )
+    table = read_sheet(path, allow_empty=True)
+    columns = {h.strip().lower(): j for j, h in enumerate(table.headers) if h}
+    absent = [c for c in LOCATION_COLUMNS if c not in columns]
+    if absent:
+        raise ScenarioError(
+            [
+                ScenarioIssue(
+                    path="travel.locations",
+                    message=f"{table.label} needs the columns {', '.join(LOCATION_COLUMNS)} "
+                    f"(missing: {', '.join(absent)})",
+                )
+            ]
+        )
+    places: dict[str, Any] = {}
+    issues: list[ScenarioIssue] = []
+    for i, row in enumerate(table.row_numbers):
+        name = table.columns[columns["location"]][i]
+        if name in (None, ""):
+            issues.append(ScenarioIssue(path=table.where(row, "location"), message="empty name"))
+            continue
+        point: dict[str, float] = {}
+        for key, most in (("latitude", 90.0), ("longitude", 180.0)):
+            header = table.headers[columns[key]]
+            cell = table.columns[columns[key]][i]
+            try:
+                value = float(str(cell).replace(",", "."))
+            except ValueError:
+                value = math.nan
+            if not -most <= value <= most:
+                issues.append(
+                    ScenarioIssue(
+                        path=table.where(row, header),
+                        message=f"{key} must be a number from {-most:g} to {most:g} (got {cell!r})",
+                    )
+                )
+                continue
+            point[key] = value
+        if str(name) in places:
+            issues.append(
+                ScenarioIssue(
+                    path=table.where(row, table.headers[columns["location"]]),
+                    message=f"location {name!r} is given twice",
+                )
+            )
+        elif len(point) == 2:
+            places[str(name)] = point
+    return places, issues

@@ -74,6 +74,10 @@ def _resolved(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
             [ScenarioIssue(path=f"{path.name}.extends", message="must be a file path")]
         )
     base = _resolved(path.parent / parent, (*chain, path))
+    travel = data.get("travel")
+    if isinstance(travel, dict) and isinstance(travel.get("locations"), str):
+        # A locations table named by the variant is relative to the variant's folder.
+        data["travel"] = resolve_files({"travel": travel}, path.parent)["travel"]
     return apply_changes(base, data, source=path.name)
 
 

@@ -67,7 +67,8 @@ def cmd_report(args: argparse.Namespace, console: Console, err: Console) -> int:
     Returns
     -------
     int
-        0, or 2 when the plan (or the ``--sensitivity`` file) cannot be read as one.
+        0, or 2 when the plan (or the ``--sensitivity`` or ``--influence`` file) cannot be
+        read as one.
     """
     from documents.report import render_html
 
@@ -85,8 +86,13 @@ def cmd_report(args: argparse.Namespace, console: Console, err: Console) -> int:
         sensitivity = read_json_object(args.sensitivity, "sensitivity", err)
         if sensitivity is None:
             return EXIT_INVALID
+    influence = None
+    if args.influence is not None:
+        influence = read_json_object(args.influence, "influence", err)
+        if influence is None:
+            return EXIT_INVALID
     try:
-        text = render_html(plan, sensitivity=sensitivity, title=args.title)
+        text = render_html(plan, sensitivity=sensitivity, influence=influence, title=args.title)
     except (KeyError, TypeError, ValueError) as exc:
         err.print(
             f"[bold red]Invalid input[/]: the plan is missing or has a wrong field ({escape(repr(exc))})"

@@ -10,7 +10,9 @@ the rules.
 from __future__ import annotations
 
 import itertools
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -578,3 +580,33 @@ def test_counterfactuals_price_soft_rules_as_the_evaluator_does() -> None:
             assert alt.allowed and after.violations == []
             soft_moved += "soft_rules" in alt.terms
     assert soft_moved > 0
+
+
+def test_a_locations_table_is_read_from_a_file_and_its_bad_cells_are_named(
+    tmp_path: Path,
+) -> None:
+    from optimizer import load_scenario
+
+    scenario = travel_team().model_dump(mode="json")
+    scenario["travel"]["locations"] = "places.csv"
+    (tmp_path / "s.json").write_text(json.dumps(scenario), encoding="utf-8")
+    (tmp_path / "places.csv").write_text(
+        "Location,Latitude,Longitude\nLisbon,38.72,-9.14\n", encoding="utf-8"
+    )
+    loaded = load_scenario(tmp_path / "s.json")
+    assert loaded.travel.locations["Lisbon"].latitude == 38.72
+    assert Instance(loaded).csm_place[1] == (38.72, -9.14)
+    (tmp_path / "places.csv").write_text(
+        "location,latitude,longitude\nLisbon,38.72,-9.14\nLisbon,1,2\nPorto,95,-8.6\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(tmp_path / "s.json")
+    issues = {issue.path: issue.message for issue in raised.value.issues}
+    assert "given twice" in issues["places.csv row 3, column 'location'"]
+    assert "from -90 to 90 (got '95')" in issues["places.csv row 4, column 'latitude'"]
+    (tmp_path / "places.csv").write_text("location,lat\nLisbon,38\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(tmp_path / "s.json")
+    (issue,) = raised.value.issues
+    assert issue.path == "travel.locations" and "missing: latitude, longitude" in issue.message

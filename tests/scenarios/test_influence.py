@@ -76,3 +76,11 @@ def test_the_cli_prints_the_rows_and_names_those_within_the_gap(
     assert main(["influence", str(path), "--workers", "1", "--json"]) == 0
     data = capsys.readouterr().out
     assert '"input": "term.expertise"' in data and '"within_gap": false' in data
+    # The report takes it as a table.
+    (tmp_path / "influence.json").write_text(data, encoding="utf-8")
+    assert main(["solve", str(path), "--out", str(tmp_path / "plan.json"), "--quiet"]) == 0
+    html = tmp_path / "report.html"
+    args = ["report", str(tmp_path / "plan.json"), "--influence", str(tmp_path / "influence.json")]
+    assert main([*args, "--out", str(html)]) == 0
+    text = html.read_text(encoding="utf-8")
+    assert 'id="influence"' in text and "-$60.0K" in text and "-100.0 pts" in text

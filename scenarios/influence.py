@@ -117,6 +117,45 @@ def _accounts_with(scenario: Scenario, name: str, **fields: Any) -> Scenario:
     return Scenario.from_dict(data)
 
 
+def _neutral_attributes(scenario: Scenario) -> list[tuple[str, str, dict[str, Any]]]:
+    """(attribute, words, the fields that make it tell nothing) for each attribute that varies
+    across the accounts: probabilities at their ARR-weighted mean, workload at its mean."""
+    accounts = scenario.accounts
+    arr = [a.arr for a in accounts]
+    churn = _mean([a.churn_probability for a in accounts], arr)
+    potential = _mean([a.expansion_score for a in accounts], arr)
+    workload = _mean([a.workload_units for a in accounts])
+    specs: list[tuple[str, bool, str, dict[str, Any]]] = [
+        ("industry", len({a.industry for a in accounts}) > 1, "no industry", {"industry": None}),
+        (
+            "churn_risk",
+            len({a.churn_probability for a in accounts}) > 1,
+            f"churn probability {churn:.3f} (mean)",
+            {"churn_risk": round(churn, 6)},
+        ),
+        (
+            "expansion_potential",
+            len({a.expansion_score for a in accounts}) > 1,
+            f"expansion potential {potential:.3f} (mean)",
+            {"expansion_potential": round(potential, 6)},
+        ),
+        (
+            "workload",
+            len({a.workload_units for a in accounts}) > 1
+            or any(a.workload_by_csm for a in accounts),
+            f"workload {workload:.2f} (mean)",
+            {"workload": round(workload, 6), "workload_by_csm": {}},
+        ),
+        (
+            "visits_per_quarter",
+            any(a.visits_per_quarter for a in accounts),
+            "all remote",
+            {"visits_per_quarter": 0.0},
+        ),
+    ]
+    return [(name, words, fields) for name, varies, words, fields in specs if varies]
+
+
 def influence_variants(scenario: Scenario) -> list[tuple[str, str, Scenario]]:
     """(input, change in words, scenario) for every input that can be left out, terms first."""
     out: list[tuple[str, str, Scenario]] = []
@@ -131,57 +170,9 @@ def influence_variants(scenario: Scenario) -> list[tuple[str, str, Scenario]]:
                 continue  # the only weighed term: nothing left to optimize
             share = weights[term] / total
             out.append((f"term.{term}", f"weight {share:.0%} -> 0", Scenario.from_dict(data)))
-    accounts = scenario.accounts
-    arr = [a.arr for a in accounts]
-    if len({a.industry for a in accounts}) > 1:
+    for name, words, fields in _neutral_attributes(scenario):
         out.append(
-            (
-                "attribute.industry",
-                "no industry",
-                _accounts_with(scenario, "attribute.industry", industry=None),
-            )
-        )
-    churn = [a.churn_probability for a in accounts]
-    if len(set(churn)) > 1:
-        mean = _mean(churn, arr)
-        out.append(
-            (
-                "attribute.churn_risk",
-                f"churn probability {mean:.3f} (mean)",
-                _accounts_with(scenario, "attribute.churn_risk", churn_risk=round(mean, 6)),
-            )
-        )
-    potential = [a.expansion_score for a in accounts]
-    if len(set(potential)) > 1:
-        mean = _mean(potential, arr)
-        out.append(
-            (
-                "attribute.expansion_potential",
-                f"expansion potential {mean:.3f} (mean)",
-                _accounts_with(
-                    scenario, "attribute.expansion_potential", expansion_potential=round(mean, 6)
-                ),
-            )
-        )
-    workload = [a.workload_units for a in accounts]
-    if len(set(workload)) > 1 or any(a.workload_by_csm for a in accounts):
-        mean = _mean(workload)
-        out.append(
-            (
-                "attribute.workload",
-                f"workload {mean:.2f} (mean)",
-                _accounts_with(
-                    scenario, "attribute.workload", workload=round(mean, 6), workload_by_csm={}
-                ),
-            )
-        )
-    if any(a.visits_per_quarter for a in accounts):
-        out.append(
-            (
-                "attribute.visits_per_quarter",
-                "all remote",
-                _accounts_with(scenario, "attribute.visits_per_quarter", visits_per_quarter=0.0),
-            )
+            (f"attribute.{name}", words, _accounts_with(scenario, f"attribute.{name}", **fields))
         )
     return out
 

@@ -467,40 +467,46 @@ def sensitivity_variants(
                             ),
                         )
                     )
-        # Each goal on its own (all of them together are rule.goals).
+        # Each goal and each override on its own (all of them together are rule.goals,
+        # rule.overrides): what one goal, or the leader's decision on one account, costs.
         goals = scenario.constraints.goals
-        if len(goals) > 1:
-            for i, goal in enumerate(goals):
-                rest = [g.model_dump(mode="json") for k, g in enumerate(goals) if k != i]
-                out.append(
-                    (
-                        "prices",
-                        f"goal.{goal.name}",
-                        None,
-                        _with(
-                            scenario, "constraints", {"goals": rest}, f"without goal {goal.name}"
-                        ),
-                    )
-                )
-        # Each override on its own (all of them together are rule.overrides): what the
-        # leader's decision on this one account costs.
+        out += _each_left_out(
+            scenario,
+            "goals",
+            goals,
+            [(f"goal.{g.name}", None, f"without goal {g.name}") for g in goals],
+        )
         overrides = scenario.constraints.overrides
-        if len(overrides) > 1:
-            for i, override in enumerate(overrides):
-                rest = [o.model_dump(mode="json") for k, o in enumerate(overrides) if k != i]
-                out.append(
-                    (
-                        "prices",
-                        f"override.{override.account}",
-                        override.pin or ", ".join(override.forbid),
-                        _with(
-                            scenario,
-                            "constraints",
-                            {"overrides": rest},
-                            f"without the override on {override.account}",
-                        ),
-                    )
+        out += _each_left_out(
+            scenario,
+            "overrides",
+            overrides,
+            [
+                (
+                    f"override.{o.account}",
+                    o.pin or ", ".join(o.forbid),
+                    f"without the override on {o.account}",
                 )
+                for o in overrides
+            ],
+        )
+    return out
+
+
+def _each_left_out(
+    scenario: Scenario,
+    key: str,
+    items: Sequence[Any],
+    labels: Sequence[tuple[str, Any, str]],
+) -> list[tuple[str, str, Any, Scenario]]:
+    """With more than one item in ``constraints.<key>``, one price variant per item without
+    it: (input, value, scenario name) from ``labels``, in the same order."""
+    if len(items) <= 1:
+        return []
+    out = []
+    for i, (name, value, title) in enumerate(labels):
+        rest = [item.model_dump(mode="json") for k, item in enumerate(items) if k != i]
+        out.append(("prices", name, value, _with(scenario, "constraints", {key: rest}, title)))
     return out
 
 

@@ -165,55 +165,62 @@ def sensitivity_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _analysis(
+    args: argparse.Namespace,
+    console: Console,
+    err: Console,
+    count: Callable[[Scenario], int],
+    fn: Callable[..., Any],
+    show: Callable[[Console, Any], None],
+    **options: Any,
+) -> int:
+    """Load the scenario, run the analysis ``fn`` on it and its ``count`` variants with a
+    progress line per run (unless ``--quiet`` or ``--json``), print ``show`` or the JSON.
+
+    Returns
+    -------
+    int
+        0 when the base scenario has a plan, 1 when it has none, 2 for invalid input.
+    """
+    try:
+        scenario = load_variant(args.scenario)
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        return EXIT_INVALID
+    # The base and every variant, so that each progress line says how far along the run is.
+    total = 1 + count(scenario)
+    lines = not (getattr(args, "quiet", False) or args.json)
+    result = run_batch(err, args, "variants", total, fn, scenario, lines=lines, **options)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        show(console, result)
+    return EXIT_OK if result.base.has_plan else EXIT_NO_PLAN
+
+
 def cmd_sensitivity(args: argparse.Namespace, console: Console, err: Console) -> int:
     """``territory sensitivity``: which inputs matter, the disruption frontier, rule prices.
 
     Each run's line (``outcome_line``) goes to ``err`` as it ends, unless ``--quiet`` or
-    ``--json``; every row of the tables says its gap.
-
-    Returns
-    -------
-    int
-        0 when the base scenario has a plan, 1 when it has none, 2 for invalid input.
+    ``--json``; every row of the tables says its gap. Exit codes as :func:`_analysis`.
     """
-    try:
-        scenario = load_variant(args.scenario)
-    except ScenarioError as exc:
-        print_issues(err, exc)
-        return EXIT_INVALID
     options = sensitivity_options(args)
-    # The base and every variant, so that each progress line says how far along the run is.
-    total = 1 + len(sensitivity_variants(scenario, **options))
-    lines = not (args.quiet or args.json)
-    result = run_batch(err, args, "variants", total, sensitivity, scenario, lines=lines, **options)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2, default=str))
-    else:
-        print_sensitivity(console, result)
-    return EXIT_OK if result.base.has_plan else EXIT_NO_PLAN
+
+    def count(scenario: Scenario) -> int:
+        return len(sensitivity_variants(scenario, **options))
+
+    return _analysis(args, console, err, count, sensitivity, print_sensitivity, **options)
 
 
 def cmd_influence(args: argparse.Namespace, console: Console, err: Console) -> int:
     """``territory influence``: each objective term and account attribute left out in turn,
-    and how much each outcome KPI moves; a row within the gaps says so.
+    and how much each outcome KPI moves; a row within the gaps says so. Exit codes as
+    :func:`_analysis`."""
 
-    Returns
-    -------
-    int
-        0 when the base scenario has a plan, 1 when it has none, 2 for invalid input.
-    """
-    try:
-        scenario = load_variant(args.scenario)
-    except ScenarioError as exc:
-        print_issues(err, exc)
-        return EXIT_INVALID
-    total = 1 + len(influence_variants(scenario))
-    result = run_batch(err, args, "inputs", total, influence, scenario, lines=not args.json)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2, default=str))
-    else:
-        print_influence(console, result)
-    return EXIT_OK if result.base.has_plan else EXIT_NO_PLAN
+    def count(scenario: Scenario) -> int:
+        return len(influence_variants(scenario))
+
+    return _analysis(args, console, err, count, influence, print_influence)
 
 
 def sweep_record(row: SweepRow) -> dict[str, Any]:

@@ -225,7 +225,7 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
     totals: dict[str, Sequence[float]] = {ACCOUNTS.name: count_by, ARR.name: arr_by}
     totals[WORKLOAD.name], totals[HIGH_RISK.name] = work_by, risk_by
     totals[HOURS.name] = hours_by
-    terms["soft_rules"] = soft_rules_term(inst, chosen, totals)
+    terms["soft_rules"] += soft_rules_term(inst, chosen, totals)  # soft protections: above
     tie_break = inst.tie_break * terms["continuity"]
     objective = sum(weights[name] * terms[name] for name in TERMS) + tie_break
     violations.extend(book_violations(inst, chosen, totals))

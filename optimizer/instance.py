@@ -418,24 +418,42 @@ class Instance:
         return issues
 
     def protected(self, a: int) -> str | None:
-        """Why account ``a`` is a protected relationship (``constraints.protect``): the first
-        protection whose every condition it meets, in words ("healthy relationship:
-        health_score 86 >= 80"), or ``None``."""
-        return self._protections[a]
+        """Why account ``a`` is a protected relationship (``constraints.protect``, the hard
+        protections): the first protection whose every condition it meets, in words ("healthy
+        relationship: health_score 86 >= 80"), or ``None``."""
+        return self._protections[False][a]
+
+    def softly_protected(self, a: int) -> str | None:
+        """As :meth:`protected`, for the soft protections (moving the account costs the
+        ``soft_rules`` term); ``None`` when a hard protection holds it anyway."""
+        return None if self.protected(a) is not None else self._protections[True][a]
 
     @cached_property
-    def _protections(self) -> list[str | None]:
+    def _protections(self) -> dict[bool, list[str | None]]:
+        """Per softness, per account: the first protection of that kind it meets, in words."""
         protections = self.scenario.constraints.protect
-        out: list[str | None] = []
+        out: dict[bool, list[str | None]] = {False: [], True: []}
         for account in self.accounts:
-            found = None
+            found: dict[bool, str | None] = {False: None, True: None}
             for protection in protections:
+                if found[protection.soft] is not None:
+                    continue
                 met = [_condition_words(self.scenario.as_of, account, c) for c in protection.when]
                 if all(w is not None for w in met):
-                    found = f"{protection.name}: {' and '.join(w for w in met if w)}"
-                    break
-            out.append(found)
+                    words = f"{protection.name}: {' and '.join(w for w in met if w)}"
+                    found[protection.soft] = words
+            out[False].append(found[False])
+            out[True].append(found[True])
         return out
+
+    def soft_keep_cost(self, a: int, c: int) -> float:
+        """The ``soft_rules`` term's part for account ``a`` with CSM ``c``: one account outside
+        a soft rule (over the team's capacity) when a soft protection holds it with another
+        CSM."""
+        current = self.current[a]
+        if current is None or current == c or self.softly_protected(a) is None:
+            return 0.0
+        return 1.0 / self.total_capacity
 
     def _fixed_reason(self, a: int) -> str | None:
         """The keeping rule that holds account ``a`` with its current CSM (``None``: it may
@@ -588,6 +606,7 @@ class Instance:
             "continuity": self.continuity_cost(a, c),
             "preference": self.preference_cost(a, c),
             "travel": self.travel_cost(a, c),
+            "soft_rules": self.soft_keep_cost(a, c),
         }
 
     def travel_cost(self, a: int, c: int) -> float:

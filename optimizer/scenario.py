@@ -293,6 +293,9 @@ class Protection(_Frozen):
 
     name: str = Field(min_length=1)
     when: tuple[Condition, ...]
+    #: A soft protection: moving such an account costs ``objectives.soft_rules`` (one account
+    #: outside a soft rule) instead of being ruled out.
+    soft: bool = False
 
     @model_validator(mode="after")
     def _some_condition(self) -> Protection:
@@ -823,10 +826,11 @@ def _soft_issues(data: Mapping[str, Any]) -> list[ScenarioIssue]:
         value = constraints.get(key)
         if isinstance(value, Mapping) and value.get("soft") is True:
             soft.append(f"constraints.{key}.soft")
-    goals = constraints.get("goals")
-    for i, goal in enumerate(goals if isinstance(goals, list | tuple) else []):
-        if isinstance(goal, Mapping) and goal.get("soft") is True:
-            soft.append(f"constraints.goals[{i}].soft")
+    for key in ("goals", "protect"):
+        items = constraints.get(key)
+        for i, item in enumerate(items if isinstance(items, list | tuple) else []):
+            if isinstance(item, Mapping) and item.get("soft") is True:
+                soft.append(f"constraints.{key}[{i}].soft")
     objectives = data.get("objectives")
     weight = objectives.get("soft_rules") if isinstance(objectives, Mapping) else None
     if not soft or (isinstance(weight, int | float) and weight > 0):

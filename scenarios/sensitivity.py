@@ -367,7 +367,9 @@ def sensitivity_variants(
     )
     # Nor the soft rules' weight without a soft rule.
     softened = Instance(scenario).book_rules
-    has_soft = any(not r.hard for r in softened)
+    has_soft = any(not r.hard for r in softened) or any(
+        p.soft for p in scenario.constraints.protect
+    )
     for term in TERMS:
         if term == "travel" and not weights[term] and not travels:
             continue

@@ -166,7 +166,7 @@ class MoveScorer:
             terms["balance"] = self.weights["balance"] * balance
         soft = self._soft_delta(a, old, c)
         if soft:
-            terms["soft_rules"] = soft
+            terms["soft_rules"] = terms.get("soft_rules", 0.0) + soft
         continuity = new_costs.get("continuity", 0.0) - old_costs.get("continuity", 0.0)
         if continuity and self.tie_break:
             terms["tie_break"] = self.tie_break * continuity

@@ -86,6 +86,13 @@ class Pricing:
         moves = inst.accounts_with_current
         step = (weights["continuity"] + inst.tie_break) / moves if moves else 0.0
         self.continuity = np.where(self.current >= 0, step, 0.0)
+        # A soft protection costs like a move of its account (the soft_rules term's part).
+        keep = weights["soft_rules"] / inst.total_capacity
+        if keep:
+            softly = [inst.softly_protected(a) is not None for a in range(n)]
+            self.continuity = self.continuity + np.where(
+                np.asarray(softly, dtype=bool) & (self.current >= 0), keep, 0.0
+            )
         preference_norm = inst._preference_norm
         self.preference_weight = (
             weights["preference"] / preference_norm if preference_norm > 0 else 0.0

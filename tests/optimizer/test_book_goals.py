@@ -559,6 +559,7 @@ def test_counterfactuals_price_soft_rules_as_the_evaluator_does() -> None:
         "utilization": {**LEADER_RULES["utilization"], "soft": True},  # type: ignore[dict-item]
         "goals": [{**g, "soft": True} for g in LEADER_RULES["goals"]],  # type: ignore[attr-defined]
         "renewal_load": {**LEADER_RULES["renewal_load"], "soft": True},  # type: ignore[dict-item]
+        "protect": [{"name": "big", "when": [{"field": "arr", "at_least": 200_000}], "soft": True}],
     }
     scenario = small_team(rules, soft_rules=0.3)
     inst = Instance(scenario)
@@ -610,3 +611,37 @@ def test_a_locations_table_is_read_from_a_file_and_its_bad_cells_are_named(
         load_scenario(tmp_path / "s.json")
     (issue,) = raised.value.issues
     assert issue.path == "travel.locations" and "missing: latitude, longitude" in issue.message
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+@pytest.mark.parametrize(
+    ("soft_weight", "expected", "objective"),
+    [
+        # A4 (with C2 today, health 86) is softly protected: moving it costs one account over
+        # capacity 2 = 0.5 of the term. 1:1 weights: everything with C1 costs 0.5 x 0.5 +
+        # tie 0.001 x 2/4 = 0.2505; A4 kept costs churn 0.5 x 0.4 + 0.00025 = 0.20025.
+        (1.0, {"A1": "C1", "A2": "C1", "A3": "C1", "A4": "C2"}, 0.20025),
+        # 4:1: 0.2 x 0.5 + 0.0005 = 0.1005 against 0.8 x 0.4 + 0.00025: A4 moves.
+        (0.25, ALL_C1, 0.1005),
+    ],
+)
+def test_a_soft_protection_costs_a_move_of_its_account(
+    backend: str, soft_weight: float, expected: dict[str, str], objective: float
+) -> None:
+    protect = {
+        "protect": [
+            {"name": "healthy", "when": [{"field": "health_score", "at_least": 80}], "soft": True}
+        ]
+    }
+    data = soft_team(protect, soft_weight).model_dump(mode="json")
+    data["accounts"][3]["health_score"] = 86
+    scenario = Scenario.from_dict(data)
+    inst = Instance(scenario)
+    assert (
+        inst.protected(3) is None and inst.softly_protected(3) == "healthy: health_score 86 >= 80"
+    )
+    assert inst.eligible[3] == [0, 1]  # not a hard rule: both CSMs stay possible
+    plan = solve_ok(scenario, backend=backend)
+    assert plan.assignment() == expected
+    assert plan.objective == pytest.approx(objective, abs=1e-9)
+    assert evaluate(scenario, ALL_C1).terms["soft_rules"] == pytest.approx(0.5)

@@ -29,7 +29,11 @@ from optimizer.strategies.rounding import repair_point, round_point
 def _scenario(n: int, m: int, **solver: Any) -> Scenario:
     data = generate(n, m, seed=3)
     # Every objective term and every per-pair input in play.
-    data["objectives"].update({"continuity": 5, "preference": 5, "travel": 5})
+    data["objectives"].update({"continuity": 5, "preference": 5, "travel": 5, "soft_rules": 3})
+    # A soft protection: moving a healthy account costs the soft_rules term.
+    data["constraints"]["protect"] = [
+        {"name": "healthy", "when": [{"field": "health_score", "at_least": 80}], "soft": True}
+    ]
     ids = [c["id"] for c in data["csms"]]
     for k, account in enumerate(data["accounts"][:: max(1, n // 12)]):
         account["preferences"] = {ids[k % m]: 3.0, ids[(k + 1) % m]: -1.0}

@@ -360,5 +360,6 @@ def render_html(
         "overrides": plan.get("overrides") or [],
         "book_goals": [{**rule, **describe(rule)} for rule in plan.get("book_goals") or []],
         "influence": _influence_rows(influence),
+        "projection": plan.get("projection"),
     }
     return _environment().get_template("report.html.j2").render(**context)

@@ -199,7 +199,7 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
         if inst.visits[a]:
             travel_by[c] += inst.travel_hours(a, c)
         risk_by[c] += inst.high_risk[a]
-        at_risk_by[c] += inst.arr[a] * _adjusted_churn(
+        at_risk_by[c] += inst.arr[a] * adjusted_churn(
             inst.p_churn[a], inst.retention[c], mean_retention
         )
         expected_expansion += inst.arr[a] * inst.potential[a] * inst.expansion_rate[c]
@@ -274,7 +274,7 @@ def _ratio(value: float, target: float) -> float:
     return value / target if target > 0 else 0.0
 
 
-def _adjusted_churn(p: float, retention: float, mean_retention: float) -> float:
+def adjusted_churn(p: float, retention: float, mean_retention: float) -> float:
     """Churn probability adjusted by the CSM's retention relative to the team (capped at 1)."""
     if mean_retention >= 1.0:
         return p

@@ -75,6 +75,9 @@ class Plan:
     #: The leader's book rules (goals, renewal load) per CSM, today and under the plan
     #: (optimizer/explain/book_goals.py).
     book_goals: list[dict[str, Any]] = field(default_factory=list)
+    #: Retained ARR, churned ARR and expected expansion 6 and 12 months out, today's books and
+    #: the plan's (optimizer/explain/projection.py).
+    projection: dict[str, Any] | None = None
     #: Every override with its reason and the gain a single change it rules out would bring
     #: (optimizer/explain/explanation.py, ``overrides_of``).
     overrides: list[dict[str, Any]] = field(default_factory=list)
@@ -174,6 +177,7 @@ class Plan:
             "transition": self.transition,
             "equity": self.equity,
             "book_goals": self.book_goals,
+            "projection": self.projection,
             "overrides": self.overrides,
             "held": self.held,
             "held_note": self.held_note,

@@ -593,6 +593,11 @@ class Transition(_Frozen):
     max_handoffs_per_week: int = Field(default=3, ge=1, le=1000)
     start: dt.date | None = None
     renewal_buffer_days: int = Field(default=30, ge=0, le=365)
+    #: Outcome projection: a moved account's annual churn probability rises by this much for
+    #: the quarter of its handoff (optimizer/explain/projection.py).
+    handoff_churn: Probability = 0.05
+    #: The months the projection looks ahead.
+    projection_months: tuple[Annotated[int, Field(ge=1, le=36)], ...] = (6, 12)
 
 
 Backend = Literal["auto", "highs", "cpsat", "cbc"]

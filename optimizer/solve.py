@@ -251,6 +251,7 @@ def _plan_of(
         equity=explained.equity,
         overrides=explained.overrides,
         book_goals=explained.book_goals,
+        projection=explained.projection,
         transition=explained.transition,
     )
 

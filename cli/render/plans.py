@@ -286,10 +286,30 @@ def print_plan(console: Console, plan: Plan, moves_shown: int = 15) -> None:
         print_held(console, plan.held)
     if plan.has_plan and plan.overrides:
         print_overrides(console, plan.overrides)
+    if plan.has_plan and plan.projection:
+        console.print(projection_table(plan.projection))
     if plan.has_plan and plan.book_goals:
         console.print(book_goals_table(plan.book_goals))
     if plan.has_plan and plan.equity and plan.equity["groups"]:
         print_equity(console, plan.equity)
+
+
+def projection_table(projection: dict[str, Any]) -> Table:
+    """Retained ARR, churned ARR and expected expansion per horizon, today's books -> the plan
+    (the assumptions are in the plan JSON and the report)."""
+    table = Table(
+        title="Projected outcomes (today's books -> the plan; handoffs add churn risk)",
+        title_justify="left",
+    )
+    for column in ("months", "retained ARR", "churned ARR", "expected expansion"):
+        table.add_column(column, justify="right")
+    for h in projection["horizons"]:
+        cells = [
+            f"{money(h['before'][k])} -> {money(h['after'][k])}"
+            for k in ("retained_arr", "churned_arr", "expected_expansion_arr")
+        ]
+        table.add_row(str(h["months"]), *cells)
+    return table
 
 
 def book_goals_table(rules: list[dict[str, Any]]) -> Table:

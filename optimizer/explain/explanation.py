@@ -14,6 +14,7 @@ from .book_goals import book_goals
 from .counterfactual import MoveScorer
 from .equity import equity_audit
 from .impact import projected_impact
+from .projection import project_outcomes
 from .reasons import PAIR_BUDGET, held_accounts, reasons_for, runner_up, why_not_stay
 from .transition import plan_transition
 
@@ -30,6 +31,7 @@ class Explanation:
     equity: dict[str, Any]
     overrides: list[dict[str, Any]]
     book_goals: list[dict[str, Any]]
+    projection: dict[str, Any]
 
 
 def explain(
@@ -49,6 +51,7 @@ def explain(
         equity=equity_audit(inst, before, after, list(inst.current), chosen_after),
         overrides=overrides_of(inst, chosen_after),
         book_goals=book_goals(inst, list(inst.current), chosen_after),
+        projection=project_outcomes(inst, list(inst.current), chosen_after),
     )
 
 

@@ -21,6 +21,7 @@ from .rules import (
     HOURS,
     RULE_TOLERANCE,
     WORKLOAD,
+    Quantity,
     active,
     quantities,
 )
@@ -166,10 +167,7 @@ def _score(inst: Instance, chosen: list[int | None]) -> Evaluation:
     moves_in = [0] * n_csms
     moves_out = [0] * n_csms
     violations: list[Violation] = []
-    mean_retention = (
-        sum(r * c.capacity for r, c in zip(inst.retention, inst.csms, strict=True))
-        / inst.total_capacity
-    )
+    mean_retention = inst.mean_retention
     moves = 0
     moved_arr = 0.0
     expected_expansion = 0.0
@@ -325,14 +323,18 @@ def book_totals(
     summed, by quantity name)."""
     out = dict(given)
     for quantity in quantities(inst):
-        if quantity.name in out:
-            continue
-        total = [0.0] * len(inst.csms)
-        for a, c in enumerate(chosen):
-            if c is not None:
-                total[c] += inst.pair_amount(quantity, a, c)
-        out[quantity.name] = total
+        if quantity.name not in out:
+            out[quantity.name] = quantity_totals(inst, quantity, chosen)
     return out
+
+
+def quantity_totals(inst: Instance, quantity: Quantity, chosen: list[int | None]) -> list[float]:
+    """Each CSM's total of ``quantity`` under ``chosen``."""
+    total = [0.0] * len(inst.csms)
+    for a, c in enumerate(chosen):
+        if c is not None:
+            total[c] += inst.pair_amount(quantity, a, c)
+    return total
 
 
 def soft_rules_term(

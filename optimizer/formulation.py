@@ -293,7 +293,7 @@ def book_rules(built: AssignmentModel, relax: frozenset[str]) -> None:
     group, so the diagnosis never names them.
     """
     inst = built.instance
-    weight = inst.weights()["soft_rules"]
+    cost = soft_rule_cost(inst, inst.weights()["soft_rules"])
     for quantity, rules in families([r for r in inst.book_rules if active(inst, r)]):
         unit = quantity.unit(inst)
         steps = quantity.steps(inst)
@@ -323,7 +323,7 @@ def book_rules(built: AssignmentModel, relax: frozenset[str]) -> None:
                     if limit is None:
                         continue
                     var = built.model.add_var(f"{side}_{name}", 0.0, reach, False, steps)
-                    built.model.add_objective(var, soft_rule_cost(inst, weight))
+                    built.model.add_objective(var, cost)
                     slacks.append(var)
                     signs.append(sign)
                 built.model.add_row(

@@ -27,10 +27,10 @@ Objective terms (0 = ideal, documented in docs/scenario-format.md):
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -108,6 +108,15 @@ class Instance:
 
         capacity = [c.capacity for c in self.csms]
         self.total_capacity = sum(capacity)
+        #: The team's capacity-weighted mean retention and expansion rate (the reference the
+        #: at-risk ARR, the equity audit, expansion coverage and the projection measure against).
+        self.mean_retention: float = (
+            sum(r * k for r, k in zip(self.retention, capacity, strict=True)) / self.total_capacity
+        )
+        self.mean_expansion_rate: float = (
+            sum(x * k for x, k in zip(self.expansion_rate, capacity, strict=True))
+            / self.total_capacity
+        )
         self.total_arr = sum(self.arr)
         self.total_workload = sum(self.workload)
         self.arr_target: list[float] = [self.total_arr * k / self.total_capacity for k in capacity]
@@ -251,7 +260,7 @@ class Instance:
         here, there = self.account_place[a], self.csm_place[c]
         if here is None or there is None:
             return None
-        return great_circle_km(here, there)
+        return float(great_circle_km(here, there))
 
     def travel_hours(self, a: int, c: int) -> float:
         """Hours a quarter CSM ``c`` spends travelling to account ``a``'s visits (round trips at
@@ -264,19 +273,16 @@ class Instance:
         """Per in-person account with a place: its travel hours a quarter with each CSM (0 for
         a CSM without a place)."""
         known = np.array([p is not None for p in self.csm_place])
-        lat = np.radians([p[0] if p is not None else 0.0 for p in self.csm_place])
-        lon = np.radians([p[1] if p is not None else 0.0 for p in self.csm_place])
+        there = (
+            np.array([p[0] if p is not None else 0.0 for p in self.csm_place]),
+            np.array([p[1] if p is not None else 0.0 for p in self.csm_place]),
+        )
         speed = self.scenario.travel.speed_kmh
         out: dict[int, np.ndarray] = {}
         for a, (visits, place) in enumerate(zip(self.visits, self.account_place, strict=True)):
             if not visits or place is None:
                 continue
-            here_lat, here_lon = math.radians(place[0]), math.radians(place[1])
-            h = (
-                np.sin((lat - here_lat) / 2) ** 2
-                + math.cos(here_lat) * np.cos(lat) * np.sin((lon - here_lon) / 2) ** 2
-            )
-            km = 2 * EARTH_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+            km = great_circle_km(place, there)
             out[a] = np.where(known, visits * 2.0 * km / speed, 0.0)
         return out
 
@@ -754,15 +760,16 @@ def _shown(value: float | str) -> str:
 EARTH_KM = 6371.0
 
 
-def great_circle_km(here: tuple[float, float], there: tuple[float, float]) -> float:
-    """The haversine distance between two (latitude, longitude) points, in kilometres."""
-    lat1, lon1 = math.radians(here[0]), math.radians(here[1])
-    lat2, lon2 = math.radians(there[0]), math.radians(there[1])
+def great_circle_km(here: tuple[float, float], there: tuple[Any, Any]) -> Any:
+    """The haversine distance from a (latitude, longitude) point to another, or to arrays of
+    latitudes and longitudes (one distance each), in kilometres."""
+    lat1, lon1 = np.radians(here[0]), np.radians(here[1])
+    lat2, lon2 = np.radians(there[0]), np.radians(there[1])
     h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     )
-    return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(h)))
+    return 2 * EARTH_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
 
 
 def condition_text(condition: Condition) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from optimizer import Plan, Scenario, ScenarioError, Status, Termination, evaluate
+from optimizer import Plan, Scenario, ScenarioError, evaluate
 from optimizer.instance import TERMS, Instance
 
 from .executors import Outcome, run_scenarios
@@ -138,17 +138,7 @@ def compare(
         ],
         **solve_options,
     )
-    plans = [
-        o.plan
-        if o.plan is not None
-        else Plan(
-            status=Status.NO_SOLUTION,
-            message=o.error or "",
-            scenario=o.name,
-            termination=Termination.ERROR,
-        )
-        for o in outcomes
-    ]
+    plans = [o.as_plan() for o in outcomes]
     first = plans[0].assignment()
     differences = []
     for plan in plans:

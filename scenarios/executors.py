@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer import Plan, Scenario, solve
+from optimizer import Plan, Scenario, Status, Termination, solve
 
 
 @dataclass
@@ -36,6 +36,18 @@ class Outcome:
     error: str | None = None
     #: How the plan was had when it was not solved for, e.g. "from the base plan".
     note: str = ""
+
+    def as_plan(self, name: str | None = None) -> Plan:
+        """The plan, or a ``no_solution`` plan whose message is the error (named ``name``,
+        else the outcome's name)."""
+        if self.plan is not None:
+            return self.plan
+        return Plan(
+            status=Status.NO_SOLUTION,
+            message=self.error or "",
+            scenario=self.name if name is None else name,
+            termination=Termination.ERROR,
+        )
 
 
 def solve_one(scenario: Scenario, options: dict[str, Any]) -> Outcome:

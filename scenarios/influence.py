@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from optimizer import Plan, Scenario, Status, Termination, evaluate, solve
+from optimizer import Plan, Scenario, evaluate, solve
 from optimizer.instance import TERMS, Instance
 
 from .executors import Outcome, run_scenarios
@@ -205,12 +205,7 @@ def influence(
     before = base.after.kpis if base.after is not None else {}
     mine = Bounded.of_plan(base)
     for (name, change, _variant), outcome in zip(variants, outcomes, strict=True):
-        plan = outcome.plan or Plan(
-            status=Status.NO_SOLUTION,
-            message=outcome.error or "",
-            scenario=outcome.name,
-            termination=Termination.ERROR,
-        )
+        plan = outcome.as_plan()
         row = InfluenceRow(name, change, plan)
         if plan.has_plan and base.has_plan:
             assignment = plan.assignment()

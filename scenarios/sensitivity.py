@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from optimizer import Plan, Scenario, Status, Termination, evaluate, solve
+from optimizer import Plan, Scenario, Status, evaluate, solve
 from optimizer.instance import TERMS, Instance
 from optimizer.rules import RULES
 
@@ -607,12 +607,7 @@ def sensitivity(
         **solve_options,
     )
     for i, outcome in zip(todo, outcomes, strict=True):
-        plans[i] = outcome.plan or Plan(
-            status=Status.NO_SOLUTION,
-            message=outcome.error or "",
-            scenario=outcome.name,
-            termination=Termination.ERROR,
-        )
+        plans[i] = outcome.as_plan()
     result = Sensitivity(base=base)
     scorer = Instance(scenario)
     for i, (group, name, value, variant_scenario) in enumerate(variants):

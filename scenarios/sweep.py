@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer import Plan, Scenario, ScenarioError, ScenarioIssue, Status, Termination
+from optimizer import Plan, Scenario, ScenarioError, ScenarioIssue
 
 from .executors import Outcome, run_scenarios
 
@@ -107,11 +107,6 @@ def sweep(
             rows.append(SweepRow(label, settings, None, scenario.issues))
             continue
         outcome = solved[label]
-        plan = outcome.plan or Plan(
-            status=Status.NO_SOLUTION,
-            message=outcome.error or "",
-            scenario=label,
-            termination=Termination.ERROR,
-        )
+        plan = outcome.as_plan(label)
         rows.append(SweepRow(label, settings, plan, []))
     return rows

@@ -10,17 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..evaluate import quantity_totals
 from ..instance import Instance
 from ..rules import BookRule, Quantity
 from ..units import money
-
-
-def _totals(inst: Instance, quantity: Quantity, chosen: list[int | None]) -> list[float]:
-    out = [0.0] * len(inst.csms)
-    for a, c in enumerate(chosen):
-        if c is not None:
-            out[c] += inst.pair_amount(quantity, a, c)
-    return out
 
 
 def _shown(rule: BookRule, part: float, whole: float | None) -> float | None:
@@ -42,7 +35,7 @@ def book_goals(
     def totals(quantity: Quantity, chosen: list[int | None], which: int) -> list[float]:
         key = (quantity.name, which)
         if key not in cache:
-            cache[key] = _totals(inst, quantity, chosen)
+            cache[key] = quantity_totals(inst, quantity, chosen)
         return cache[key]
 
     plans = ((chosen_before, 0), (chosen_after, 1))

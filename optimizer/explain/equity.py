@@ -92,8 +92,7 @@ class _Measures:
         safe = np.where(placed, csm, 0)
         self.arr = np.asarray(inst.arr, dtype=float)
         retention = np.asarray(inst.retention, dtype=float)
-        capacity = np.asarray([c.capacity for c in inst.csms], dtype=float)
-        mean = float((retention * capacity).sum() / inst.total_capacity)
+        mean = inst.mean_retention
         high = retention >= mean - 1e-12
         at_risk = np.asarray(inst.p_churn, dtype=float) >= AT_RISK
         self.risk_arr = np.where(at_risk, self.arr, 0.0)

@@ -44,9 +44,7 @@ class ImpactRow:
 def expansion_coverage(inst: Instance, chosen: list[int | None]) -> float | None:
     """Share of the ARR of expansion-ready accounts whose CSM expands at least as well as the
     team's capacity-weighted mean (``None`` without such accounts)."""
-    mean = sum(r * c.capacity for r, c in zip(inst.expansion_rate, inst.csms, strict=True)) / (
-        inst.total_capacity
-    )
+    mean = inst.mean_expansion_rate
     ready = covered = 0.0
     for a, c in enumerate(chosen):
         if inst.potential[a] < EXPANSION_READY:

@@ -43,23 +43,17 @@ def _book(
 ) -> tuple[list[dict[str, float]], dict[str, float]]:
     """Per CSM, and for the accounts without one: retained ARR, churned ARR and expected
     expansion ``months`` out under ``chosen`` (``bump`` for accounts that change CSM)."""
-    mean = sum(r * c.capacity for r, c in zip(inst.retention, inst.csms, strict=True)) / (
-        inst.total_capacity
-    )
     rows = [
         {"retained_arr": 0.0, "churned_arr": 0.0, "expected_expansion_arr": 0.0} for _ in inst.csms
     ]
     unowned = {"retained_arr": 0.0, "churned_arr": 0.0, "expected_expansion_arr": 0.0}
-    mean_expansion = sum(
-        x * c.capacity for x, c in zip(inst.expansion_rate, inst.csms, strict=True)
-    ) / (inst.total_capacity)
     for a, c in enumerate(chosen):
         current = inst.current[a]
         moved = c is not None and current is not None and current != c
         if c is None:  # no CSM: the team's mean retention and expansion rate
-            p, rate, row = inst.p_churn[a], mean_expansion, unowned
+            p, rate, row = inst.p_churn[a], inst.mean_expansion_rate, unowned
         else:
-            p = adjusted_churn(inst.p_churn[a], inst.retention[c], mean)
+            p = adjusted_churn(inst.p_churn[a], inst.retention[c], inst.mean_retention)
             rate, row = inst.expansion_rate[c], rows[c]
         alive = survival(p, months, bump if moved else 0.0)
         arr = inst.arr[a]

@@ -100,11 +100,11 @@ class Pricing:
         self.best_preference = np.asarray(inst._best_preference)
         travel_norm = inst._travel_norm
         self.travel_weight = weights["travel"] / travel_norm if travel_norm > 0 else 0.0
-        #: In-person accounts (sorted) and their travel hours above their best eligible CSM.
-        self.travel_accounts = np.asarray(sorted(inst.travel_rows), dtype=np.int64)
-        self.travel_extra = {
-            a: row - inst._best_travel.get(a, 0.0) for a, row in inst.travel_rows.items()
-        }
+        #: In-person accounts (sorted) and their travel hours above their best eligible CSM
+        #: (only when travel is weighed).
+        rows = inst.travel_rows if self.travel_weight else {}
+        self.travel_accounts = np.asarray(sorted(rows), dtype=np.int64)
+        self.travel_extra = {a: row - inst._best_travel.get(a, 0.0) for a, row in rows.items()}
 
     def costs(self, lo: int, hi: int) -> np.ndarray:
         """Objective coefficient of each pair, ``inf`` where not eligible (rows lo..hi-1)."""

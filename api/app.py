@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from .auth import ApiKey
 from .deps import API_VERSION, Service
 from .errors import BodyLimit, error_responses, install_handlers
-from .routers import analysis, jobs, plans, scenarios, service
+from .routers import analysis, between, jobs, plans, scenarios, service
 from .runner import Runner
 from .settings import Settings
 from .store import Store
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(service.router)
     app.mount("/static", _Revalidated(directory=service.STATIC), name="static")
-    for resource in (plans, jobs, scenarios, analysis):
+    for resource in (plans, jobs, scenarios, analysis, between):
         app.include_router(
             resource.router,
             prefix=f"/{API_VERSION}",

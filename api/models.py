@@ -141,6 +141,15 @@ class EvaluateRequest(_Request):
         return self
 
 
+class MonitorRequest(_Request):
+    """A snapshot (a scenario with today's owners) and, optionally, what it is compared to."""
+
+    snapshot: ScenarioJson
+    since: dict[str, Any] | None = Field(
+        None, description="an earlier snapshot (a scenario) or a plan document (POST /v1/plans)"
+    )
+
+
 class _AnalysisRequest(_Request):
     """What compare and sensitivity share: the scenario and the solver options."""
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from rich.console import Console
 
-from .commands import batch, coverage, documents, serve, solve
+from .commands import batch, between, coverage, documents, serve, solve
 from .exits import EXIT_INTERRUPTED
 from .parser import build_parser
 
@@ -28,6 +28,7 @@ COMMANDS: dict[str, Command] = {
     "evaluate": solve.cmd_evaluate,
     "validate": solve.cmd_validate,
     "schema": solve.cmd_schema,
+    "monitor": between.cmd_monitor,
     "compare": batch.cmd_compare,
     "sensitivity": batch.cmd_sensitivity,
     "influence": batch.cmd_influence,

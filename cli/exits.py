@@ -9,5 +9,7 @@ EXIT_OK = 0
 EXIT_NO_PLAN = 1
 # 2: invalid input; the problems are listed, each naming the account, CSM or option.
 EXIT_INVALID = 2
+# 3: ``territory monitor --fail-on-trigger``: a trigger fired (the findings are printed).
+EXIT_TRIGGERED = 3
 # 130: Ctrl-C outside a solve (128 + SIGINT, what shells report for an interrupted command).
 EXIT_INTERRUPTED = 130

@@ -91,6 +91,19 @@ def add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def add_monitor(p: argparse.ArgumentParser) -> None:
+    """``territory monitor``: the snapshot, the earlier snapshot or plan, the output form."""
+    p.add_argument("snapshot", type=Path, help="a scenario whose current_csm are today's owners")
+    p.add_argument(
+        "--since", type=Path, help="an earlier snapshot or a plan JSON: adds drift and trajectories"
+    )
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.add_argument("--out", type=Path, help="also write the findings JSON here")
+    p.add_argument(
+        "--fail-on-trigger", action="store_true", help="exit with 3 when a trigger fired"
+    )
+
+
 def add_compare(p: argparse.ArgumentParser) -> None:
     """``territory compare``: the scenarios, the batch options, the output form."""
     p.add_argument("scenarios", type=Path, nargs="+")
@@ -211,6 +224,9 @@ def add_report(p: argparse.ArgumentParser) -> None:
         type=Path,
         help="territory influence --json output: adds which inputs matter",
     )
+    p.add_argument(
+        "--monitor", type=Path, help="territory monitor --json output: adds the triggers"
+    )
     p.add_argument("--title", help="the report's title")
 
 
@@ -238,6 +254,7 @@ def add_serve(p: argparse.ArgumentParser) -> None:
 SUBCOMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], ...] = (
     ("solve", "solve a scenario and write a reassignment plan", add_solve),
     ("evaluate", "score an assignment: objective, books, KPIs, violations", add_evaluate),
+    ("monitor", "between re-plans: triggers, drift and trajectories of today's books", add_monitor),
     ("compare", "solve several scenarios and show them side by side", add_compare),
     ("sensitivity", "which inputs matter, the disruption frontier, rule prices", add_sensitivity),
     (

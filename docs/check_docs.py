@@ -28,7 +28,14 @@ from optimizer import (  # noqa: E402
     solve,
 )
 from optimizer.evaluate import Book  # noqa: E402
-from optimizer.scenario import DIMENSIONS, CoverageModel, Segmentation, Transition  # noqa: E402
+from optimizer.scenario import (  # noqa: E402
+    DIMENSIONS,
+    CoverageModel,
+    Monitor,
+    Segmentation,
+    Transition,
+)
+from scenarios.monitor import TRIGGERS  # noqa: E402
 
 TINY_OBJECTIVE = "0.18459"
 
@@ -49,6 +56,10 @@ def main() -> int:
         for key in model.model_fields:
             if f"`{key}`" not in segmentation_doc:
                 problems.append(f"segmentation.md does not document {model.__name__}.{key}")
+    monitor_doc = (ROOT / "docs" / "monitor.md").read_text(encoding="utf-8")
+    for key in (*Monitor.model_fields, *TRIGGERS):
+        if f"`{key}`" not in monitor_doc:
+            problems.append(f"monitor.md does not document `{key}`")
     for key in DIMENSIONS:
         if f"`{key}`" not in segmentation_doc:
             problems.append(f"segmentation.md does not document the dimension {key}")

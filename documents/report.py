@@ -320,15 +320,37 @@ def _influence_rows(influence: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"headers": [INFLUENCE_KPIS[k][0] for k in kpis], "rows": rows}
 
 
+def _monitor_section(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``territory monitor --json`` as the report's section: the snapshot, the reference and
+    each finding's trigger, sentence and action."""
+    if not report:
+        return None
+    findings = [
+        {k: f.get(k) for k in ("trigger", "message", "action")}
+        for f in report.get("findings") or []
+        if isinstance(f, dict)
+    ]
+    return {
+        "scenario": report.get("scenario"),
+        "as_of": report.get("as_of"),
+        "since": report.get("since"),
+        "since_as_of": report.get("since_as_of"),
+        "counts": report.get("counts") or {},
+        "findings": findings,
+    }
+
+
 def render_html(
     plan: dict[str, Any],
     *,
     sensitivity: dict[str, Any] | None = None,
     influence: dict[str, Any] | None = None,
+    monitor: dict[str, Any] | None = None,
     title: str | None = None,
 ) -> str:
     """The report as one HTML document (inline CSS and SVG, no script, nothing external);
-    ``influence`` (``territory influence --json``) adds which inputs matter."""
+    ``influence`` (``territory influence --json``) adds which inputs matter, ``monitor``
+    (``territory monitor --json``) the triggers of a later snapshot."""
     assignments = plan.get("assignments") or []
     transition = plan.get("transition") or {}
     waves = {m["account_id"]: m for m in transition.get("moves", [])}
@@ -360,6 +382,7 @@ def render_html(
         "overrides": plan.get("overrides") or [],
         "book_goals": [{**rule, **describe(rule)} for rule in plan.get("book_goals") or []],
         "influence": _influence_rows(influence),
+        "monitor": _monitor_section(monitor),
         "projection": plan.get("projection"),
     }
     return _environment().get_template("report.html.j2").render(**context)

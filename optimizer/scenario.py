@@ -639,6 +639,45 @@ class Travel(_Frozen):
     locations: dict[str, Place] = Field(default_factory=dict)
 
 
+class Monitor(_Frozen):
+    """The triggers of ``territory monitor`` (scenarios/monitor.py, docs/monitor.md): each
+    finding fires when a figure passes its threshold here. ``None`` turns a check off."""
+
+    #: A CSM's utilization (hours of their book over their hours, when the scenario tracks
+    #: hours) above ``utilization_max`` or below ``utilization_min``.
+    utilization_max: float | None = Field(default=0.9, gt=0.0, le=10.0)
+    utilization_min: float | None = Field(default=0.5, ge=0.0, le=10.0)
+    #: A book's ARR, workload or account count against its capacity's fair share of the team's
+    #: (1 = exactly its share): above ``load_max`` or below ``load_min``.
+    load_max: float | None = Field(default=1.25, gt=0.0, le=100.0)
+    load_min: float | None = Field(default=0.75, ge=0.0, le=100.0)
+    #: Risk concentration: a CSM holding more than ``risk_share_max`` of the team's ARR at risk,
+    #: or more than ``risk_ratio_max`` times their capacity's fair share of it.
+    risk_share_max: float | None = Field(default=None, gt=0.0, le=1.0)
+    risk_ratio_max: float | None = Field(default=2.0, gt=0.0, le=100.0)
+    #: Renewal pile-up: a CSM with at least ``renewals_min`` renewals in one calendar quarter
+    #: within ``renewal_horizon_days`` and more than ``renewal_ratio_max`` times their fair
+    #: share of that quarter's renewals.
+    renewals_min: int = Field(default=3, ge=1)
+    renewal_ratio_max: float | None = Field(default=2.0, gt=0.0, le=100.0)
+    renewal_horizon_days: int = Field(default=365, ge=1, le=3660)
+    #: Drift since the earlier snapshot or plan: a book whose ARR, ARR at risk, workload or
+    #: complexity changed by more than this share.
+    drift_max: float | None = Field(default=0.3, gt=0.0, le=100.0)
+    #: Trajectories, extrapolated ``horizon_months`` ahead from the change since the earlier
+    #: snapshot (else from the account's ``growth``): ARR growing by more than ``growth_max``
+    #: or shrinking by more than ``contraction_max``, health falling below ``health_floor``,
+    #: churn probability up by ``risk_rise_max`` or more, complexity up by ``complexity_rise``.
+    horizon_months: int = Field(default=6, ge=1, le=36)
+    growth_max: float | None = Field(default=0.5, gt=0.0, le=100.0)
+    contraction_max: float | None = Field(default=0.3, gt=0.0, le=1.0)
+    health_floor: float | None = Field(default=50.0, ge=0.0, le=100.0)
+    risk_rise_max: float | None = Field(default=0.2, gt=0.0, le=1.0)
+    complexity_rise: int | None = Field(default=1, ge=1, le=4)
+    #: Single points of failure: a required skill only this many CSMs hold (or fewer).
+    skill_holders_min: int | None = Field(default=1, ge=1, le=1000)
+
+
 class Scenario(_Frozen):
     """A complete assignment problem: who, what, which goals, which rules, how to solve."""
 
@@ -653,6 +692,7 @@ class Scenario(_Frozen):
     segmentation: Segmentation = Segmentation()
     transition: Transition = Transition()
     travel: Travel = Travel()
+    monitor: Monitor = Monitor()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:

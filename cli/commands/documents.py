@@ -67,7 +67,7 @@ def cmd_report(args: argparse.Namespace, console: Console, err: Console) -> int:
     Returns
     -------
     int
-        0, or 2 when the plan (or the ``--sensitivity`` or ``--influence`` file) cannot be
+        0, or 2 when the plan (or the ``--sensitivity``, ``--influence`` or ``--monitor`` file) cannot be
         read as one.
     """
     from documents.report import render_html
@@ -91,8 +91,19 @@ def cmd_report(args: argparse.Namespace, console: Console, err: Console) -> int:
         influence = read_json_object(args.influence, "influence", err)
         if influence is None:
             return EXIT_INVALID
+    monitor = None
+    if args.monitor is not None:
+        monitor = read_json_object(args.monitor, "monitor", err)
+        if monitor is None:
+            return EXIT_INVALID
     try:
-        text = render_html(plan, sensitivity=sensitivity, influence=influence, title=args.title)
+        text = render_html(
+            plan,
+            sensitivity=sensitivity,
+            influence=influence,
+            monitor=monitor,
+            title=args.title,
+        )
     except (KeyError, TypeError, ValueError) as exc:
         err.print(
             f"[bold red]Invalid input[/]: the plan is missing or has a wrong field ({escape(repr(exc))})"

@@ -6,6 +6,7 @@ parameter typed :data:`ServiceDep`.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from optimizer import Scenario, ScenarioError, ScenarioIssue
 from optimizer.instance import Instance
+from optimizer.placement import Router
 
 from .errors import ApiError
 from .models import Backend
@@ -48,6 +50,45 @@ class Service:
         self.runner = runner
         # Portals post the same scenario again and again: the last few are not validated twice.
         self._validated: OrderedDict[str, tuple[Scenario, dict[str, Any]]] = OrderedDict()
+        # Snapshots kept warm for routing: a router each, and a lock so that one request at a
+        # time routes into (and commits to) a snapshot.
+        self._routers: OrderedDict[str, tuple[Router, threading.Lock]] = OrderedDict()
+        self._routers_lock = threading.Lock()
+
+    # Snapshots ----------------------------------------------------------------------------
+    def keep_snapshot(self, data: dict[str, Any]) -> str:
+        """Validate a snapshot, keep it warm for routing and answer its id (the digest of
+        what was sent: the same snapshot sent again is the same one, placements kept)."""
+        try:
+            key = digest(data)[:32]
+        except (TypeError, ValueError, RecursionError):
+            raise ApiError(422, "The snapshot is not a JSON object of a scenario.") from None
+        with self._routers_lock:
+            if key in self._routers:
+                self._routers.move_to_end(key)
+                return key
+        scenario, _ = self.scenario(data, "snapshot")
+        router = Router(scenario)
+        with self._routers_lock:
+            self._routers.setdefault(key, (router, threading.Lock()))
+            while len(self._routers) > self.settings.max_snapshots:
+                self._routers.popitem(last=False)
+        return key
+
+    def snapshot(self, key: str) -> tuple[Router, threading.Lock]:
+        """The router of a kept snapshot, or 404 saying how to get one."""
+        with self._routers_lock:
+            found = self._routers.get(key)
+            if found is not None:
+                self._routers.move_to_end(key)
+        if found is None:
+            raise ApiError(
+                404,
+                f"No snapshot {key!r} in memory (the server keeps the last "
+                f"{self.settings.max_snapshots}, and none after a restart): POST it again to "
+                "/v1/snapshots or inline to /v1/route.",
+            )
+        return found
 
     # Scenarios ----------------------------------------------------------------------------
     def scenario(self, data: dict[str, Any], where: str = "") -> tuple[Scenario, dict[str, Any]]:

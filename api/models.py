@@ -150,6 +150,33 @@ class MonitorRequest(_Request):
     )
 
 
+class RouteRequest(_Request):
+    """New accounts to place in a snapshot kept by the server (``snapshot_id``) or sent inline
+    (``snapshot``: it is kept too, and the answer gives its id for the next request)."""
+
+    snapshot_id: str | None = Field(None, description="from POST /v1/snapshots or an earlier route")
+    snapshot: ScenarioJson | None = None
+    accounts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="the new accounts (scenario account objects without current_csm); none: "
+        "the snapshot's own accounts without an owner",
+        max_length=5_000,
+    )
+    commit: bool = Field(
+        False, description="keep the placed accounts in the snapshot with their new owners"
+    )
+    exact: bool = Field(False, description="a batch: also solve it with every other account locked")
+    time_limit_s: float | None = Field(None, gt=0, description="for exact: the solve's limit")
+
+    @model_validator(mode="after")
+    def _one_snapshot(self) -> Self:
+        if (self.snapshot_id is None) == (self.snapshot is None):
+            raise PydanticCustomError(
+                "snapshot_missing", "give the snapshot inline ('snapshot') or by 'snapshot_id'"
+            )
+        return self
+
+
 class _AnalysisRequest(_Request):
     """What compare and sensitivity share: the scenario and the solver options."""
 

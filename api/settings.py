@@ -42,6 +42,8 @@ class Settings:
     workers: int = field(default_factory=_cores)
     #: Jobs waiting at most; beyond it new work is refused with 503 and Retry-After.
     max_queued: int = 1_000
+    #: Snapshots kept in memory for routing new accounts (the least recently used goes first).
+    max_snapshots: int = 8
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

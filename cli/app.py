@@ -29,6 +29,7 @@ COMMANDS: dict[str, Command] = {
     "validate": solve.cmd_validate,
     "schema": solve.cmd_schema,
     "monitor": between.cmd_monitor,
+    "route": between.cmd_route,
     "compare": batch.cmd_compare,
     "sensitivity": batch.cmd_sensitivity,
     "influence": batch.cmd_influence,

@@ -104,6 +104,24 @@ def add_monitor(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_route(p: argparse.ArgumentParser) -> None:
+    """``territory route``: the snapshot, the new accounts, the output form."""
+    p.add_argument("snapshot", type=Path, help="a scenario whose current_csm are today's owners")
+    p.add_argument(
+        "--accounts",
+        type=Path,
+        help="new accounts: CSV/XLSX with accounts.csv's columns, or JSON (default: the "
+        "snapshot's accounts without an owner)",
+    )
+    p.add_argument("--exact", action="store_true", help="a batch: also solve it jointly")
+    p.add_argument("--time-limit", type=float, help="seconds for --exact's solve")
+    p.add_argument("--json", action="store_true", help="print the placements as JSON")
+    p.add_argument("--out", type=Path, help="also write the placements JSON here")
+    p.add_argument(
+        "--commit-to", type=Path, help="write the snapshot with the placed accounts owned here"
+    )
+
+
 def add_compare(p: argparse.ArgumentParser) -> None:
     """``territory compare``: the scenarios, the batch options, the output form."""
     p.add_argument("scenarios", type=Path, nargs="+")
@@ -255,6 +273,7 @@ SUBCOMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], .
     ("solve", "solve a scenario and write a reassignment plan", add_solve),
     ("evaluate", "score an assignment: objective, books, KPIs, violations", add_evaluate),
     ("monitor", "between re-plans: triggers, drift and trajectories of today's books", add_monitor),
+    ("route", "place new accounts in today's books, moving nobody else", add_route),
     ("compare", "solve several scenarios and show them side by side", add_compare),
     ("sensitivity", "which inputs matter, the disruption frontier, rule prices", add_sensitivity),
     (

@@ -1,19 +1,24 @@
-"""``monitor``: between re-plans, what today's books break and where they drift."""
+"""``monitor`` and ``route``: between re-plans, what today's books break and where they
+drift, and where new accounts go."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from optimizer import ScenarioError
+from optimizer import ScenarioError, ScenarioIssue
+from optimizer.placement import Router
+from optimizer.scenario import read_files
 from scenarios.monitor import load_reference, monitor
 from scenarios.variants import load_variant
 
-from ..exits import EXIT_INVALID, EXIT_OK, EXIT_TRIGGERED
+from ..exits import EXIT_INVALID, EXIT_NO_PLAN, EXIT_OK, EXIT_TRIGGERED
 from ..render.issues import print_issues
-from ..render.monitor import print_monitor
+from ..render.monitor import print_monitor, print_routing
 from .files import write_json
 
 
@@ -41,3 +46,58 @@ def cmd_monitor(args: argparse.Namespace, console: Console, err: Console) -> int
     else:
         print_monitor(console, report)
     return EXIT_TRIGGERED if args.fail_on_trigger and report.fired else EXIT_OK
+
+
+def read_new_accounts(path: Path) -> list[dict[str, Any]]:
+    """New accounts from a CSV or XLSX table (the columns of accounts.csv) or a JSON file (a
+    list of accounts, or an object with ``accounts``). Raises :class:`ScenarioError`."""
+    if path.suffix.lower() == ".json":
+        data: Any = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        if data is None:
+            raise ScenarioError([ScenarioIssue(path=str(path), message="file not found")])
+        rows = data.get("accounts") if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            raise ScenarioError(
+                [ScenarioIssue(path=str(path), message="expected a list of accounts")]
+            )
+        return rows
+    data, issues = read_files({"accounts": str(path.resolve())}, Path.cwd())
+    if issues:
+        raise ScenarioError(issues)
+    return list(data["accounts"])
+
+
+def cmd_route(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """``territory route``: place new accounts (and the snapshot's accounts without an
+    owner) with the plan's objective and rules, moving nobody else.
+
+    Returns
+    -------
+    int
+        0 when every account was placed, 1 when a rule blocks one (the candidates and the
+        cheapest rebalance are printed), 2 for invalid input.
+    """
+    try:
+        snapshot = load_variant(args.snapshot)
+        rows = read_new_accounts(args.accounts) if args.accounts else []
+        router = Router(snapshot)
+        routing = router.route(
+            rows, commit=args.commit_to is not None, exact=args.exact, time_limit_s=args.time_limit
+        )
+    except (ScenarioError, json.JSONDecodeError) as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            exc = ScenarioError(
+                [ScenarioIssue(path=str(args.accounts), message=f"not JSON: {exc}")]
+            )
+        print_issues(err, exc)
+        return EXIT_INVALID
+    data = routing.to_dict()
+    if args.out:
+        write_json(args.out, data)
+    if args.commit_to:
+        write_json(args.commit_to, router.snapshot.model_dump(mode="json", exclude_defaults=True))
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print_routing(console, routing)
+    return EXIT_OK if routing.all_placed else EXIT_NO_PLAN

@@ -1,4 +1,4 @@
-"""``monitor``: today's books with the figures the triggers read, then the findings."""
+"""``monitor`` (today's books, then the findings) and ``route`` (the placements)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from optimizer.placement import Routing
 from optimizer.units import money
 from scenarios.monitor import MonitorReport
 
@@ -67,3 +68,33 @@ def print_monitor(console: Console, report: MonitorReport) -> None:
     console.print(findings_table(report))
     counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
     console.print(f"Triggers fired: {counts}")
+
+
+def print_routing(console: Console, routing: Routing) -> None:
+    """Each placement with its cost and reasons; for an account no CSM may take, each
+    candidate with the rule that blocks it, and the cheapest rebalance."""
+    table = Table(
+        title=f"{len(routing.placements)} account(s) routed ({routing.method}, "
+        f"{routing.seconds * 1000:.0f} ms)",
+        title_justify="left",
+    )
+    table.add_column("account")
+    table.add_column("CSM")
+    table.add_column("objective change", justify="right")
+    table.add_column("why")
+    for p in routing.placements:
+        table.add_row(
+            escape(p.account_name or p.account_id),
+            escape(p.csm_name or p.csm_id or "-"),
+            "-" if p.cost is None else f"{p.cost:+.5f}",
+            escape("; ".join(p.reasons)),
+        )
+    console.print(table)
+    for p in routing.placements:
+        if p.placed:
+            continue
+        console.print(f"[bold red]{escape(p.account_id)}[/]: no CSM can take it under the rules")
+        for c in p.candidates[:10]:
+            console.print(f"  {escape(c.csm_name or c.csm_id)}: {escape(c.broken[0])}")
+    for note in routing.notes:
+        console.print(escape(note))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from ..evaluate import book_totals
 from ..formulation import soft_rule_cost
@@ -106,6 +107,34 @@ class MoveScorer:
         self.work_total = sum(inst.workload_target)
         self.arr_ref = inst.balance_reference("arr")
         self.work_ref = inst.balance_reference("workload")
+
+    def place(self, a: int, c: int | None) -> None:
+        """Make "account ``a`` with CSM ``c``" (``None``: with nobody) the plan priced from
+        now on: every book total, the team's move totals and ``chosen`` (the list given to
+        the scorer) follow."""
+        inst = self.inst
+        old = self.chosen[a]
+        if old == c:
+            return
+        given = {ACCOUNTS.name, ARR.name, WORKLOAD.name, HIGH_RISK.name}
+        others = [q for q in quantities(inst) if q.name not in given]
+        for book, sign in ((old, -1.0), (c, 1.0)):
+            if book is None:
+                continue
+            self.arr[book] += sign * inst.arr[a]
+            self.work[book] += sign * inst.pair_workload(a, book)
+            self.count[book] += int(sign)
+            self.risk[book] += int(sign) * inst.high_risk[a]
+            for quantity in others:
+                totals = cast(list[float], self.totals[quantity.name])
+                totals[book] += sign * inst.pair_amount(quantity, a, book)
+        self.chosen[a] = c
+        moved = inst.current[a] is not None and inst.current[a] != c
+        if moved != self.moved[a]:
+            step = 1.0 if moved else -1.0
+            for rule in inst.team_rules:
+                self.team[rule.name] += step * inst.amounts(rule.quantity)[a]
+            self.moved[a] = moved
 
     # ------------------------------------------------------------------ objective
     def _balance_delta(self, a: int, old: int | None, new: int) -> float:

@@ -69,3 +69,66 @@ def test_monitor_names_bad_input(client: TestClient) -> None:
     )
     assert later.status_code == 422
     assert "dated after" in later.text
+
+
+def full_team() -> dict[str, Any]:
+    """C1 and C2 take two accounts each and hold them; C3 has room."""
+    data = snapshot()
+    data["constraints"] = {"max_accounts_per_csm": 2, "required_skills": True}
+    data["csms"][0]["retention_rate"] = 0.95
+    data["accounts"] = data["accounts"][:5]
+    return data
+
+
+def test_route_keeps_the_snapshot_warm_and_commits(client: TestClient) -> None:
+    kept = client.post("/v1/snapshots", json=full_team())
+    assert kept.status_code == 201
+    key = kept.json()["snapshot_id"]
+    assert kept.json()["accounts"] == 5 and kept.json()["unowned"] == []
+    new = {"id": "N1", "arr": 50_000, "churn_risk": 0.5}
+    first = client.post("/v1/route", json={"snapshot_id": key, "accounts": [new]})
+    assert first.status_code == 200, first.text
+    placed = first.json()["placements"][0]
+    assert placed["csm_id"] == "C3" and first.json()["all_placed"] is True
+    # The engine, on the same snapshot and account, says the same.
+    from optimizer.placement import Router
+
+    engine = Router(Scenario.from_dict(full_team())).route([new])
+    assert engine.placements[0].csm_id == placed["csm_id"]
+    assert engine.placements[0].cost == pytest.approx(placed["cost"])
+    committed = client.post(
+        "/v1/route", json={"snapshot_id": key, "accounts": [new], "commit": True}
+    )
+    assert committed.status_code == 200
+    assert client.get(f"/v1/snapshots/{key}").json()["accounts"] == 6
+    # C3 is full now: N2 cannot go anywhere, and the answer says why.
+    blocked = client.post(
+        "/v1/route", json={"snapshot_id": key, "accounts": [{"id": "N2", "arr": 10_000}]}
+    ).json()
+    assert blocked["all_placed"] is False
+    rules = {c["csm_id"]: c["rules"] for c in blocked["placements"][0]["candidates"]}
+    assert rules == {"C1": ["max_accounts"], "C2": ["max_accounts"], "C3": ["max_accounts"]}
+
+
+def test_route_inline_answers_the_snapshot_id(client: TestClient) -> None:
+    data = full_team()
+    data["name"] = "inline"
+    answer = client.post(
+        "/v1/route", json={"snapshot": data, "accounts": [{"id": "N9", "arr": 1_000}]}
+    )
+    assert answer.status_code == 200
+    key = answer.json()["snapshot_id"]
+    assert client.get(f"/v1/snapshots/{key}").json()["name"] == "inline"
+
+
+def test_route_names_bad_input(client: TestClient) -> None:
+    key = client.post("/v1/snapshots", json=full_team()).json()["snapshot_id"]
+    bad = client.post(
+        "/v1/route",
+        json={"snapshot_id": key, "accounts": [{"id": "A1", "arr": 5}, {"id": "N", "arr": -1}]},
+    )
+    assert bad.status_code == 422
+    assert {i["path"] for i in bad.json()["issues"]} >= {"accounts[A1].id"}
+    assert client.post("/v1/route", json={"snapshot_id": "nope", "accounts": []}).status_code == 404
+    assert client.post("/v1/route", json={"accounts": []}).status_code == 422
+    assert client.get("/v1/snapshots/nope").status_code == 404

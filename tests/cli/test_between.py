@@ -80,3 +80,35 @@ def test_the_report_carries_the_monitor_section(
     assert "arr_over" in html and "x its fair share" in html
     assert main(["report", str(plan), "--out", str(report)]) == 0
     assert 'id="monitor"' not in report.read_text(encoding="utf-8")
+
+
+def test_route_places_commits_and_names_what_blocks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = snapshot()
+    data["constraints"] = {"max_accounts_per_csm": 3}
+    path = write(tmp_path / "snap.json", data)
+    new = tmp_path / "new.csv"
+    new.write_text("id,name,arr,churn_risk\nN1,Nova,50000,high\n", encoding="utf-8")
+    after = tmp_path / "after.json"
+    out = tmp_path / "routing.json"
+    code = main(
+        ["route", str(path), "--accounts", str(new), "--commit-to", str(after), "--out", str(out)]
+    )
+    assert code == 0
+    placed = json.loads(out.read_text())["placements"][0]
+    owners = {a["id"]: a.get("current_csm") for a in json.loads(after.read_text())["accounts"]}
+    assert owners["N1"] == placed["csm_id"] is not None
+    # Every book at three but one: two more accounts fill it, a third has nowhere to go.
+    more = tmp_path / "more.json"
+    more.write_text(json.dumps([{"id": f"M{k}", "arr": 1000} for k in (1, 2, 3)]))
+    capsys.readouterr()
+    assert main(["route", str(after), "--accounts", str(more), "--json"]) == 1
+    routing = json.loads(capsys.readouterr().out)
+    assert [p["placed"] for p in routing["placements"]].count(False) == 1
+    assert main(["route", str(after), "--accounts", str(new)]) == 2  # N1 is there already
+    assert "accounts[N1].id" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,arr\nB1,-4\n", encoding="utf-8")
+    assert main(["route", str(path), "--accounts", str(bad)]) == 2
+    assert "accounts[B1].arr" in capsys.readouterr().err

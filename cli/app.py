@@ -30,6 +30,7 @@ COMMANDS: dict[str, Command] = {
     "schema": solve.cmd_schema,
     "monitor": between.cmd_monitor,
     "route": between.cmd_route,
+    "outcomes": between.cmd_outcomes,
     "compare": batch.cmd_compare,
     "sensitivity": batch.cmd_sensitivity,
     "influence": batch.cmd_influence,

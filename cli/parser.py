@@ -122,6 +122,25 @@ def add_route(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_outcomes(p: argparse.ArgumentParser) -> None:
+    """``territory outcomes``: the plan, its scenario, the actuals, the outputs."""
+    p.add_argument("plan", type=Path, help="the plan JSON that was adopted (territory solve --out)")
+    p.add_argument(
+        "--scenario", type=Path, required=True, help="the scenario the plan was made from"
+    )
+    p.add_argument(
+        "--actuals",
+        type=Path,
+        required=True,
+        help="CSV/XLSX: account_id, outcome (renewed/churned/contracted/expanded), amount, "
+        "date, csm_id",
+    )
+    p.add_argument("--months", type=float, help="the period (default: to the last actual's date)")
+    p.add_argument("--csms-out", type=Path, help="write csms.csv with the re-estimated rates")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--out", type=Path, help="also write the comparison JSON here")
+
+
 def add_compare(p: argparse.ArgumentParser) -> None:
     """``territory compare``: the scenarios, the batch options, the output form."""
     p.add_argument("scenarios", type=Path, nargs="+")
@@ -274,6 +293,11 @@ SUBCOMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], .
     ("evaluate", "score an assignment: objective, books, KPIs, violations", add_evaluate),
     ("monitor", "between re-plans: triggers, drift and trajectories of today's books", add_monitor),
     ("route", "place new accounts in today's books, moving nobody else", add_route),
+    (
+        "outcomes",
+        "a plan's predictions against what happened; re-estimated CSM rates",
+        add_outcomes,
+    ),
     ("compare", "solve several scenarios and show them side by side", add_compare),
     ("sensitivity", "which inputs matter, the disruption frontier, rule prices", add_sensitivity),
     (

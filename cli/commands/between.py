@@ -1,5 +1,5 @@
-"""``monitor`` and ``route``: between re-plans, what today's books break and where they
-drift, and where new accounts go."""
+"""``monitor``, ``route`` and ``outcomes``: between re-plans, what today's books break and
+where they drift, where new accounts go, and what a plan's predictions were worth."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from optimizer import ScenarioError, ScenarioIssue
 from optimizer.placement import Router
-from optimizer.scenario import read_files
+from optimizer.scenario import read_files, read_json
 from scenarios.monitor import load_reference, monitor
+from scenarios.outcomes import outcomes, read_actuals, write_csm_table
 from scenarios.variants import load_variant
 
 from ..exits import EXIT_INVALID, EXIT_NO_PLAN, EXIT_OK, EXIT_TRIGGERED
 from ..render.issues import print_issues
-from ..render.monitor import print_monitor, print_routing
+from ..render.monitor import print_monitor, print_outcomes, print_routing
 from .files import write_json
 
 
@@ -101,3 +103,38 @@ def cmd_route(args: argparse.Namespace, console: Console, err: Console) -> int:
     else:
         print_routing(console, routing)
     return EXIT_OK if routing.all_placed else EXIT_NO_PLAN
+
+
+def cmd_outcomes(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """``territory outcomes``: a plan's predictions against the actual outcomes, the churn
+    inputs' calibration and each CSM's re-estimated rates (optionally as a csms.csv).
+
+    Returns
+    -------
+    int
+        0, or 2 for invalid input (each problem named by file, row and column, or account).
+    """
+    try:
+        scenario = load_variant(args.scenario)
+        plan = read_json(args.plan)
+        if not isinstance(plan.get("assignments"), list):
+            raise ScenarioError(
+                [ScenarioIssue(path=str(args.plan), message="not a plan (no assignments)")]
+            )
+        actuals = read_actuals(args.actuals)
+        report = outcomes(scenario, plan, actuals, months=args.months)
+    except ScenarioError as exc:
+        print_issues(err, exc)
+        return EXIT_INVALID
+    data = report.to_dict()
+    if args.out:
+        write_json(args.out, data)
+    if args.csms_out:
+        write_csm_table(scenario, report, args.csms_out)
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print_outcomes(console, report)
+        if args.csms_out:
+            console.print(f"CSM table with the re-estimated rates: {escape(str(args.csms_out))}")
+    return EXIT_OK

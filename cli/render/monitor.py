@@ -1,6 +1,9 @@
-"""``monitor`` (today's books, then the findings) and ``route`` (the placements)."""
+"""``monitor`` (today's books, then the findings), ``route`` (the placements) and ``outcomes``
+(predicted against actual, calibration, re-estimated rates)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -9,6 +12,7 @@ from rich.table import Table
 from optimizer.placement import Routing
 from optimizer.units import money
 from scenarios.monitor import MonitorReport
+from scenarios.outcomes import Comparison, OutcomeReport
 
 from .formats import pct
 
@@ -98,3 +102,80 @@ def print_routing(console: Console, routing: Routing) -> None:
             console.print(f"  {escape(c.csm_name or c.csm_id)}: {escape(c.broken[0])}")
     for note in routing.notes:
         console.print(escape(note))
+
+
+def _comparison_table(title: str, rows: Sequence[Comparison]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name in (
+        "group",
+        "accounts",
+        "churn expected",
+        "churned",
+        "churned ARR expected",
+        "churned ARR",
+        "contracted ARR",
+        "expansion expected",
+        "expansion",
+    ):
+        table.add_column(name, justify="left" if name == "group" else "right")
+    for r in rows:
+        table.add_row(
+            escape(r.group),
+            str(r.accounts),
+            f"{r.predicted_churned:.1f}",
+            str(r.churned),
+            money(r.predicted_churned_arr),
+            money(r.churned_arr),
+            money(r.contracted_arr),
+            money(r.predicted_expansion_arr),
+            money(r.expansion_arr),
+        )
+    return table
+
+
+def print_outcomes(console: Console, report: OutcomeReport) -> None:
+    """Predicted against actual (per CSM, segment, moved or kept), the calibration bands and
+    the re-estimated rates with their intervals, then the assumptions."""
+    console.print(
+        f"Outcomes of the plan of {escape(report.scenario)} ({report.plan_as_of}), "
+        f"{report.months:.1f} months, {report.accounts} accounts"
+        + (f"; {len(report.missing)} without an actual" if report.missing else "")
+    )
+    console.print(_comparison_table("Per CSM", [*report.by_csm, report.total]))
+    console.print(_comparison_table("Per segment", report.by_segment))
+    console.print(_comparison_table("Moved and kept accounts", report.by_move))
+    bands = Table(title="Calibration of the churn inputs", title_justify="left")
+    for name in ("predicted band", "accounts", "predicted", "observed", "95% interval", ""):
+        bands.add_column(name, justify="right")
+    for b in report.calibration:
+        bands.add_row(
+            f"{b.low:.0%}-{b.high:.0%}",
+            str(b.accounts),
+            pct(b.predicted, 1),
+            pct(b.observed, 1),
+            f"{pct(b.interval[0], 1)}-{pct(b.interval[1], 1)}",
+            "ok" if b.consistent else "[yellow]off[/]",
+        )
+    console.print(bands)
+    rates = Table(title="Re-estimated rates (95% intervals)", title_justify="left")
+    for name in ("CSM", "accounts", "churned", "retention", "was", "expansion rate", "was"):
+        rates.add_column(name, justify="left" if name == "CSM" else "right")
+    for e in report.estimates:
+
+        def cell(value: float | None, interval: tuple[float, float] | None) -> str:
+            if value is None or interval is None:
+                return "-"
+            return f"{value:.3f} ({interval[0]:.3f}-{interval[1]:.3f})"
+
+        rates.add_row(
+            escape(e.name or e.csm_id),
+            str(e.accounts),
+            str(e.churned),
+            cell(e.retention, e.retention_interval) if e.retention is not None else escape(e.note),
+            f"{e.retention_input:.3f}",
+            cell(e.expansion_rate, e.expansion_interval),
+            f"{e.expansion_input:.3f}",
+        )
+    console.print(rates)
+    for line in report.assumptions:
+        console.print(f"[dim]- {escape(line)}[/]")

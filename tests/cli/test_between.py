@@ -112,3 +112,36 @@ def test_route_places_commits_and_names_what_blocks(
     bad.write_text("id,arr\nB1,-4\n", encoding="utf-8")
     assert main(["route", str(path), "--accounts", str(bad)]) == 2
     assert "accounts[B1].arr" in capsys.readouterr().err
+
+
+def test_outcomes_compares_and_writes_the_next_csm_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = snapshot()
+    for c in data["csms"]:
+        c["retention_rate"] = 0.8
+    scenario = write(tmp_path / "q1.json", data)
+    plan = tmp_path / "plan.json"
+    assert main(["solve", str(scenario), "--out", str(plan)]) == 0
+    capsys.readouterr()
+    actuals = tmp_path / "actuals.csv"
+    actuals.write_text(
+        "account_id,outcome,amount,date\nA1,churned,,2026-07-01\nA2,expanded,5000,2026-12-31\n"
+        "A3,renewed,,2026-09-01\n",
+        encoding="utf-8",
+    )
+    csms = tmp_path / "csms.csv"
+    args = ["outcomes", str(plan), "--scenario", str(scenario), "--actuals", str(actuals)]
+    assert main([*args, "--csms-out", str(csms), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accounts"] == 3 and report["total"]["churned"] == 1
+    assert report["total"]["expansion_arr"] == 5000
+    assert sorted(report["missing"]) == ["A4", "A5", "A6"]
+    assert round(report["months"]) == 12
+    header = csms.read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert "retention_rate" in header and "id" in header
+    assert main(args) == 0
+    assert "Calibration of the churn inputs" in capsys.readouterr().out
+    actuals.write_text("account_id,outcome\nA1,gone\n", encoding="utf-8")
+    assert main(args) == 2
+    assert "actuals.csv row 2, column 'outcome'" in capsys.readouterr().err

@@ -41,6 +41,11 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("expertise_match", "expertise match"),
     ("moves", "moves"),
     ("moved_arr", "moved ARR"),
+    # The plan's outcome projection (optimizer/explain/projection.py), after the plan.
+    ("projection.6.retained_arr", "retained ARR in 6 months"),
+    ("projection.12.retained_arr", "retained ARR in 12 months"),
+    ("projection.12.churned_arr", "churned ARR in 12 months"),
+    ("projection.12.expected_expansion_arr", "expected expansion in 12 months"),
     ("differs_from_first", "accounts placed differently than in the first"),
 )
 
@@ -78,6 +83,8 @@ class Comparison:
             return None
         if key.startswith("term."):
             return after.terms[key.removeprefix("term.")]
+        if key.startswith("projection."):
+            return projected(plan, key)
         return after.kpis.get(key)
 
     def objective_vs_first(self, index: int) -> Difference | None:
@@ -110,6 +117,17 @@ class Comparison:
                 for i, name in enumerate(self.names)
             ]
         }
+
+
+def projected(plan: Plan, key: str) -> float | None:
+    """``projection.<months>.<figure>`` of the plan (after it), ``None`` when the plan's
+    scenario does not project that horizon."""
+    _, months, figure = key.split(".", 2)
+    for horizon in (plan.projection or {}).get("horizons") or []:
+        if str(horizon.get("months")) == months:
+            value = (horizon.get("after") or {}).get(figure)
+            return None if value is None else float(value)
+    return None
 
 
 def compare(

@@ -41,7 +41,7 @@ def compare_cell(key: str, value: Any) -> str:
         return difference_cell(value)
     if key == "gap" or key in ("arr_spread", "expertise_match"):
         return pct(value, 3 if key == "gap" else 1)
-    if key in ("arr_at_risk", "moved_arr"):
+    if key in ("arr_at_risk", "moved_arr") or key.startswith("projection."):
         return money(value)
     if isinstance(value, float):
         return f"{value:.4f}" if key.startswith("term.") or key == "objective" else f"{value:,.2f}"

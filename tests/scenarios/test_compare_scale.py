@@ -64,3 +64,20 @@ def test_a_variant_with_locks_is_scored_on_the_first_scenarios_scale() -> None:
     assert rows["locked"]["on_first_scale"] is True
     assert rows["fewer accounts"]["on_first_scale"] is False
     assert rows["locked"]["first_score"] == pytest.approx(by_first, rel=1e-9)
+
+
+def test_compare_carries_each_plans_outcome_projection() -> None:
+    base = _base()
+    months = base.transition.model_copy(update={"projection_months": (12,)})
+    short = base.replace(name="12 months only", transition=months)
+    result = compare([base, short], workers=1)
+    data = result.to_dict()["scenarios"]
+    for i, plan in enumerate(result.plans):
+        (year,) = [h for h in plan.projection["horizons"] if h["months"] == 12]
+        assert data[i]["projection.12.retained_arr"] == pytest.approx(year["after"]["retained_arr"])
+        # Retained and churned ARR add up to the book.
+        total = sum(a.arr for a in base.accounts)
+        retained = data[i]["projection.12.retained_arr"] + data[i]["projection.12.churned_arr"]
+        assert retained == pytest.approx(total)
+    assert data[0]["projection.6.retained_arr"] is not None
+    assert data[1]["projection.6.retained_arr"] is None  # not a horizon of that scenario

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE ?= examples/seed_150x8/scenario.json
 
-.PHONY: run serve segment test test-fast lint bench bench-gap bench-large bench-robust clean
+.PHONY: run serve segment story test test-fast lint bench bench-gap bench-large bench-robust clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,20 @@ bench-gap: $(VENV)/.installed
 # thread (about 35 minutes); the worst gap at the limit is the figure to improve.
 bench-robust: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.robustness --sizes 120x6,400x12 --seeds 1,2,3 --time-limit 30
+
+# Two quarters on the RavenStack data (docs/monitor.md): snapshot Q1, plan, snapshot Q2 with
+# the data's drift and new accounts, monitor, route, outcomes, report (about 40 s).
+STORY ?= build/ravenstack-quarters
+story: $(VENV)/.installed
+	$(BIN)/python examples/ravenstack/quarters.py q1 --out $(STORY)
+	$(BIN)/territory solve $(STORY)/q1/scenario.json --out $(STORY)/q1-plan.json --quiet
+	$(BIN)/python examples/ravenstack/quarters.py q2 --plan $(STORY)/q1-plan.json --out $(STORY)
+	$(BIN)/territory monitor $(STORY)/q2/scenario.json --since $(STORY)/q1-plan.json --out $(STORY)/q2-monitor.json
+	$(BIN)/territory route $(STORY)/q2/scenario.json --out $(STORY)/q2-routing.json --commit-to $(STORY)/q2-routed.json
+	$(BIN)/territory monitor $(STORY)/q2-routed.json --since $(STORY)/q1-plan.json --out $(STORY)/q2-routed-monitor.json --json > /dev/null
+	$(BIN)/python examples/ravenstack/quarters.py actuals --out $(STORY)
+	$(BIN)/territory outcomes $(STORY)/q1-plan.json --scenario $(STORY)/q1/scenario.json --actuals $(STORY)/actuals.csv --csms-out $(STORY)/csms-next.csv --out $(STORY)/outcomes.json
+	$(BIN)/territory report $(STORY)/q1-plan.json --monitor $(STORY)/q2-monitor.json --out $(STORY)/report.html
 
 # Coverage segmentation of the real-data example, then the assignment (docs/segmentation.md).
 segment: $(VENV)/.installed

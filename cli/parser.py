@@ -98,6 +98,9 @@ def add_monitor(p: argparse.ArgumentParser) -> None:
         "--since", type=Path, help="an earlier snapshot or a plan JSON: adds drift and trajectories"
     )
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.add_argument(
+        "--all", action="store_true", help="every finding in the table (default: 8 per trigger)"
+    )
     p.add_argument("--out", type=Path, help="also write the findings JSON here")
     p.add_argument(
         "--fail-on-trigger", action="store_true", help="exit with 3 when a trigger fired"

@@ -533,14 +533,15 @@ class _Monitor:
                 )
 
     def _growth(self, account: Account, then: Mapping[str, Any] | None) -> float | None:
-        """Monthly ARR growth: from the reference's ARR when both are known, else from the
-        account's yearly ``growth``."""
+        """ARR change a month, in money: the change since the reference when the account is in
+        both, else the account's yearly ``growth`` share of today's ARR. Linear: a quarter's
+        change is not compounded (a small account that grew tenfold would project absurdly)."""
         months = self.months
         before = None if then is None else then.get("arr")
-        if before and months and months > 0 and account.arr > 0:
-            return float((account.arr / float(before)) ** (1 / months) - 1)
+        if before is not None and months and months > 0:
+            return (account.arr - float(before)) / months
         if account.growth is not None:
-            return float((1 + account.growth) ** (1 / 12) - 1)
+            return account.arr * account.growth / 12
         return None
 
     def trajectories(self) -> None:
@@ -553,7 +554,7 @@ class _Monitor:
             owner = account.current_csm
             owner_words = f" (owner {self.labels[owner]})" if owner else ""
             rate = self._growth(account, then)
-            projected = account.arr if rate is None else account.arr * (1 + rate) ** h
+            projected = account.arr if rate is None else max(0.0, account.arr + rate * h)
             if owner:
                 projected_book[owner] += projected
             if rate is not None and account.arr > 0:

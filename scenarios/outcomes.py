@@ -16,8 +16,11 @@ its expected expansion is ``arr x potential x expansion_rate_c x m/12 x survival
 Re-estimates: the multiplier ``k_c`` of the CSM's accounts' churn inputs for which the model
 expects as many churned accounts as happened (the risk mix is accounted for), so
 ``retention_c = 1 - k_c (1 - mean retention)``; ``expansion_rate_c = actual expansion / sum(arr
-x potential x m/12)`` over the accounts that stayed. Intervals: 1,000 bootstrap resamples of the CSM's accounts (seeded: the same input
-gives the same table). A CSM with fewer than ``min_accounts`` accounts keeps the input rate.
+x potential x m/12)`` over the accounts that stayed. Intervals (95%): for retention, the
+multipliers at which the churned count is at the 2.5% tails of its exact distribution (a
+Clopper-Pearson interval for a sum of unequal probabilities); for expansion,
+1,000 bootstrap resamples of the CSM's accounts (seeded: the same input gives the same table).
+A CSM with fewer than ``min_accounts`` accounts keeps the input rate.
 """
 
 from __future__ import annotations
@@ -366,9 +369,9 @@ def outcomes(
             "Predicted expansion: ARR x expansion_potential x the CSM's expansion_rate x "
             "months/12 x survival; actual expansion: the expanded amounts.",
             "Each account counts with the CSM who owned it (actuals csm_id, else the plan's).",
-            f"Intervals: 95%, Wilson for the calibration bands, {RESAMPLES} bootstrap "
-            f"resamples of each CSM's accounts for the rates; fewer than {min_accounts} "
-            "accounts keep the input rate.",
+            f"Intervals: 95%; Wilson for the calibration bands; the churned "
+            f"count's exact tails for retention; {RESAMPLES} bootstrap resamples of each CSM's "
+            f"accounts for expansion; fewer than {min_accounts} accounts keep the input rate.",
         ),
     )
 
@@ -401,37 +404,83 @@ def _calibration(rows: Sequence[_Row]) -> list[Band]:
     return out
 
 
+def _churn_probabilities(
+    k: np.ndarray, p: np.ndarray, bump: np.ndarray, months: float
+) -> np.ndarray:
+    """Churn within ``months`` of accounts with annual probabilities ``k x p`` (``k`` one per
+    row; ``p``, ``bump`` one per account or per row and account), a handoff ``bump`` added for
+    the first quarter."""
+    q = np.minimum(k[:, None] * p, 1.0)
+    if not (bump > 0).any():  # the common case, without a power when the period is a year
+        alive = 1 - q if months == 12 else (1 - q) ** (months / 12)
+    else:
+        first = np.where(bump > 0, min(months, 3.0), 0.0)
+        raised = np.minimum(q + bump, 1.0)
+        alive = (1 - raised) ** (first / 12) * (1 - q) ** ((months - first) / 12)
+    return np.asarray(1 - alive)
+
+
+def _top(p: np.ndarray) -> float:
+    positive = p[p > 0]
+    return min(1.0 / positive.min() if positive.size else 1.0, 1e6)
+
+
 def _multiplier(p: np.ndarray, bump: np.ndarray, months: float, churned: np.ndarray) -> np.ndarray:
     """Per row of ``p`` (samples x accounts): the ``k`` for which the model's expected churn
     within ``months``, each account at ``k x p`` (plus its handoff ``bump`` for the first
     quarter), equals ``churned`` (bisection; the expectation rises with ``k``)."""
-    first = np.where(bump > 0, min(months, 3.0), 0.0)
-    bumped = bool((bump > 0).any())
-
-    def expected(k: np.ndarray) -> np.ndarray:
-        q = np.minimum(k[:, None] * p, 1.0)
-        if not bumped:  # the common case, without a power when the period is a year
-            alive = 1 - q if months == 12 else (1 - q) ** (months / 12)
-        else:
-            raised = np.minimum(q + bump, 1.0)
-            alive = (1 - raised) ** (first / 12) * (1 - q) ** ((months - first) / 12)
-        return np.asarray((1 - alive).sum(axis=1))
-
-    positive = p[p > 0]
-    top = 1.0 / positive.min() if positive.size else 1.0
     low = np.zeros(churned.shape)
-    high = np.full(churned.shape, min(top, 1e6))
+    high = np.full(churned.shape, _top(p))
     for _ in range(40):
         mid = (low + high) / 2
-        over = expected(mid) > churned
+        over = _churn_probabilities(mid, p, bump, months).sum(axis=1) > churned
         high = np.where(over, mid, high)
         low = np.where(over, low, mid)
     return (low + high) / 2
 
 
+def _at_most(count: int, q: np.ndarray) -> np.ndarray:
+    """Per row of ``q`` (candidates x accounts, each account's churn probability): the
+    probability that at most ``count`` accounts churn (the Poisson-binomial distribution)."""
+    pmf = np.zeros((q.shape[0], count + 1))
+    pmf[:, 0] = 1.0
+    for i in range(q.shape[1]):
+        qi = q[:, i : i + 1]
+        pmf[:, 1:] = pmf[:, 1:] * (1 - qi) + pmf[:, :-1] * qi
+        pmf[:, :1] *= 1 - qi
+    return np.asarray(pmf.sum(axis=1))
+
+
+def _exact_bounds(
+    p: np.ndarray, bump: np.ndarray, months: float, churned: int
+) -> tuple[float, float]:
+    """The 95% interval of the multiplier ``k`` by inverting the exact distribution of the
+    churned count (as Clopper-Pearson does for one rate): the ``k`` at which seeing
+    ``churned`` or fewer (upper bound), or ``churned`` or more (lower), has 2.5%."""
+
+    def solve(count: int, target: float) -> float:
+        # P(X <= count | k) falls as k rises: three rounds of a 64-point grid.
+        low, high = 0.0, _top(p)
+        for _ in range(3):
+            ks = np.linspace(low, high, 65)
+            below = np.nonzero(
+                _at_most(count, _churn_probabilities(ks, p, bump, months)) <= target
+            )[0]
+            if below.size == 0:
+                return high
+            first = int(below[0])
+            if first == 0:
+                return low
+            low, high = float(ks[first - 1]), float(ks[first])
+        return (low + high) / 2
+
+    lower = 0.0 if churned == 0 else solve(churned - 1, 0.975)
+    return lower, solve(churned, 0.025)
+
+
 def _ratio(gained: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """Expansion rates: what was gained over what the model's rate multiplies (0 to 1)."""
-    return np.clip(np.divide(gained, basis, out=np.zeros_like(gained), where=basis > 0), 0, 1)
+    """Expansion rates: what was gained over what the model's rate multiplies."""
+    return np.divide(gained, basis, out=np.zeros_like(gained), where=basis > 0)
 
 
 def _estimates(
@@ -476,11 +525,19 @@ def _estimates(
         everyone = np.arange(n)[None, :]
         k = _multiplier(p[everyone], bumps[everyone], months, hits.sum(keepdims=True))
         r_hat = float(np.clip(1.0 - k[0] * (1.0 - mean), 0.0, 1.0))
-        k_boot = _multiplier(p[picks], bumps[picks], months, hits[picks].sum(axis=1))
-        r_boot = np.clip(1.0 - k_boot * (1.0 - mean), 0.0, 1.0)
+        k_bounds = np.array(_exact_bounds(p, bumps, months, churned))
+        r_interval = tuple(float(v) for v in np.clip(1.0 - k_bounds[::-1] * (1.0 - mean), 0.0, 1.0))
         x_hat = _ratio(gained.sum(keepdims=True), basis.sum(keepdims=True))[0]
         x_boot = _ratio(gained[picks].sum(axis=1), basis[picks].sum(axis=1))
-        note = "" if mean < 1.0 else "the team's mean retention is 1: retention not identified"
+        notes = []
+        if mean >= 1.0:
+            notes.append("the team's mean retention is 1: retention not identified")
+        if basis.sum() > 0 and x_hat > 1.0:
+            notes.append(
+                f"expansion {x_hat:.2f} per ARR-potential-year, above 1 (the most a "
+                "scenario's expansion_rate takes): the CSM table gets 1"
+            )
+        note = "; ".join(notes)
         out.append(
             Estimate(
                 csm.id,
@@ -489,7 +546,7 @@ def _estimates(
                 churned,
                 inst.retention[c],
                 r_hat,
-                (float(np.quantile(r_boot, 0.025)), float(np.quantile(r_boot, 0.975))),
+                (r_interval[0], r_interval[1]),
                 inst.expansion_rate[c],
                 float(x_hat) if basis.sum() > 0 else None,
                 (float(np.quantile(x_boot, 0.025)), float(np.quantile(x_boot, 0.975)))
@@ -512,7 +569,7 @@ def write_csm_table(scenario: Scenario, report: OutcomeReport, path: str | Path)
         if estimate is not None and estimate.retention is not None:
             data["retention_rate"] = round(estimate.retention, 4)
         if estimate is not None and estimate.expansion_rate is not None:
-            data["expansion_rate"] = round(estimate.expansion_rate, 4)
+            data["expansion_rate"] = round(min(1.0, estimate.expansion_rate), 4)
         rows.append(
             {
                 k: ";".join(map(str, v)) if isinstance(v, list) else v

@@ -46,7 +46,7 @@ def cmd_monitor(args: argparse.Namespace, console: Console, err: Console) -> int
     if args.json:
         print(json.dumps(data, indent=2, default=str))
     else:
-        print_monitor(console, report)
+        print_monitor(console, report, every=args.all)
     return EXIT_TRIGGERED if args.fail_on_trigger and report.fired else EXIT_OK
 
 

@@ -50,18 +50,30 @@ def books_table(report: MonitorReport) -> Table:
     return table
 
 
-def findings_table(report: MonitorReport) -> Table:
-    """One row per finding: the trigger, who, the figure against its threshold, the action."""
+#: Findings of one trigger shown in the table (the JSON has them all).
+SHOWN_PER_TRIGGER = 8
+
+
+def findings_table(report: MonitorReport, per_trigger: int | None = SHOWN_PER_TRIGGER) -> Table:
+    """One row per finding (the largest first, at most ``per_trigger`` of each trigger, then
+    how many more): the trigger, the sentence with figure and threshold, the action."""
     table = Table(title=f"{len(report.findings)} findings", title_justify="left")
     table.add_column("trigger")
     table.add_column("finding")
     table.add_column("action")
+    counts = report.counts()
+    shown: dict[str, int] = {}
     for f in report.findings:
-        table.add_row(f.trigger, escape(f.message), f.action)
+        shown[f.trigger] = shown.get(f.trigger, 0) + 1
+        if per_trigger is None or shown[f.trigger] <= per_trigger:
+            table.add_row(f.trigger, escape(f.message), f.action)
+        elif shown[f.trigger] == per_trigger + 1:
+            more = counts[f.trigger] - per_trigger
+            table.add_row(f.trigger, f"[dim]... and {more} more (--json or --out: all)[/]", "")
     return table
 
 
-def print_monitor(console: Console, report: MonitorReport) -> None:
+def print_monitor(console: Console, report: MonitorReport, every: bool = False) -> None:
     """The books, then the findings (or that none fired), then the count per trigger."""
     since = f" since {report.since} ({report.since_as_of})" if report.since else ""
     console.print(f"Monitoring {escape(report.scenario)} on {report.as_of}{escape(since)}")
@@ -69,7 +81,7 @@ def print_monitor(console: Console, report: MonitorReport) -> None:
     if not report.findings:
         console.print("[green]No trigger fired.[/]")
         return
-    console.print(findings_table(report))
+    console.print(findings_table(report, None if every else SHOWN_PER_TRIGGER))
     counts = ", ".join(f"{k} {v}" for k, v in report.counts().items())
     console.print(f"Triggers fired: {counts}")
 

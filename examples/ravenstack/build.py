@@ -274,7 +274,7 @@ class _Account:
         }
 
 
-def _accounts(data_dir: Path) -> list[_Account]:
+def _accounts(data_dir: Path, as_of: dt.date = AS_OF) -> list[_Account]:
     base = data_dir / RAVENSTACK
     accounts = _read(base / "ravenstack_accounts.csv")
     subscriptions = _read(base / "ravenstack_subscriptions.csv")
@@ -289,28 +289,28 @@ def _accounts(data_dir: Path) -> list[_Account]:
         account_of_sub[sub["subscription_id"]] = sub["account_id"]
 
     # Usage of the last USAGE_DAYS: distinct features, and the share of records with an error.
-    usage_from = AS_OF - dt.timedelta(days=USAGE_DAYS)
+    usage_from = as_of - dt.timedelta(days=USAGE_DAYS)
     features: dict[str, set[str]] = defaultdict(set)
     usage_rows: dict[str, int] = defaultdict(int)
     error_rows: dict[str, int] = defaultdict(int)
     for record in usage:
         account_id = account_of_sub.get(record["subscription_id"])
-        if account_id is None or not usage_from <= _date(record["usage_date"]) < AS_OF:
+        if account_id is None or not usage_from <= _date(record["usage_date"]) < as_of:
             continue
         features[account_id].add(record["feature_name"].strip())
         usage_rows[account_id] += 1
         error_rows[account_id] += int(record["error_count"]) > 0
 
-    tickets_from = AS_OF - dt.timedelta(days=TICKET_DAYS)
+    tickets_from = as_of - dt.timedelta(days=TICKET_DAYS)
     tickets_of: dict[str, list[dict[str, str]]] = defaultdict(list)
     for ticket in tickets:
-        if tickets_from <= _date(ticket["submitted_at"]) < AS_OF:
+        if tickets_from <= _date(ticket["submitted_at"]) < as_of:
             tickets_of[ticket["account_id"]].append(ticket)
 
     churns: dict[str, int] = defaultdict(int)
     competitor_churns: dict[str, int] = defaultdict(int)
     for event in churn_events:
-        if _date(event["churn_date"]) < AS_OF:
+        if _date(event["churn_date"]) < as_of:
             churns[event["account_id"]] += 1
             competitor_churns[event["account_id"]] += mentions_competitor(event)
 
@@ -318,7 +318,7 @@ def _accounts(data_dir: Path) -> list[_Account]:
     for account in accounts:
         account_id = account["account_id"]
         subs = subs_of.get(account_id, [])
-        active = [s for s in subs if is_active(s)]
+        active = [s for s in subs if is_active(s, as_of)]
         arr = sum(float(s["arr_amount"]) for s in active)
         if arr <= 0:
             continue
@@ -364,7 +364,7 @@ def _accounts(data_dir: Path) -> list[_Account]:
                 potential_arr=potential,
                 health_score=_round_half_up(health),
                 churn_risk=min(CHURN_CAP, max(CHURN_FLOOR, churn)),
-                renewal_date=renewal_date(active),
+                renewal_date=renewal_date(active, as_of),
                 coverage=coverage_for(arr),
                 adoption=len(features[account_id]) / FEATURES,
                 growth=growth,
@@ -382,7 +382,7 @@ def _accounts(data_dir: Path) -> list[_Account]:
     by_features = scores(lambda a: a.features)
     by_seats = scores(lambda a: a.seats)
     by_tickets = scores(lambda a: a.tickets)
-    by_age = scores(lambda a: (AS_OF - a.signup).days)
+    by_age = scores(lambda a: (as_of - a.signup).days)
     by_load = scores(lambda a: a.tickets / a.seats)
     for a in kept:
         a.complexity = _round_half_up((by_features[a.id] + by_seats[a.id] + by_tickets[a.id]) / 3)

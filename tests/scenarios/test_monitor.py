@@ -164,22 +164,23 @@ def test_book_drift_since_an_earlier_snapshot(arr: float, fires: bool) -> None:
 
 def test_arr_growth_and_contraction_are_extrapolated() -> None:
     then = Scenario.from_dict(base())
-    # Three months: A1 grew 25%, so six months out it is at 1.25 ** 2 - 1 = 56% growth.
-    now = edit(edit(later(base()), "A1", arr=125_000), "A2", arr=80_000)
+    # About three months: A1 gained 40K, so six months on it has 40K x 6/3 more (linear).
+    now = edit(edit(later(base()), "A1", arr=140_000), "A2", arr=80_000)
+    months = (dt.date.fromisoformat(now["as_of"]) - then.as_of).days / (365.25 / 12)
     growth = fired(now, "arr_growth", then)
     assert growth.keys() == {"A1"}
-    months = (dt.date.fromisoformat(now["as_of"]) - then.as_of).days / (365.25 / 12)
-    assert growth["A1"] == pytest.approx(1.25 ** (6 / months) - 1)
-    contraction = fired(now, "arr_contraction", then)  # about 0.8 ** 2 - 1 = -36%
-    assert contraction["A2"] == pytest.approx(0.8 ** (6 / months) - 1)
+    assert growth["A1"] == pytest.approx((140_000 + 40_000 * 6 / months) / 140_000 - 1)
+    contraction = fired(now, "arr_contraction", then)  # about -50%
+    assert contraction["A2"] == pytest.approx((80_000 - 20_000 * 6 / months) / 80_000 - 1)
     slower = edit(edit(later(base()), "A1", arr=115_000), "A2", arr=90_000)
-    assert fired(slower, "arr_growth", then) == {}  # 1.15 ** 2 = 1.32
-    assert fired(slower, "arr_contraction", then) == {}  # 0.9 ** 2 = 0.81
+    assert fired(slower, "arr_growth", then) == {}  # about +26%
+    assert fired(slower, "arr_contraction", then) == {}  # about -22%
 
 
 def test_growth_without_an_earlier_snapshot_reads_the_growth_field() -> None:
-    data = edit(base(), "A1", growth=1.5)  # +150% a year: (2.5 ** 0.5) - 1 = 58% in 6 months
-    assert fired(data, "arr_growth") == {"A1": pytest.approx(2.5**0.5 - 1)}
+    data = edit(base(), "A1", growth=1.5)  # +150% a year: +75% in six months
+    assert fired(data, "arr_growth") == {"A1": pytest.approx(0.75)}
+    assert fired(edit(base(), "A1", growth=0.9), "arr_growth") == {}  # +45%
 
 
 def test_health_risk_complexity_and_tier_changes() -> None:
@@ -222,11 +223,9 @@ def test_off_plan_and_drift_against_a_plan() -> None:
 
 def test_book_outgrowing_its_share() -> None:
     data = edit(edit(base(), "A1", growth=1.0), "A2", growth=1.0)  # C1 doubles in a year
-    # Six months: C1 at 200K x sqrt(2) of 600K + 200K x sqrt(2), against a quarter of it.
-    grown = 200_000 * 2**0.5
-    load = grown / ((600_000 + grown) / 4)
-    assert fired(data, "book_outgrowing") == {"C1": pytest.approx(load)}
-    slow = edit(edit(base(), "A1", growth=0.2), "A2", growth=0.2)
+    # Six months: C1 at 300K of 900K, against a quarter of it.
+    assert fired(data, "book_outgrowing") == {"C1": pytest.approx(300_000 / (900_000 / 4))}
+    slow = edit(edit(base(), "A1", growth=0.2), "A2", growth=0.2)  # 220K of 820K: 1.07
     assert fired(slow, "book_outgrowing") == {}
 
 

@@ -405,9 +405,9 @@ class _Monitor:
                 label,
                 share,
                 limit,
-                f"{label} holds {_pct(share)} of the team's ARR at risk "
+                f"{label} holds {share:.1%} of the team's ARR at risk "
                 f"({_money(book.arr_at_risk)} of {_money(self.total_risk)}; a fair share "
-                f"is {_pct(fair)}), above {_pct(limit)}",
+                f"is {fair:.1%}), above {limit:.1%}",
                 "rebalance",
                 accounts=[a.id for a in risky[:5]],
             )

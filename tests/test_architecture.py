@@ -52,7 +52,8 @@ ENGINE_RANKS: dict[str, int] = {
     "optimizer.explain": 10,
     "optimizer.strategies": 11,
     "optimizer.solve": 12,
-    "optimizer": 13,
+    "optimizer.placement": 13,
+    "optimizer": 14,
 }
 #: Libraries the engine must not load: templates, terminal output, the web, the CLI.
 NOT_IN_ENGINE = (

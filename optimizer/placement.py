@@ -128,7 +128,8 @@ class Routing:
 class Router:
     """A snapshot kept ready for routing: its scenario, validated once.
 
-    ``route`` places new accounts (and the snapshot's own accounts without an owner); with
+    ``route`` places new accounts (without any, the snapshot's own accounts without an owner);
+    with
     ``commit=True`` the placed accounts join the snapshot with their new owners, so that the
     next request sees them.
     """
@@ -190,7 +191,8 @@ class Router:
         exact: bool = False,
         time_limit_s: float | None = None,
     ) -> Routing:
-        """Place ``rows`` (new accounts) and the snapshot's accounts without an owner."""
+        """Place ``rows`` (new accounts); without rows, the snapshot's accounts without an
+        owner. Other accounts without an owner stay so (in no book)."""
         start = time.perf_counter()
         rows = list(rows)
         new = self.new_accounts(rows) if rows else ()
@@ -199,7 +201,10 @@ class Router:
             combined = self.snapshot.model_copy(
                 update={"accounts": (*self.snapshot.accounts, *new)}
             )
-        routing = route_accounts(combined, exact=exact, time_limit_s=time_limit_s, start=start)
+        only = [a.id for a in new] if new else None
+        routing = route_accounts(
+            combined, only=only, exact=exact, time_limit_s=time_limit_s, start=start
+        )
         if commit:
             self.commit(combined, routing)
         return routing
@@ -218,14 +223,18 @@ class Router:
 def route_accounts(
     scenario: Scenario,
     *,
+    only: Iterable[str] | None = None,
     exact: bool = False,
     time_limit_s: float | None = None,
     start: float | None = None,
 ) -> Routing:
-    """Place every account of ``scenario`` without a ``current_csm``; nobody else moves."""
+    """Place the accounts of ``scenario`` without a ``current_csm`` (``only``: just these of
+    them; the others stay without an owner, in no book); nobody else moves."""
     start = time.perf_counter() if start is None else start
     inst = Instance(scenario)
-    targets = [a for a, c in enumerate(inst.current) if c is None]
+    unowned = [a for a, c in enumerate(inst.current) if c is None]
+    wanted = None if only is None else set(only)
+    targets = [a for a in unowned if wanted is None or inst.accounts[a].id in wanted]
     if not targets:
         raise ScenarioError(
             [ScenarioIssue(path="accounts", message="every account has an owner: none to route")]
@@ -242,8 +251,15 @@ def route_accounts(
     if len(targets) > 1:
         _improve(scorer, order)
     if exact and len(targets) > 1:
-        method = "solve"
-        notes.append(_solve_locked(scenario, inst, scorer, targets, time_limit_s))
+        if len(unowned) > len(targets):
+            notes.append(
+                f"no joint solve: {len(unowned) - len(targets)} other accounts of the snapshot "
+                "have no owner, and the solve would place them too (route them first); the "
+                "local placement stands"
+            )
+        else:
+            method = "solve"
+            notes.append(_solve_locked(scenario, inst, scorer, targets, time_limit_s))
     placements = tuple(_placement(inst, scorer, a) for a in order)
     past = _books_past_rules(inst, scorer)
     if past:

@@ -568,7 +568,9 @@ class _Monitor:
                         change,
                         s.growth_max,
                         f"{account.label}{owner_words} is on course for "
-                        f"{_money(projected)} ARR in {h} months (+{_pct(change)}): "
+                        f"{_money(projected)} ARR in {h} months (+{_pct(change)}; "
+                        f"+{_pct(s.growth_max)} in about "
+                        f"{s.growth_max * account.arr / rate:.1f} months): "
                         "check its coverage tier and its owner's book",
                         "re-segment",
                         csm=owner,
@@ -582,7 +584,9 @@ class _Monitor:
                         change,
                         -s.contraction_max,
                         f"{account.label}{owner_words} is on course for "
-                        f"{_money(projected)} ARR in {h} months ({_pct(change)})",
+                        f"{_money(projected)} ARR in {h} months ({_pct(change)}; "
+                        f"-{_pct(s.contraction_max)} in about "
+                        f"{s.contraction_max * account.arr / -rate:.1f} months)",
                         "review",
                         csm=owner,
                     )

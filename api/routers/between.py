@@ -65,7 +65,7 @@ def _summary(key: str, scenario: Scenario) -> dict[str, Any]:
 
 @router.post("/route", responses=error_responses(404, 413))
 async def route_accounts(service: ServiceDep, body: RouteRequest) -> dict[str, Any]:
-    """Place new accounts (or the snapshot's accounts without an owner) with the plan's
+    """Place new accounts (none given: the snapshot's accounts without an owner) with the plan's
     objective and hard rules, moving nobody else: each placement with its cost, reasons and
     candidates; when no CSM may take one, the rule that blocks each and the cheapest
     rebalance. With ``commit`` the snapshot keeps them with their new owners."""

@@ -227,3 +227,28 @@ def test_new_accounts_are_checked_and_named() -> None:
     } <= paths
     with pytest.raises(ScenarioError, match="none to route"):
         route_accounts(blocked_team().model_copy(update={"accounts": blocked_team().accounts[:-1]}))
+
+
+def test_new_accounts_are_routed_alone_and_the_pool_stays_as_it_is() -> None:
+    scenario = blocked_team(max_accounts_per_csm=3)  # N has no owner: the snapshot's pool
+    router = Router(scenario)
+    routing = router.route([{"id": "X1", "arr": 100, "churn_risk": 0.5}])
+    assert [p.account_id for p in routing.placements] == ["X1"]
+    # Its cost is the evaluator's objective change, N staying in no book either way, and no
+    # other CSM the rules allow would cost less.
+    new = router.new_accounts([{"id": "X1", "arr": 100, "churn_risk": 0.5}])
+    combined = scenario.model_copy(update={"accounts": (*scenario.accounts, *new)})
+    base = combined.current_assignment()
+    placed = routing.placements[0]
+    unplaced = evaluate(combined, base).objective
+    assert placed.cost == pytest.approx(
+        evaluate(combined, {**base, "X1": placed.csm_id}).objective - unplaced, abs=1e-9
+    )
+    for c in combined.csms:
+        trial = evaluate(combined, {**base, "X1": c.id})
+        if not {v.rule for v in trial.violations} - {"assign"}:
+            assert trial.objective >= unplaced + placed.cost - 1e-9
+    both = router.route([{"id": "X1", "arr": 100}, {"id": "X2", "arr": 50}], exact=True)
+    assert both.method == "batch" and "no joint solve" in both.notes[0]
+    pool = router.route()  # no new accounts: the snapshot's own
+    assert [p.account_id for p in pool.placements] == ["N"]

@@ -248,3 +248,11 @@ def test_an_earlier_snapshot_dated_after_this_one_is_refused() -> None:
 def test_a_plan_without_books_is_refused() -> None:
     with pytest.raises(ScenarioError, match="neither books nor assignments"):
         monitor(Scenario.from_dict(base()), {"as_of": "2026-01-01", "assignments": []})
+
+
+def test_a_trajectory_says_when_it_passes_its_threshold() -> None:
+    data = edit(base(), "A1", growth=1.5)  # +12.5% a month of today's ARR: +50% in 4 months
+    (finding,) = [
+        f for f in monitor(Scenario.from_dict(data)).findings if f.trigger == "arr_growth"
+    ]
+    assert "+50% in about 4.0 months" in finding.message

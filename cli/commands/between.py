@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,17 @@ from ..render.monitor import print_monitor, print_outcomes, print_routing
 from .files import write_json
 
 
+def emit(args: argparse.Namespace, data: dict[str, Any], show: Callable[[], None]) -> None:
+    """Write ``data`` to ``--out`` when given, then print it as JSON (``--json``) or ``show``
+    the tables."""
+    if args.out:
+        write_json(args.out, data)
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        show()
+
+
 def cmd_monitor(args: argparse.Namespace, console: Console, err: Console) -> int:
     """``territory monitor``: the triggers of the snapshot's ``monitor`` section on today's
     books, and with ``--since`` the drift and trajectories since an earlier snapshot or plan.
@@ -40,13 +52,7 @@ def cmd_monitor(args: argparse.Namespace, console: Console, err: Console) -> int
     except ScenarioError as exc:
         print_issues(err, exc)
         return EXIT_INVALID
-    data = report.to_dict()
-    if args.out:
-        write_json(args.out, data)
-    if args.json:
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print_monitor(console, report, every=args.all)
+    emit(args, report.to_dict(), lambda: print_monitor(console, report, every=args.all))
     return EXIT_TRIGGERED if args.fail_on_trigger and report.fired else EXIT_OK
 
 
@@ -93,15 +99,9 @@ def cmd_route(args: argparse.Namespace, console: Console, err: Console) -> int:
             )
         print_issues(err, exc)
         return EXIT_INVALID
-    data = routing.to_dict()
-    if args.out:
-        write_json(args.out, data)
     if args.commit_to:
         write_json(args.commit_to, router.snapshot.model_dump(mode="json", exclude_defaults=True))
-    if args.json:
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print_routing(console, routing)
+    emit(args, routing.to_dict(), lambda: print_routing(console, routing))
     return EXIT_OK if routing.all_placed else EXIT_NO_PLAN
 
 
@@ -126,15 +126,13 @@ def cmd_outcomes(args: argparse.Namespace, console: Console, err: Console) -> in
     except ScenarioError as exc:
         print_issues(err, exc)
         return EXIT_INVALID
-    data = report.to_dict()
-    if args.out:
-        write_json(args.out, data)
     if args.csms_out:
         write_csm_table(scenario, report, args.csms_out)
-    if args.json:
-        print(json.dumps(data, indent=2, default=str))
-    else:
+
+    def show() -> None:
         print_outcomes(console, report)
         if args.csms_out:
             console.print(f"CSM table with the re-estimated rates: {escape(str(args.csms_out))}")
+
+    emit(args, report.to_dict(), show)
     return EXIT_OK

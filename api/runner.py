@@ -46,6 +46,8 @@ class Runner:
         self.workers = workers
         self.max_time_limit_s = max_time_limit_s
         self._queue: queue.Queue[str | None] = queue.Queue()
+        # The jobs waiting in the queue and not cancelled: what counts towards the queue limit.
+        self._waiting: set[str] = set()
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
@@ -60,7 +62,7 @@ class Runner:
     def start(self) -> None:
         self._tmp = tempfile.mkdtemp(prefix="territory-jobs-")
         for job_id in self.store.recover_after_restart():
-            self._queue.put(job_id)
+            self.submit(job_id)
         for thread in self._threads:
             thread.start()
 
@@ -79,9 +81,13 @@ class Runner:
 
     @property
     def queued(self) -> int:
-        return self._queue.qsize()
+        """Jobs waiting for a solver process (a cancelled one no longer counts)."""
+        with self._lock:
+            return len(self._waiting)
 
     def submit(self, job_id: str) -> None:
+        with self._lock:
+            self._waiting.add(job_id)
         self._queue.put(job_id)
 
     def cancel(self, job_id: str) -> bool:
@@ -94,6 +100,8 @@ class Runner:
         stopped = self.store.finish(
             job_id, JobStatus.CANCELLED, error="Cancelled before it started."
         )
+        with self._lock:
+            self._waiting.discard(job_id)
         if stopped:
             self._notify(job_id)
         return stopped
@@ -142,6 +150,8 @@ class Runner:
                 job_id = self._queue.get()
                 if job_id is None:
                     break
+                with self._lock:
+                    self._waiting.discard(job_id)
                 alive = self._run(job_id, process, conn)
                 if not alive:
                     process.kill()

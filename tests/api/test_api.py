@@ -265,14 +265,19 @@ def test_a_finished_job_carries_its_plan_and_is_listed(client: TestClient, tiny:
 
 
 def test_jobs_beyond_the_workers_wait_in_the_queue(tmp_path: Path, example: dict) -> None:
-    with app_with(tmp_path) as c:  # one solver process
+    with app_with(tmp_path, max_queued=1) as c:  # one solver process, one job may wait
         first = c.post("/v1/jobs", json=example, params={"time_limit_s": 60}).json()
-        second = c.post("/v1/jobs", json=example, params={"time_limit_s": 60}).json()
         wait_for(c, first["id"], ("running",))
+        second = c.post("/v1/jobs", json=example, params={"time_limit_s": 60}).json()
         assert c.get(f"/v1/jobs/{second['id']}").json()["status"] == "queued"
+        assert c.post("/v1/jobs", json=example, params={"time_limit_s": 59}).status_code == 503
         cancelled = c.delete(f"/v1/jobs/{second['id']}").json()
         assert cancelled["status"] == "cancelled" and cancelled["plan"] is None
         assert "before it started" in cancelled["error"]
+        # The cancelled job no longer holds its place in the queue.
+        third = c.post("/v1/jobs", json=example, params={"time_limit_s": 58})
+        assert third.status_code == 202
+        c.delete(f"/v1/jobs/{third.json()['id']}")
         c.delete(f"/v1/jobs/{first['id']}")
 
 

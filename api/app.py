@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
@@ -77,6 +78,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # checked, and a request without the key before its body is read.
     app.add_middleware(ApiKey, key=settings.api_key, prefix=f"/{API_VERSION}")
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    if settings.origins():
+        # Outermost: a browser's preflight is answered before the key is asked for.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.origins(),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+            expose_headers=["Location", "Retry-After"],
+        )
     install_handlers(app)
 
     app.include_router(service.router)
@@ -85,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(
             resource.router,
             prefix=f"/{API_VERSION}",
-            responses=error_responses(401, 422),
+            responses=error_responses(401, 415, 422),
         )
     return app
 

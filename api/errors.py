@@ -29,6 +29,7 @@ ERROR_STATUSES = {
     404: "No such id",
     409: "Not possible in the job's or plan's present state",
     413: "Too large for this server",
+    415: "The body is not sent as application/json",
     422: "Not valid: the issues name each problem",
     503: "Too many jobs waiting (Retry-After)",
 }
@@ -117,21 +118,47 @@ class JsonRequest(Request):
             raise ApiError(422, f"The request body is not valid JSON: {exc}") from None
 
 
+#: Methods whose requests may carry a body.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def json_media_type(value: str) -> bool:
+    """``application/json`` or a ``+json`` type (parameters such as ``charset`` allowed)."""
+    media = value.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 class JsonRoute(APIRoute):
-    """A route whose handler reads its request as a :class:`JsonRequest`, and its body as
-    JSON whatever content type it declares: every body this API takes is JSON, and a script
-    that forgets the header (``curl -d`` sends a form type) still gets its answer."""
+    """A route whose handler reads its request as a :class:`JsonRequest`; a body sent as
+    anything but JSON (``application/json`` or ``+json``) is refused with 415 before it is
+    read. A form or ``text/plain`` body is what any web page may send to any server without
+    asking (no CORS preflight): refusing it keeps other sites from queueing solves on a
+    server without an API key."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def with_json_request(request: Request) -> Response:
-            scope = dict(request.scope)
-            headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-type"]
-            scope["headers"] = [*headers, (b"content-type", b"application/json")]
-            return await handler(JsonRequest(scope, request.receive))
+        async def json_only(request: Request) -> Response:
+            if request.method in BODY_METHODS and _has_body(request):
+                declared = request.headers.get("content-type", "")
+                if not json_media_type(declared):
+                    raise ApiError(
+                        415,
+                        f"Send the body as JSON with Content-Type: application/json (got "
+                        f"{declared or 'no Content-Type'}).",
+                    )
+            return await handler(JsonRequest(request.scope, request.receive))
 
-        return with_json_request
+        return json_only
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    if length is not None:
+        return length.strip() not in ("", "0")
+    return "chunked" in request.headers.get("transfer-encoding", "").lower()
 
 
 class BodyTooLarge(ApiError):

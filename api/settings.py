@@ -44,6 +44,13 @@ class Settings:
     max_queued: int = 1_000
     #: Snapshots kept in memory for routing new accounts (the least recently used goes first).
     max_snapshots: int = 8
+    #: Web origins allowed to call the API from a browser (CORS), comma-separated, e.g.
+    #: ``https://ops.example.com``; unset: none (the server's own page needs none).
+    cors_origins: str | None = None
+
+    def origins(self) -> list[str]:
+        """The CORS origins, one per comma-separated entry."""
+        return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -52,6 +59,12 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(f"TERRITORY_{f.name.upper()}")
+            if f.name == "api_key" and raw is not None and not raw.strip():
+                # An empty key must not quietly mean "no authentication".
+                raise ValueError(
+                    "TERRITORY_API_KEY is set but empty: set a key, or unset it to run without "
+                    "authentication"
+                )
             if raw is None or raw == "":
                 continue
             kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")

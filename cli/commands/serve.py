@@ -13,6 +13,18 @@ from rich.console import Console
 from ..exits import EXIT_INVALID, EXIT_OK
 
 
+def startup_line(host: str, port: int, settings: Any) -> str:
+    """What the server runs with: where, the solver processes, the store's kind,
+    authentication and the CORS origins."""
+    auth = "on (X-API-Key)" if settings.api_key else "off (no TERRITORY_API_KEY)"
+    cors = ", ".join(settings.origins()) or "none"
+    return (
+        f"Serving on http://{host}:{port} (OpenAPI at /docs), {settings.workers} solver "
+        f"process(es), store {settings.database_url.split('://')[0]}, authentication {auth}, "
+        f"CORS origins {cors}"
+    )
+
+
 def cmd_serve(args: argparse.Namespace, console: Console, err: Console) -> int:
     """``territory serve``: run the API until interrupted.
 
@@ -36,9 +48,6 @@ def cmd_serve(args: argparse.Namespace, console: Console, err: Console) -> int:
     except ValueError as exc:
         err.print(f"[red]error:[/] {exc}")
         return EXIT_INVALID
-    err.print(
-        f"Serving on http://{args.host}:{args.port} (OpenAPI at /docs), {settings.workers} "
-        f"solver process(es), store {settings.database_url.split('://')[0]}"
-    )
+    err.print(startup_line(args.host, args.port, settings))
     run(args.host, args.port, settings)
     return EXIT_OK

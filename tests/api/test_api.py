@@ -336,15 +336,21 @@ def test_evaluate_names_the_rules_a_plan_breaks(client: TestClient, tiny: dict) 
     assert client.post("/v1/evaluate", json={"scenario": tiny}).status_code == 422
 
 
-def test_a_json_body_is_read_whatever_type_it_declares(client: TestClient, tiny: dict) -> None:
-    # curl -d sends a form type; the body is still the JSON it is.
+def test_only_a_json_body_is_read(client: TestClient, tiny: dict) -> None:
+    # A form or text/plain body is what any web page may send without a CORS preflight: 415.
     current = {a["id"]: a.get("current_csm") for a in tiny["accounts"]}
     body = json.dumps({"scenario": tiny, "assignment": current})
     for declared in ("application/x-www-form-urlencoded", "text/plain", None):
         headers = {} if declared is None else {"content-type": declared}
         response = client.post("/v1/evaluate", content=body, headers=headers)
+        assert response.status_code == 415, (declared, response.text)
+        assert "application/json" in response.json()["detail"]
+    for declared in ("application/json; charset=utf-8", "application/vnd.territory+json"):
+        response = client.post("/v1/evaluate", content=body, headers={"content-type": declared})
         assert response.status_code == 200, (declared, response.text)
         assert response.json()["kpis"]["after"]["moves"] == 0
+    # A request without a body needs no type.
+    assert client.post("/v1/jobs/nope/retry").status_code == 404
 
 
 def test_move_budgets_are_whole_numbers(client: TestClient, tiny: dict) -> None:
@@ -443,3 +449,42 @@ def test_identical_requests_arriving_together_share_one_solve(
             plans = list(pool.map(ask, range(4)))
         assert len({p["plan_id"] for p in plans}) == 1
         assert len(c.get("/v1/jobs").json()) == 1  # one solve for the four requests
+
+
+def test_an_empty_api_key_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="set but empty"):
+        Settings.from_env({"TERRITORY_API_KEY": "  "})
+    assert Settings.from_env({}).api_key is None
+
+
+def test_the_serve_command_refuses_an_empty_key_and_says_what_it_runs_with(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main
+    from cli.commands.serve import startup_line
+
+    monkeypatch.setenv("TERRITORY_API_KEY", "")
+    assert main(["serve"]) == 2
+    assert "set but empty" in capsys.readouterr().err
+    line = startup_line("127.0.0.1", 8000, Settings(api_key="k", cors_origins="https://a.test"))
+    assert "authentication on" in line and "CORS origins https://a.test" in line
+    assert "authentication off" in startup_line("127.0.0.1", 8000, Settings())
+
+
+def test_cors_is_off_unless_origins_are_set(tmp_path: Path, tiny: dict) -> None:
+    preflight = {
+        "Origin": "https://ops.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-api-key",
+    }
+    (tmp_path / "off").mkdir()
+    (tmp_path / "on").mkdir()
+    with app_with(tmp_path / "off") as c:
+        answer = c.options("/v1/evaluate", headers=preflight)
+        assert "access-control-allow-origin" not in answer.headers
+    with app_with(tmp_path / "on", cors_origins="https://ops.example.com", api_key="k") as c:
+        answer = c.options("/v1/evaluate", headers=preflight)
+        assert answer.status_code == 200  # before the key is asked for
+        assert answer.headers["access-control-allow-origin"] == "https://ops.example.com"
+        other = c.options("/v1/evaluate", headers={**preflight, "Origin": "https://evil.test"})
+        assert other.headers.get("access-control-allow-origin") is None

@@ -9,7 +9,9 @@ docs/import-export.md).
 
 Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return) are written with a leading apostrophe, as OWASP recommends against
-CSV injection: an account named ``=HYPERLINK(...)`` stays text.
+CSV injection: an account named ``=HYPERLINK(...)`` stays text. Control characters (NUL and the
+other C0 and C1 codes but tab and line feed) and bidirectional controls (U+202E and the like)
+are removed from every text cell.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,9 +41,21 @@ ASSIGNMENT_COLUMNS = (
 )
 
 
+#: Characters no export cell keeps: control characters (NUL and the other C0 and C1 codes but
+#: tab and line feed) and the bidirectional controls that make text read other than it is
+#: stored (U+202E turns "txt.exe" into "exe.txt" on screen).
+_UNSAFE_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
 def safe_cell(value: Any) -> Any:
-    """``value``, with a leading apostrophe when it is text a spreadsheet would evaluate."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """``value``, without control characters, and with a leading apostrophe when it is text a
+    spreadsheet would evaluate."""
+    if not isinstance(value, str):
+        return value
+    value = _UNSAFE_CHARACTERS.sub("", value)
+    if value.startswith(_FORMULA_START):
         return "'" + value
     return value
 

@@ -21,6 +21,7 @@ from documents.exports import (
     BOOK_COLUMNS,
     BOOK_SUMMARY_COLUMNS,
     OWNER_UPDATE_COLUMNS,
+    assignments_csv,
     book_summary_csv,
     book_summary_rows,
     books_csv,
@@ -691,6 +692,24 @@ def test_books_and_book_summary() -> None:
     assert float(summary[0]["arr_after"]) == 700000.5
     assert float(summary[1]["arr_vs_target_after"]) == 100000.0 / 400000.25
     assert (summary[1]["moves_in"], summary[1]["moves_out"]) == ("1", "1")
+
+
+def test_control_characters_never_reach_an_export() -> None:
+    plan = plan_dict()
+    plan["assignments"][0]["account_name"] = "Ac\x00me\u202etxt.exe"
+    plan["assignments"][2]["account_name"] = "\x01=1+1"  # a formula behind a control character
+    plan["assignments"][3]["account_name"] = "Line\nbreak\tand tab"
+    books = {r["account_id"]: r["account_name"] for r in rows_of(books_csv(plan))}
+    assert books["A1"] == "Acmetxt.exe"
+    assert books["A3"] == "'=1+1"
+    assert books["A4"] == "Line\nbreak\tand tab"  # text layout stays
+    texts = [
+        owner_updates_csv(plan, dt.date(2026, 1, 5)),
+        assignments_csv(plan),
+        book_summary_csv(plan),
+    ]
+    for text in texts:
+        assert "\x00" not in text and "\u202e" not in text and "\x01" not in text
 
 
 def test_a_plan_without_assignments_cannot_be_exported() -> None:

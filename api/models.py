@@ -166,7 +166,9 @@ class RouteRequest(_Request):
         False, description="keep the placed accounts in the snapshot with their new owners"
     )
     exact: bool = Field(False, description="a batch: also solve it with every other account locked")
-    time_limit_s: float | None = Field(None, gt=0, description="for exact: the solve's limit")
+    time_limit_s: float | None = Field(
+        None, ge=0.01, le=86_400, description="for exact: the solve's limit"
+    )
 
     @model_validator(mode="after")
     def _one_snapshot(self) -> Self:
@@ -183,7 +185,7 @@ class _AnalysisRequest(_Request):
     scenario: ScenarioJson
     backend: Backend | None = Field(None, description="Instead of the scenario's")
     time_limit_s: float | None = Field(
-        None, gt=0, le=86_400, description="Per solve, capped by TERRITORY_MAX_TIME_LIMIT_S"
+        None, ge=0.01, le=86_400, description="Per solve, capped by TERRITORY_MAX_TIME_LIMIT_S"
     )
 
 

@@ -607,7 +607,8 @@ class SolverSettings(_Frozen):
     """How to solve: backend, limits, gap, seed and threads (``None`` = backend default)."""
 
     backend: Backend = "auto"
-    time_limit_s: float = Field(default=60.0, gt=0.0)
+    #: At least 0.01 s: a shorter limit is no solve at all.
+    time_limit_s: float = Field(default=60.0, ge=0.01)
     gap: float = Field(default=1e-4, ge=0.0, le=1.0)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     threads: int | None = Field(default=None, ge=1, le=256)
@@ -684,8 +685,9 @@ class Scenario(_Frozen):
     name: str = "scenario"
     description: str | None = None
     as_of: dt.date = Field(default_factory=dt.date.today)
-    csms: tuple[Csm, ...]
-    accounts: tuple[Account, ...]
+    # At least one of each (the cross-field checks say so in words; the schema says it too).
+    csms: tuple[Csm, ...] = Field(json_schema_extra={"minItems": 1})
+    accounts: tuple[Account, ...] = Field(json_schema_extra={"minItems": 1})
     objectives: Objectives = Objectives()
     constraints: Constraints = Constraints()
     solver: SolverSettings = SolverSettings()

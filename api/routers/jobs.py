@@ -22,7 +22,7 @@ async def create_job(
     service: ServiceDep,
     scenario: Annotated[ScenarioJson, Body()],
     backend: Backend | None = None,
-    time_limit_s: Annotated[float | None, Query(gt=0, le=86_400)] = None,
+    time_limit_s: Annotated[float | None, Query(ge=0.01, le=86_400)] = None,
 ) -> Response:
     """Queue a scenario's solve and answer at once with the job (202 + ``Location``)."""
     valid, data = service.scenario(scenario)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import HTMLResponse
 
 from documents.exports import assignments_csv
+from optimizer import ScenarioIssue
 
 from ..deps import Service, ServiceDep, solve_options
 from ..errors import ApiError, JsonRoute, error_responses
@@ -36,7 +37,7 @@ async def create_plan(
     service: ServiceDep,
     scenario: Annotated[ScenarioJson, Body()],
     backend: Backend | None = None,
-    time_limit_s: Annotated[float | None, Query(gt=0, le=86_400)] = None,
+    time_limit_s: Annotated[float | None, Query(ge=0.01, le=86_400)] = None,
     reuse: Annotated[
         bool, Query(description="Answer with a stored plan for the same input")
     ] = True,
@@ -93,14 +94,31 @@ def plan_owner_updates(
     service: ServiceDep,
     plan_id: str,
     effective_date: Annotated[
-        dt.date | None,
-        Query(description="Date of the moves that have none in the plan's transition"),
+        str | None,
+        Query(
+            description="Date (YYYY-MM-DD) of the moves that have none in the plan's transition",
+            pattern=r"^\d{4}-\d{2}-\d{2}$",
+        ),
     ] = None,
 ) -> Response:
     """The moves as a CRM bulk owner update (old and new owner, effective date)."""
     from documents.exports import owner_updates_csv
 
-    return _tabular_csv(service, plan_id, "owner_updates", owner_updates_csv, effective_date)
+    day = None
+    if effective_date is not None:
+        try:
+            day = dt.date.fromisoformat(effective_date)
+        except ValueError:
+            raise ApiError(
+                422,
+                "effective_date is not a date.",
+                [
+                    ScenarioIssue(
+                        path="query.effective_date", message=f"no such day: {effective_date}"
+                    )
+                ],
+            ) from None
+    return _tabular_csv(service, plan_id, "owner_updates", owner_updates_csv, day)
 
 
 @router.get(

@@ -488,3 +488,20 @@ def test_cors_is_off_unless_origins_are_set(tmp_path: Path, tiny: dict) -> None:
         assert answer.headers["access-control-allow-origin"] == "https://ops.example.com"
         other = c.options("/v1/evaluate", headers={**preflight, "Origin": "https://evil.test"})
         assert other.headers.get("access-control-allow-origin") is None
+
+
+def test_the_contract_says_what_the_server_takes(client: TestClient, tiny: dict) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Scenario"]
+    assert schema["properties"]["accounts"]["minItems"] == 1
+    assert schema["properties"]["csms"]["minItems"] == 1
+    empty = {**tiny, "accounts": []}
+    assert client.post("/v1/evaluate", json={"scenario": empty, "assignment": {}}).status_code == 422
+    for value in ("0", "2026-02-30", "soon"):
+        answer = client.get("/v1/plans/nope/owner_updates.csv", params={"effective_date": value})
+        assert answer.status_code == 422, value
+    for value in ("5e-324", "0"):
+        answer = client.post("/v1/jobs", json=tiny, params={"time_limit_s": value})
+        assert answer.status_code == 422, value
+    params = client.get("/openapi.json").json()["paths"]["/v1/jobs"]["post"]["parameters"]
+    (limit,) = [p for p in params if p["name"] == "time_limit_s"]
+    assert limit["schema"]["anyOf"][0]["minimum"] == 0.01

@@ -8,6 +8,8 @@ resource; what they share is in :mod:`api.deps`.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -112,10 +114,24 @@ def run(host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = N
     """
     import uvicorn
 
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    runner: Runner = app.state.runner
+
+    class _Server(uvicorn.Server):
+        """uvicorn's server, which first stops the runner taking work when asked to stop."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # A signal handler must not wait for a lock its thread may hold: drain on a thread.
+            threading.Thread(target=runner.drain, name="territory-drain", daemon=True).start()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
         log_level="info",
         timeout_graceful_shutdown=10,  # then waiting requests are cancelled and solves stopped
     )
+    # As uvicorn.run: the Ctrl-C it re-raises once shut down ends the command quietly.
+    with contextlib.suppress(KeyboardInterrupt):
+        _Server(config).run()

@@ -169,6 +169,12 @@ class Service:
         ApiError
             503 with ``Retry-After`` when the queue is full.
         """
+        if self.runner.draining:
+            raise ApiError(
+                503,
+                "The server is shutting down; try again shortly.",
+                headers={"Retry-After": "30"},
+            )
         self.refuse_when_full(f"{self.runner.queued} jobs are waiting; try again later.")
         job = self.store.create_job(kind, self.store.put_scenario(data), request)
         self.runner.submit(job.id)

@@ -52,6 +52,9 @@ class Runner:
         self._lock = threading.Lock()
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
         self._closed = threading.Event()
+        # Set when the server is asked to stop: no job is started any more (those waiting stay
+        # queued in the store, for the next start), and waiting requests are answered at once.
+        self._draining = threading.Event()
         self._tmp = ""  # a folder for the plans solvers save while running (made on start)
         self._context = multiprocessing.get_context("spawn")
         self._threads = [
@@ -66,8 +69,23 @@ class Runner:
         for thread in self._threads:
             thread.start()
 
+    @property
+    def draining(self) -> bool:
+        return self._draining.is_set()
+
+    def drain(self) -> None:
+        """Stop taking work (the first step of a shutdown): queued jobs stay queued for the next
+        start, running ones go on until :meth:`close`, and every request waiting for a job is
+        answered now (with the job to follow)."""
+        self._draining.set()
+        with self._lock:
+            waiting = [job_id for job_id in self._waiters]
+        for job_id in waiting:
+            self._notify(job_id)
+
     def close(self) -> None:
-        """Stop taking work; running jobs are stopped and kept as cancelled with their best plan."""
+        """Stop taking work; running jobs are stopped and kept as failed with their best plan."""
+        self.drain()
         self._closed.set()
         with self._lock:
             for run in self._running.values():
@@ -108,6 +126,9 @@ class Runner:
 
     async def wait(self, job_id: str, timeout: float) -> bool:
         """Wait until ``job_id`` ends (True) or ``timeout`` passes (False)."""
+        if self._draining.is_set():
+            job = self.store.job(job_id)
+            return job is not None and job.status in FINAL
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._lock:
@@ -120,6 +141,9 @@ class Runner:
                 await asyncio.wait_for(asyncio.shield(future), timeout)
             except TimeoutError:
                 return False
+            if self._draining.is_set():  # woken by the shutdown: ended only if it has
+                job = self.store.job(job_id)
+                return job is not None and job.status in FINAL
             return True
         finally:
             with self._lock:
@@ -150,6 +174,8 @@ class Runner:
                 job_id = self._queue.get()
                 if job_id is None:
                     break
+                if self._draining.is_set():
+                    continue  # it stays queued in the store: the next start runs it
                 with self._lock:
                     self._waiting.discard(job_id)
                 alive = self._run(job_id, process, conn)

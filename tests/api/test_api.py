@@ -495,7 +495,9 @@ def test_the_contract_says_what_the_server_takes(client: TestClient, tiny: dict)
     assert schema["properties"]["accounts"]["minItems"] == 1
     assert schema["properties"]["csms"]["minItems"] == 1
     empty = {**tiny, "accounts": []}
-    assert client.post("/v1/evaluate", json={"scenario": empty, "assignment": {}}).status_code == 422
+    assert (
+        client.post("/v1/evaluate", json={"scenario": empty, "assignment": {}}).status_code == 422
+    )
     for value in ("0", "2026-02-30", "soon"):
         answer = client.get("/v1/plans/nope/owner_updates.csv", params={"effective_date": value})
         assert answer.status_code == 422, value

@@ -335,3 +335,55 @@ def test_a_stopped_server_exits_cleanly_and_keeps_the_best_plan(
         assert best is not None and best["assignments"]
     finally:
         store.close()
+
+
+def test_sigterm_drains_first_queued_jobs_stay_queued_and_waiting_clients_are_answered(
+    start_server: Callable[..., Server], database_url: str
+) -> None:
+    import threading
+
+    server = start_server(TERRITORY_SYNC_WAIT_S="120")
+    running = start_long_job(server)
+    assert running["status"] == "running", running
+    queued = [
+        server.client.post("/v1/jobs", params={"time_limit_s": 50 + k}, json=inline(SEED)).json()
+        for k in range(2)
+    ]
+    answers: list[Any] = []
+
+    def synchronous() -> None:  # POST /v1/plans waits (up to 120 s) for its queued solve
+        with httpx.Client(base_url=server.url, timeout=90.0) as client:
+            try:
+                answers.append(client.post("/v1/plans", json=inline(TINY)))
+            except httpx.HTTPError as exc:
+                answers.append(exc)
+
+    waiting = threading.Thread(target=synchronous)
+    waiting.start()
+    time.sleep(1.0)  # the synchronous request is in, waiting behind the running job
+    started = time.monotonic()
+    assert server.stopped_cleanly(signal.SIGTERM), server.output()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive(), "the synchronous request got no answer"
+    (answer,) = answers
+    assert isinstance(answer, httpx.Response), answer
+    # An answer it can act on: the job to follow after the restart, or a 503 to retry.
+    assert answer.status_code in (202, 503), answer.text
+    assert time.monotonic() - started < 30
+
+    store = Store(database_url)
+    try:
+        for job in queued:
+            kept = store.job(job["id"])
+            assert kept is not None and kept.status == "queued", kept
+        if answer.status_code == 202:
+            kept = store.job(answer.json()["id"])
+            assert kept is not None and kept.status == "queued", kept
+        stopped = store.job(running["id"])
+        assert stopped is not None and stopped.plan_id is not None  # its best plan kept
+    finally:
+        store.close()
+    # The next start runs what was queued.
+    again = start_server()
+    done = wait_for(again.client, queued[0]["id"], lambda j: j["status"] in ("done", "failed"), 120)
+    assert done["status"] == "done", done

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import multiprocessing
 import os
 import queue
@@ -63,7 +64,10 @@ class Runner:
         ]
 
     def start(self) -> None:
-        self._tmp = tempfile.mkdtemp(prefix="territory-jobs-")
+        self._tmp = tempfile.mkdtemp(prefix=FOLDER_PREFIX)
+        with open(os.path.join(self._tmp, OWNER), "w", encoding="utf-8") as handle:
+            handle.write(str(os.getpid()))
+        self._recover_orphans()
         for job_id in self.store.recover_after_restart():
             self.submit(job_id)
         for thread in self._threads:
@@ -162,7 +166,7 @@ class Runner:
     # One slot: a thread driving one solver process ---------------------------------------
     def _spawn(self) -> tuple[Any, Connection]:
         ours, theirs = self._context.Pipe()
-        process = self._context.Process(target=worker_main, args=(theirs,), daemon=True)
+        process = self._context.Process(target=worker_main, args=(theirs, os.getpid()), daemon=True)
         process.start()
         theirs.close()
         return process, ours
@@ -273,25 +277,7 @@ class Runner:
         )
         # A server's time limit ended the solve like its own would have; the rest interrupted it.
         termination = Termination.TIME_LIMIT if run.stop == "timeout" else Termination.INTERRUPTED
-        plan = None
-        if job.kind == "plan" and scenario is not None:
-            from documents.briefs import plan_document
-            from optimizer import Scenario, recover
-
-            try:
-                stopped = Scenario.from_dict(scenario)
-                recovered = recover(
-                    stopped,
-                    solution_file,
-                    backend=job.request.get("backend"),
-                    bound=run.progress.get("bound"),
-                    seconds=float(run.progress.get("elapsed_s") or 0.0),
-                    reason=reason,
-                    termination=termination,
-                )
-                plan = plan_document(recovered, stopped)
-            except Exception as exc:  # the job still ends, with the reason
-                reason += f" (the best plan could not be read back: {exc})"
+        plan, reason = _best_plan(job, scenario, solution_file, run.progress, reason, termination)
         error = None if plan else reason + "."
         if run.stop == "shutdown":
             error = (
@@ -299,6 +285,92 @@ class Runner:
                 f"Resubmit it with POST /v1/jobs/{job.id}/retry."
             )
         self.store.finish(job.id, status, plan=plan, error=error)
+
+    def _recover_orphans(self) -> None:
+        """The folders of servers that died without cleaning up (``kill -9``): each job they
+        were running ends ``failed`` with the best plan its solver had saved, and the folders
+        go. A folder whose server is alive (another server on this machine) is left alone."""
+        for folder in glob.glob(os.path.join(tempfile.gettempdir(), f"{FOLDER_PREFIX}*")):
+            if folder == self._tmp or _owner_alive(folder):
+                continue
+            for solution_file in glob.glob(os.path.join(folder, "*.sol")):
+                job_id = os.path.basename(solution_file)[: -len(".sol")]
+                job = self.store.job(job_id)
+                if job is None or job.status is not JobStatus.RUNNING:
+                    continue
+                scenario = self.store.scenario(job.scenario_id)
+                reason = "Stopped because its server was killed"
+                plan, reason = _best_plan(
+                    job,
+                    scenario,
+                    solution_file,
+                    job.progress or {},
+                    reason,
+                    Termination.INTERRUPTED,
+                )
+                self.store.finish(
+                    job_id,
+                    JobStatus.FAILED,
+                    plan=plan,
+                    error=f"{reason} while this job was running"
+                    + (" (its best plan so far is kept)" if plan else "")
+                    + f". Resubmit it with POST /v1/jobs/{job_id}/retry.",
+                    only_if=(JobStatus.RUNNING,),
+                )
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+#: The folders of the plans solvers save while running: one per server, named by this prefix,
+#: with its server's process id in ``OWNER``.
+FOLDER_PREFIX = "territory-jobs-"
+OWNER = "owner.pid"
+
+
+def _owner_alive(folder: str) -> bool:
+    """Whether the server that made ``folder`` still runs (unknown owners count as alive)."""
+    try:
+        with open(os.path.join(folder, OWNER), encoding="utf-8") as handle:
+            pid = int(handle.read().strip())
+    except (OSError, ValueError):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _best_plan(
+    job: Any,
+    scenario: dict[str, Any] | None,
+    solution_file: str,
+    progress: dict[str, Any],
+    reason: str,
+    termination: Termination,
+) -> tuple[dict[str, Any] | None, str]:
+    """The plan document of the best plan a stopped plan job's solver saved (``None`` for
+    other jobs, or when none can be read: then the reason says why)."""
+    if job.kind != "plan" or scenario is None:
+        return None, reason
+    from documents.briefs import plan_document
+    from optimizer import Scenario, recover
+
+    try:
+        stopped = Scenario.from_dict(scenario)
+        recovered = recover(
+            stopped,
+            solution_file,
+            backend=job.request.get("backend"),
+            bound=progress.get("bound"),
+            seconds=float(progress.get("elapsed_s") or 0.0),
+            reason=reason,
+            termination=termination,
+        )
+        return plan_document(recovered, stopped), reason
+    except Exception as exc:  # the job still ends, with the reason
+        return None, reason + f" (the best plan could not be read back: {exc})"
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

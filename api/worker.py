@@ -8,16 +8,47 @@ No user-supplied code or pickle ever reaches this process: tasks are plain JSON-
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import subprocess
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
 #: Progress messages are sent at most this often (seconds).
 PROGRESS_EVERY_S = 0.25
+#: ``prctl`` option: the signal this process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
-def main(conn: Connection) -> None:
+def die_with_parent() -> None:
+    """Ask the kernel to kill this process when its parent dies (Linux ``prctl``
+    ``PR_SET_PDEATHSIG``; elsewhere nothing): a server killed with ``kill -9`` leaves no solver
+    behind."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+class _BoundPopen(subprocess.Popen[Any]):
+    """A child process (CBC, the LP server) that dies with this worker, as the worker dies
+    with its server."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("preexec_fn", die_with_parent)
+        super().__init__(*args, **kwargs)
+
+
+def main(conn: Connection, server_pid: int | None = None) -> None:
     """The process's loop: receive a task, run it, send its messages; ``None`` ends it."""
+    die_with_parent()
+    if server_pid is not None and os.getppid() != server_pid:
+        return  # the server died before this process could ask to die with it
+    # Every process a solve starts (CBC through PuLP, the LP server) dies with this one.
+    subprocess.Popen = _BoundPopen  # type: ignore[misc]
     import optimizer  # noqa: F401  (import the solvers before the first task)
 
     while True:

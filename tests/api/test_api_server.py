@@ -28,6 +28,7 @@ httpx = pytest.importorskip("httpx")
 
 
 from api.store import Store  # noqa: E402
+from benchmarks.generator import generate  # noqa: E402
 from optimizer.scenario import read_json, resolve_files  # noqa: E402
 
 TINY = ROOT / "examples" / "tiny" / "scenario.json"
@@ -180,9 +181,10 @@ def wait_for(
         time.sleep(0.1)
 
 
-def start_long_job(server: Server) -> dict[str, Any]:
+def start_long_job(server: Server, backend: str = "highs") -> dict[str, Any]:
     """Queue the 150 x 8 example with a 60 s limit and wait until its solver has a plan."""
-    response = server.client.post("/v1/jobs", params={"time_limit_s": 60}, json=inline(SEED))
+    params: dict[str, Any] = {"time_limit_s": 60, "backend": backend}
+    response = server.client.post("/v1/jobs", params=params, json=inline(SEED))
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
 
@@ -271,23 +273,43 @@ def test_oversized_bodies_are_refused_even_when_streamed(
     assert server.client.get("/health").status_code == 200
 
 
+@pytest.mark.parametrize("backend", ["highs", "cbc"])
 def test_a_killed_server_fails_its_running_job_and_keeps_finished_plans(
-    start_server: Callable[..., Server], database_url: str
+    start_server: Callable[..., Server], tmp_path: Path, backend: str
 ) -> None:
-    first = start_server()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    first = start_server(TMPDIR=str(scratch))
     finished = first.client.post("/v1/plans", json=inline(TINY))
     assert finished.status_code == 200, finished.text
     plan = finished.json()
 
-    job = start_long_job(first)
+    if backend == "highs":
+        job = start_long_job(first, backend)
+    else:  # CBC reports no incumbent on the way: a team it cannot prove in seconds, running
+        team = generate(400, 12, seed=3)
+        params = {"time_limit_s": 60, "backend": "cbc"}
+        job = first.client.post("/v1/jobs", params=params, json=team).json()
+        job = wait_for(first.client, job["id"], lambda j: j["status"] != "queued")
+        time.sleep(3.0)
     assert job["status"] == "running", job
     first.stop(signal.SIGKILL)
-    first.cleanup()  # its solver process, orphaned by the kill
+    # Its solver process (and CBC's, beneath it) die with it: nothing is left to clean up.
+    deadline = time.monotonic() + 3
+    while first.group_alive():
+        assert time.monotonic() < deadline, "a solver process outlived the killed server"
+        time.sleep(0.05)
+    assert [p.name for p in scratch.iterdir()] != []  # the killed server's plans folder
 
-    second = start_server()
+    second = start_server(TMPDIR=str(scratch))
     failed = second.client.get(f"/v1/jobs/{job['id']}").json()
     assert failed["status"] == "failed", failed
     assert "retry" in failed["error"], failed["error"]
+    # The best plan its solver had saved is kept, and the dead server's folder is gone.
+    if backend == "highs":
+        assert failed["plan_id"] is not None, failed
+        assert second.client.get(f"/v1/plans/{failed['plan_id']}").json()["assignments"]
+    assert len([p for p in scratch.iterdir() if p.name.startswith("territory-jobs-")]) == 1
     assert failed["links"]["retry"] == f"/v1/jobs/{job['id']}/retry"
 
     kept = second.client.get(f"/v1/plans/{plan['plan_id']}")

@@ -234,7 +234,12 @@ def _plan_of(
     gap = relative_gap(after.objective, bound)
     status, termination = _verdict(outcome, strategy, gap, run.settings.gap, after, fallback)
     message = _message_of(outcome, status, after, gap, run.settings.gap, fallback)
-    explained = explain(run.inst, assignment, run.before, after)
+    # The limit is the wall time the user waits: explanations stop at it (the largest
+    # accounts explained first), or a second after the search; a recovered plan has none.
+    deadline = None
+    if seconds is None:  # at least a second, so that a small book is always explained in full
+        deadline = max(run.started + run.settings.time_limit_s, time.perf_counter() + 1.0)
+    explained = explain(run.inst, assignment, run.before, after, deadline)
     return _plan(
         run,
         status,

@@ -4,6 +4,7 @@ weekly waves."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,11 +36,17 @@ class Explanation:
 
 
 def explain(
-    inst: Instance, assignment: dict[str, str], before: Evaluation, after: Evaluation
+    inst: Instance,
+    assignment: dict[str, str],
+    before: Evaluation,
+    after: Evaluation,
+    deadline: float | None = None,
 ) -> Explanation:
     """The explanation of ``assignment`` (account id -> CSM id), scored ``after``, against
-    today's books scored ``before``."""
-    rows, held, note = _rows(inst, assignment, before)
+    today's books scored ``before``. Past ``deadline`` (``time.perf_counter()``), the priced
+    counterfactuals (runner-ups, held accounts) stop, the largest accounts done first, and the
+    held note says so."""
+    rows, held, note = _rows(inst, assignment, before, deadline)
     chosen_after: list[int | None] = [inst.csm_index[r.csm_id] for r in rows]
     impact = projected_impact(inst, before, after, list(inst.current), chosen_after)
     return Explanation(
@@ -96,7 +103,7 @@ def overrides_of(inst: Instance, chosen: list[int | None]) -> list[dict[str, Any
 
 
 def _rows(
-    inst: Instance, assignment: dict[str, str], before: Evaluation
+    inst: Instance, assignment: dict[str, str], before: Evaluation, deadline: float | None
 ) -> tuple[list[AssignmentRow], list[dict[str, Any]], str]:
     """The plan's rows with their reasons and counterfactuals, and the held accounts."""
     chosen: list[int | None] = [inst.csm_index[assignment[a.id]] for a in inst.accounts]
@@ -109,9 +116,13 @@ def _rows(
         if account.current_csm != assignment[account.id]
     ]
     per_account = max(len(inst.csms) - 1, 1)
-    explained = set(
-        sorted(changed, key=lambda a: (-inst.arr[a], a))[: max(1, PAIR_BUDGET // per_account)]
-    )
+    largest = sorted(changed, key=lambda a: (-inst.arr[a], a))[: max(1, PAIR_BUDGET // per_account)]
+    runner_ups: dict[int, dict[str, Any] | None] = {}
+    for a in largest:  # the largest first, until the time is up
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        runner_ups[a] = runner_up(inst, scorer, a)
+    explained = set(runner_ups)
     rows = []
     for a, account in enumerate(inst.accounts):
         csm_id = assignment[account.id]
@@ -126,14 +137,19 @@ def _rows(
                 moved=account.current_csm is not None and account.current_csm != csm_id,
                 arr=account.arr,
                 reasons=reasons_for(inst, a, c, before),
-                runner_up=runner_up(inst, scorer, a) if a in explained else None,
+                runner_up=runner_ups.get(a),
                 stay=why_not_stay(inst, scorer, a) if account.current_csm != csm_id else None,
             )
         )
-    held, note = held_accounts(inst, scorer)
+    held, note = held_accounts(inst, scorer, deadline)
     if len(explained) < len(changed):
+        why = (
+            "the time limit"
+            if len(explained) < len(largest)
+            else f"a budget of {PAIR_BUDGET:,} priced changes"
+        )
         note += (
             f"; runner-ups are given for the {len(explained):,} largest of the "
-            f"{len(changed):,} changed accounts (a budget of {PAIR_BUDGET:,} priced changes)"
+            f"{len(changed):,} changed accounts ({why})"
         )
     return rows, held, note
